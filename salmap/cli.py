@@ -1,0 +1,46 @@
+"""The ``salmap`` command: one entry point, a subcommand per job.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args)``;
+errors meant for the user (:class:`~salmap.errors.SalmapError`) end the command with their
+message and exit status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from salmap import __version__
+from salmap.errors import SalmapError
+
+COMMANDS = {
+    "datasets": "salmap.commands.datasets",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salmap", description="Predict, train and evaluate human visual saliency models."
+    )
+    parser.add_argument("--version", action="version", version=f"salmap {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS.values():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except SalmapError as e:
+        print(f"salmap {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"salmap {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

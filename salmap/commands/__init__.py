@@ -1,0 +1,1 @@
+"""The ``salmap`` subcommands, one module each."""

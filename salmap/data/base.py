@@ -1,0 +1,200 @@
+"""The dataset base class every reader builds on, and the deterministic train/val split."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from salmap.data.fixations import DENSITY_SIGMA, density_map, drop_outside, split_inside
+from salmap.data.images import image_size, load_image, load_map
+from salmap.errors import DataError
+
+VAL_FRACTION = 0.2
+SPLIT_SEED = 0
+SPLITS = ("train", "val", "all")
+
+
+@dataclass(frozen=True)
+class Record:
+    """Where one sample's files are. Readers fill these in; nothing is decoded yet."""
+
+    id: str
+    image: Path
+    map: Path | None = None
+    category: str | None = None
+    fixations: Path | None = None  # a per-image fixation file, when the format has one
+    official_split: str | None = None  # the split the dataset's owners assigned, if any
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+class SaliencyDataset:
+    """A saliency dataset as distributed: a list of records, decoded one sample at a time.
+
+    ``dataset[i]`` is a dict with
+      - ``image``: H x W x 3 uint8 RGB (EXIF orientation applied),
+      - ``saliency_map``: H x W float32 — the distributed continuous map scaled to [0, 1] where
+        the dataset ships maps, else the fixation density (sums to 1; see ``map_kind``),
+      - ``map_kind``: ``"distributed"`` or ``"density"``,
+      - ``fixations``: N x 2 float64 (x, y) in image pixels, or None where there are none,
+      - ``subjects``: N int array of the observer of each fixation, or None,
+      - ``id``, ``category`` (or None), ``image_path``, ``dropped`` (fixations outside the image).
+    Samples never share arrays with the dataset, so callers may modify them.
+    """
+
+    format: ClassVar[str] = ""
+    has_maps: ClassVar[bool] = True
+    has_fixations: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        root: str | Path,
+        records: list[Record],
+        problems: list[str] | None = None,
+        sigma: float = DENSITY_SIGMA,
+    ):
+        self.root = Path(root)
+        self.records = list(records)
+        self.problems = list(problems or [])
+        self.sigma = sigma
+
+    # -- reading --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.sample(index)
+
+    def sample(self, index: int, density: bool = True) -> dict:
+        """Sample ``index``; with ``density=False`` a density map is not computed (the map is
+        None and ``map_kind`` "density"), for callers that resize first and blur after."""
+        rec = self.records[index]
+        image = load_image(rec.image)
+        shape = image.shape[:2]
+        fixations, subjects, dropped = self._fixations_in(rec, shape)
+        if rec.map is not None:
+            smap = load_map(rec.map)
+            if smap.shape != shape:
+                raise DataError(
+                    f"{rec.map} is {smap.shape[1]}x{smap.shape[0]} but {rec.image} is "
+                    f"{shape[1]}x{shape[0]}: a map must have its image's size"
+                )
+            kind = "distributed"
+        elif fixations is not None and len(fixations):
+            smap = density_map(fixations, shape, self.sigma) if density else None
+            kind = "density"
+        else:
+            raise DataError(f"{rec.image}: no saliency map and no fixations inside the image")
+        return {
+            "image": image,
+            "saliency_map": smap,
+            "map_kind": kind,
+            "fixations": fixations,
+            "subjects": subjects,
+            "id": rec.id,
+            "category": rec.category,
+            "image_path": str(rec.image),
+            "dropped": dropped,
+        }
+
+    def _fixations_in(self, rec: Record, shape: tuple[int, int]):
+        loaded = self.load_fixations(rec, shape)
+        if loaded is None:
+            return None, None, 0
+        fix, subjects = loaded
+        fix = np.asarray(fix, dtype=np.float64).reshape(-1, 2)
+        inside = split_inside(fix, shape)
+        subjects = None if subjects is None else np.asarray(subjects)[inside]
+        return fix[inside], subjects, int((~inside).sum())
+
+    def load_fixations(self, rec: Record, shape: tuple[int, int]):
+        """(fixations N x 2 in image pixels, subjects N or None), or None where there are none.
+
+        ``shape`` is the decoded image's (H, W), for formats whose coordinates depend on it.
+        """
+        return None
+
+    # -- describing -----------------------------------------------------------------------
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.records]
+
+    @property
+    def categories(self) -> list[str | None]:
+        return [r.category for r in self.records]
+
+    def image_size(self, index: int) -> tuple[int, int]:
+        """(H, W) of one image, from its header."""
+        return image_size(self.records[index].image)
+
+    def fixation_counts(self) -> list[int] | None:
+        """Fixations per image inside the image, where the format has fixations."""
+        if not self.has_fixations:
+            return None
+        counts = []
+        for i, rec in enumerate(self.records):
+            shape = self.image_size(i)
+            loaded = self.load_fixations(rec, shape)
+            counts.append(0 if loaded is None else len(drop_outside(loaded[0], shape)[0]))
+        return counts
+
+    def subset(self, indices) -> SaliencyDataset:
+        """A dataset of the same kind holding only the records at ``indices``."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.records = [self.records[i] for i in indices]
+        return new
+
+    def split(self, name: str, val_fraction: float = VAL_FRACTION, seed: int = SPLIT_SEED):
+        """The ``train``, ``val`` or ``all`` part; see :func:`split_indices`."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+        if name == "all":
+            return self
+        official = [r.official_split for r in self.records]
+        if all(s in ("train", "val") for s in official):
+            return self.subset([i for i, s in enumerate(official) if s == name])
+        train, val = split_indices(self.ids, self.categories, val_fraction, seed)
+        return self.subset(train if name == "train" else val)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.root)!r}, {len(self)} images)"
+
+
+def _rank(seed: int, item_id: str) -> str:
+    return hashlib.sha256(f"{seed}:{item_id}".encode()).hexdigest()
+
+
+def split_indices(
+    ids: list[str],
+    categories: list[str | None] | None = None,
+    val_fraction: float = VAL_FRACTION,
+    seed: int = SPLIT_SEED,
+) -> tuple[list[int], list[int]]:
+    """Deterministic train/val split, stratified by category.
+
+    Within each category the items are ordered by SHA-256 of ``"{seed}:{id}"`` and the first
+    ``round(val_fraction * n)`` go to validation. The split depends only on the ids, the seed and
+    the fraction: the same on every machine, and adding images never moves existing ones from
+    val to train or back except within their category's quota.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    categories = categories or [None] * len(ids)
+    groups: dict[str | None, list[int]] = {}
+    for i, c in enumerate(categories):
+        groups.setdefault(c, []).append(i)
+    val: list[int] = []
+    for members in groups.values():
+        ordered = sorted(members, key=lambda i: _rank(seed, ids[i]))
+        val.extend(ordered[: int(round(val_fraction * len(members)))])
+    val_set = set(val)
+    return [i for i in range(len(ids)) if i not in val_set], sorted(val)
+
+
+def category_counts(dataset: SaliencyDataset) -> Counter:
+    return Counter(c for c in dataset.categories if c is not None)

@@ -1,0 +1,172 @@
+"""Reading images and saliency maps of any common format into plain numpy arrays.
+
+Every reader here refuses bad input with a :class:`~salmap.errors.DataError` that names the
+file: unreadable or truncated files, decompression bombs, unsupported modes.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from salmap.errors import DataError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+
+# Images above this many pixels are refused before decoding (a 1920x1080 photo is 2 Mpx,
+# a 50 Mpx camera image passes). Override with SALMAP_MAX_PIXELS.
+MAX_PIXELS = int(os.environ.get("SALMAP_MAX_PIXELS", 120_000_000))
+
+# Transparent pixels are shown to the model over this background (RGB, 0-255).
+BACKGROUND = (255, 255, 255)
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """True when the file name has an image extension (case-insensitive) and is not hidden."""
+    p = Path(path)
+    return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+
+
+def _open(path: str | os.PathLike) -> Image.Image:
+    """Open an image, check its pixel count, decode it fully and apply its EXIF orientation."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise DataError(f"{path}: refused as a decompression bomb ({e})") from None
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image file, or a format Pillow cannot read") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e})") from None
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        im.close()
+        raise DataError(
+            f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, more than the limit of "
+            f"{MAX_PIXELS / 1e6:.0f} (set SALMAP_MAX_PIXELS to raise it)"
+        )
+    if w == 0 or h == 0:
+        raise DataError(f"{path}: image has zero size ({w}x{h})")
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{path}: truncated or corrupt image data ({e})") from None
+    return im
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) after EXIF orientation, read from the header without decoding pixels."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = im.getexif().get(0x0112, 1)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: cannot be read ({e})") from None
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit or float grayscale: scale the actual range into 8 bits
+        return Image.fromarray(_high_bit_depth_to_uint8(np.asarray(im))).convert("RGB")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, BACKGROUND + (255,))
+        return Image.alpha_composite(background, im).convert("RGB")
+    return im.convert("RGB")
+
+
+def _high_bit_depth_to_uint8(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float64)
+    if a.dtype.kind == "f" and np.isfinite(a).all() and a.max() <= 1.0 and a.min() >= 0.0:
+        return np.round(a * 255).astype(np.uint8)
+    top = 65535.0 if a.max() > 255 else 255.0
+    return np.clip(np.round(a * 255.0 / top), 0, 255).astype(np.uint8)
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as an H x W x 3 uint8 RGB array.
+
+    Any mode Pillow reads is accepted: grayscale and 16-bit are expanded to RGB, palette and
+    transparent images are composited over :data:`BACKGROUND`, CMYK is converted, and the EXIF
+    orientation is applied, so the array is the image as a viewer shows it.
+    """
+    im = _open(path)
+    try:
+        return np.asarray(_to_rgb(im), dtype=np.uint8).copy()
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot convert {im.mode} image to RGB ({e})") from None
+
+
+def to_rgb_array(image) -> np.ndarray:
+    """Accept a path, a PIL image, or an H x W (x 1/3/4) array and return H x W x 3 uint8."""
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image)
+    if isinstance(image, Image.Image):
+        return np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8).copy()
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise DataError(f"expected an H x W x 3 image array, got shape {a.shape}")
+    if a.shape[2] == 4:
+        a = a[..., :3]
+    if a.dtype != np.uint8:
+        if a.dtype.kind == "f" and a.size and np.nanmax(a) <= 1.0:
+            a = a * 255.0
+        a = np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def load_map(path: str | os.PathLike) -> np.ndarray:
+    """Read a saliency map as an H x W float32 array in [0, 1].
+
+    Image files are read as grayscale (8-bit maps divided by 255, 16-bit by 65535); ``.npy``
+    files are taken as they are (any non-negative scale) and must be 2-D and finite.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            a = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: cannot be read as a .npy array ({e})") from None
+        if a.ndim != 2:
+            raise DataError(f"{path}: a saliency map must be 2-D, this one has shape {a.shape}")
+        a = a.astype(np.float32)
+        if not np.isfinite(a).all():
+            raise DataError(f"{path}: contains NaN or infinite values")
+        return a
+    im = _open(path)
+    a = np.asarray(im)
+    if a.ndim == 3:
+        a = np.asarray(im.convert("L"))
+    if a.dtype == np.uint8 or a.dtype == bool:
+        return a.astype(np.float32) / (1.0 if a.dtype == bool else 255.0)
+    a = a.astype(np.float32)
+    top = 65535.0 if a.max() > 255 else 255.0
+    return a / top
+
+
+def resize_array(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Bilinear resize of a 2-D float array to ``shape`` = (H, W) (antialiased when shrinking)."""
+    a = np.asarray(a, dtype=np.float32)
+    if a.shape == tuple(shape):
+        return a.copy()
+    im = Image.fromarray(a, mode="F").resize((int(shape[1]), int(shape[0])), Image.BILINEAR)
+    return np.array(im, dtype=np.float32)

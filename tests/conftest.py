@@ -1,0 +1,24 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from salmap.data import NUS_MINI
+
+REPO = Path(__file__).resolve().parents[1]
+NUS_SCENE = Path(
+    os.environ.get("SALMAP_NUS_SCENE", REPO.parent / "shared" / "datasets" / "nus-scene")
+)
+
+
+@pytest.fixture(scope="session")
+def nus_scene() -> Path:
+    """The full NUS-Scene copy beside the repository (../shared), skipped where absent."""
+    if not (NUS_SCENE / "tidy" / "fixations.mat").is_file():
+        pytest.skip(f"NUS-Scene not found at {NUS_SCENE} (set SALMAP_NUS_SCENE to point at a copy)")
+    return NUS_SCENE
+
+
+@pytest.fixture(scope="session")
+def nus_mini() -> Path:
+    return NUS_MINI

@@ -1,0 +1,90 @@
+"""Small replicas of the CAT2000, MIT1003 and SALICON layouts, built from the bundled real
+NUS-Scene images and fixations: same folder names, file types and .mat variables."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+from PIL import Image
+
+from salmap.data import NUS_MINI, fixation_map, open_dataset
+
+
+def _samples(n: int):
+    ds = open_dataset(NUS_MINI)
+    for i in range(min(n, len(ds))):
+        yield ds[i]
+
+
+def _save_map(density: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.uint8(np.round(255 * density / density.max()))).save(path, quality=95)
+
+
+def make_cat2000(root: Path, categories=("Action", "Indoor"), per_category: int = 3) -> Path:
+    """``trainSet/`` with Stimuli, FIXATIONMAPS, FIXATIONLOCS (fixLocs) and an Output folder."""
+    base = root / "trainSet"
+    samples = list(_samples(len(categories) * per_category))
+    for k, sample in enumerate(samples):
+        cat, stem = categories[k // per_category], f"{k % per_category + 1:03d}"
+        img = base / "Stimuli" / cat / f"{stem}.jpg"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sample["image"]).save(img, quality=92)
+        _save_map(sample["saliency_map"], base / "FIXATIONMAPS" / cat / f"{stem}.jpg")
+        locs = base / "FIXATIONLOCS" / cat / f"{stem}.mat"
+        locs.parent.mkdir(parents=True, exist_ok=True)
+        binary = fixation_map(sample["fixations"], sample["image"].shape[:2]).astype(np.uint8)
+        scipy.io.savemat(locs, {"fixLocs": binary})
+    for cat in categories:  # clutter the distribution has
+        (base / "Stimuli" / cat / "Output").mkdir()
+        (base / "Stimuli" / cat / "Thumbs.db").write_bytes(b"\0")
+    return base
+
+
+def make_mit1003(root: Path, n: int = 4) -> Path:
+    base = root / "MIT1003"
+    for k, sample in enumerate(_samples(n)):
+        stem = f"i{k:04d}"
+        img = base / "ALLSTIMULI" / f"{stem}.jpeg"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sample["image"]).save(img, quality=92)
+        maps = base / "ALLFIXATIONMAPS"
+        _save_map(sample["saliency_map"], maps / f"{stem}_fixMap.jpg")
+        binary = fixation_map(sample["fixations"], sample["image"].shape[:2])
+        # the distribution's one file without the underscore
+        pts = maps / (f"{stem}fixPts.jpg" if k == 1 else f"{stem}_fixPts.jpg")
+        Image.fromarray(np.uint8(binary) * 255).save(pts, quality=95)
+    return base
+
+
+def make_salicon(root: Path, n_train: int = 3, n_val: int = 2, n_test: int = 1) -> Path:
+    samples = list(_samples(n_train + n_val + n_test))
+    splits = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
+    for k, (sample, split) in enumerate(zip(samples, splits)):
+        stem = f"COCO_{split}2014_{k:012d}"
+        img = root / "images" / split / f"{stem}.jpg"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sample["image"]).save(img, quality=92)
+        if split == "test":
+            continue
+        _save_map(sample["saliency_map"], root / "maps" / split / f"{stem}.png")
+        subjects = sample["subjects"]
+        gaze = np.zeros(
+            (len(np.unique(subjects)), 1),
+            dtype=[(f, "O") for f in ("location", "timestamp", "fixations")],
+        )
+        for j, s in enumerate(np.unique(subjects)):
+            pixel = np.floor(sample["fixations"][subjects == s]) + 1  # 1-based pixel indices
+            gaze[j, 0] = (pixel, np.arange(len(pixel))[:, None], pixel)
+        mat = root / "fixations" / split / f"{stem}.mat"
+        mat.parent.mkdir(parents=True, exist_ok=True)
+        h, w = sample["image"].shape[:2]
+        scipy.io.savemat(mat, {"image": stem, "resolution": np.array([h, w]), "gaze": gaze})
+    return root
+
+
+def copy_folder_dataset(root: Path) -> Path:
+    return Path(shutil.copytree(NUS_MINI, root / "mini"))

@@ -1,0 +1,184 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from replicas import copy_folder_dataset, make_cat2000, make_mit1003, make_salicon
+
+from salmap.data import FORMATS, guess_format, open_dataset, split_indices
+from salmap.data.info import summarize
+from salmap.errors import DataError
+
+
+def _check_sample(s, kind):
+    h, w = s["image"].shape[:2]
+    assert s["image"].dtype == np.uint8 and s["image"].shape[2] == 3
+    assert s["saliency_map"].shape == (h, w) and s["map_kind"] == kind
+    if kind == "density":
+        assert s["saliency_map"].sum() == pytest.approx(1.0, abs=1e-4)
+    else:
+        assert s["saliency_map"].min() >= 0 and s["saliency_map"].max() <= 1
+    fix = s["fixations"]
+    assert fix.ndim == 2 and fix.shape[1] == 2 and len(fix) > 0
+    assert (fix[:, 0] < w).all() and (fix[:, 1] < h).all() and (fix >= 0).all()
+
+
+def _tree_state(root):
+    return sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*"))
+
+
+def test_cat2000_replica(tmp_path):
+    root = make_cat2000(tmp_path)
+    before = _tree_state(root)
+    for path in (root, tmp_path):  # trainSet or its parent
+        assert guess_format(path) == "cat2000"
+    ds = open_dataset(tmp_path)
+    assert len(ds) == 6 and ds.ids[0] == "Action/001"
+    assert sorted(set(ds.categories)) == ["Action", "Indoor"]
+    s = ds[0]
+    _check_sample(s, "distributed")
+    # fixLocs round-trips through the binary map: each fixation sits on a fixated pixel
+    mini = open_dataset(copy_folder_dataset(tmp_path / "m"))[0]
+    assert len(s["fixations"]) == len(np.unique(np.floor(mini["fixations"]), axis=0))
+    assert _tree_state(root) == before  # nothing written under the dataset
+
+
+def test_cat2000_split_is_stratified(tmp_path):
+    ds = open_dataset(make_cat2000(tmp_path, per_category=5), "cat2000")
+    val = ds.split("val")
+    assert len(val) == 2 and sorted(val.categories) == ["Action", "Indoor"]
+    assert set(val.ids).isdisjoint(ds.split("train").ids)
+
+
+def test_mit1003_replica_and_missing_underscore(tmp_path):
+    make_mit1003(tmp_path)
+    ds = open_dataset(tmp_path)
+    assert ds.format == "mit1003" and len(ds) == 4 and not ds.problems
+    for i in range(len(ds)):
+        _check_sample(ds[i], "distributed")
+    assert ds.records[1].fixations.name == "i0001fixPts.jpg"
+
+
+def test_salicon_replica_keeps_official_split(tmp_path):
+    make_salicon(tmp_path)
+    ds = open_dataset(tmp_path)
+    assert ds.format == "salicon" and len(ds) == 5 and ds.unlabelled == 1
+    assert len(ds.split("train")) == 3 and len(ds.split("val")) == 2
+    s = ds[0]
+    _check_sample(s, "distributed")
+    assert len(np.unique(s["subjects"])) == 12
+    # 1-based pixel k becomes the centre of 0-based pixel k - 1
+    mini = open_dataset(copy_folder_dataset(tmp_path / "m"))[0]
+    np.testing.assert_allclose(s["fixations"], np.floor(mini["fixations"]) + 0.5)
+
+
+def test_folder_dataset_csv_and_npy(tmp_path):
+    root = copy_folder_dataset(tmp_path)
+    ds = open_dataset(root)
+    assert ds.format == "folder" and len(ds) == 12
+    s = ds[0]
+    _check_sample(s, "density")
+    assert len(np.unique(s["subjects"])) == 12
+    # a .npy fixation file without a header, and a CSV without a header
+    (root / "fixations" / "048.csv").unlink()
+    np.save(root / "fixations" / "048.npy", s["fixations"])
+    rows = np.loadtxt(root / "fixations" / "078.csv", delimiter=",", skiprows=1)
+    np.savetxt(root / "fixations" / "078.csv", rows[:, :2], delimiter=",")
+    ds = open_dataset(root)
+    np.testing.assert_allclose(ds[0]["fixations"], s["fixations"])
+    assert ds[1]["subjects"] is None and len(ds[1]["fixations"]) == len(rows)
+
+
+def test_folder_problems_are_listed_with_file_names(tmp_path):
+    root = copy_folder_dataset(tmp_path)
+    Image.new("RGB", (20, 10)).save(root / "images" / "orphan.png")
+    (root / "images" / "notes.txt").write_text("hello")
+    (root / "maps").mkdir()
+    Image.new("L", (7, 7)).save(root / "maps" / "048.png")
+    data = (root / "images" / "078.jpg").read_bytes()
+    (root / "images" / "078.jpg").write_bytes(data[:2000])
+    (root / "fixations" / "173.csv").write_text("x,y\n")
+    ds = open_dataset(root)
+    problems = "\n".join(summarize(ds)["problems"])
+    assert "orphan.png: no map" in problems
+    assert "notes.txt: not an image" in problems
+    assert "maps/048.png is 7x7 but" in problems and "images/048.jpg is 320x320" in problems
+    assert "078.jpg: truncated" in problems
+    assert "173.jpg: no saliency map and no fixations" in problems
+    with pytest.raises(DataError, match="048"):
+        ds[ds.ids.index("048")]
+
+
+def test_out_of_image_fixations_are_dropped_with_a_count(tmp_path):
+    root = copy_folder_dataset(tmp_path)
+    with open(root / "fixations" / "048.csv", "a") as f:
+        f.write("-5,10,0\n400,10,0\n")
+    ds = open_dataset(root)
+    s = ds[0]
+    assert s["dropped"] == 2
+    assert "2 fixation(s) outside the image" in "\n".join(summarize(ds, check=False)["problems"])
+
+
+def test_wrong_layout_is_explained(tmp_path):
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(DataError, match="no known dataset layout"):
+        open_dataset(tmp_path)
+    with pytest.raises(DataError, match="not a CAT2000 trainSet"):
+        open_dataset(tmp_path, "cat2000")
+    with pytest.raises(DataError, match="unknown dataset format"):
+        open_dataset(tmp_path, "imagenet")
+    assert set(FORMATS) == {"cat2000", "mit1003", "salicon", "nus-scene", "folder"}
+
+
+def test_split_is_deterministic_and_stable():
+    ids = [f"{i:03d}" for i in range(100)]
+    train, val = split_indices(ids)
+    assert len(val) == 20 and len(train) == 80 and not set(train) & set(val)
+    assert (train, val) == split_indices(list(ids))
+    assert split_indices(ids, seed=1)[1] != val
+    # adding images does not reshuffle the ones already there beyond the quota
+    more = split_indices(ids + [f"x{i}" for i in range(10)])[1]
+    assert len(set(more) & set(val)) >= 17
+
+
+@pytest.mark.shared
+def test_nus_scene_real(nus_scene):
+    ds = open_dataset(nus_scene)
+    assert ds.format == "nus-scene" and len(ds) == 500 and ds.n_subjects == 12
+    s = ds[ds.ids.index("003")]  # 1600 x 1200: non-square, coordinates corrected
+    _check_sample(s, "density")
+    assert s["dropped"] == 0
+    sizes = [ds.image_size(i) for i in range(len(ds))]
+    assert sum(h == w for h, w in sizes) == 312
+    info = summarize(ds, check=False)
+    assert info["fixations"]["total"] == 43894 and info["fixations_dropped_outside"] == 0
+    assert info["split"] == {"train": 400, "val": 100}
+
+
+@pytest.mark.shared
+def test_nus_scene_quirk_is_undone(nus_scene):
+    """Read as stored, about a fifth of the fixations on non-square images fall outside."""
+    ds = open_dataset(nus_scene)
+    outside = total = 0
+    for i, rec in enumerate(ds.records):
+        h, w = ds.image_size(i)
+        if h == w:
+            continue
+        raw = np.concatenate(rec.extra["fixations"])
+        outside += int(((raw[:, 0] >= w) | (raw[:, 1] >= h)).sum())
+        total += len(raw)
+    assert 0.15 < outside / total < 0.25
+
+
+def test_readers_never_write(tmp_path):
+    root = copy_folder_dataset(tmp_path)
+    for p in root.rglob("*"):
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        ds = open_dataset(root)
+        summarize(ds)
+        ds[0]
+    finally:
+        for p in root.rglob("*"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    assert os.access(root, os.W_OK)

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from salmap.data import images
+from salmap.data.images import load_image, load_map, to_rgb_array
+from salmap.errors import DataError
+
+
+@pytest.fixture
+def rgb():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+
+
+def test_modes_become_rgb(tmp_path, rgb):
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "gray.png")
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(rgb).convert("P").save(tmp_path / "palette.png")
+    Image.fromarray(rgb).save(tmp_path / "rgb.webp", lossless=True)
+    Image.fromarray(rgb).save(tmp_path / "rgb.bmp")
+    Image.fromarray(rgb).save(tmp_path / "rgb.tiff")
+    for name in ("gray.png", "cmyk.jpg", "palette.png", "rgb.webp", "rgb.bmp", "rgb.tiff"):
+        a = load_image(tmp_path / name)
+        assert a.shape == (30, 40, 3) and a.dtype == np.uint8, name
+    np.testing.assert_array_equal(load_image(tmp_path / "rgb.bmp"), rgb)
+    np.testing.assert_array_equal(load_image(tmp_path / "gray.png")[..., 1], rgb[..., 0])
+
+
+def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
+    a = (np.arange(30 * 40).reshape(30, 40) * 50).astype(np.uint16)  # up to 59950
+    Image.fromarray(a).save(tmp_path / "deep.png")
+    out = load_image(tmp_path / "deep.png")[..., 0]
+    assert out.max() == 233 and out.min() == 0  # 59950 / 65535 * 255
+    m = load_map(tmp_path / "deep.png")
+    assert m.max() == pytest.approx(59950 / 65535, abs=1e-6)
+
+
+def test_transparency_composited_on_background(tmp_path, rgb):
+    rgba = np.dstack([rgb, np.zeros((30, 40), np.uint8)])
+    rgba[:, :20, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
+    out = load_image(tmp_path / "alpha.png")
+    np.testing.assert_array_equal(out[:, :20], rgb[:, :20])
+    assert (out[:, 20:] == images.BACKGROUND).all()
+
+
+def test_exif_orientation_applied(tmp_path, rgb):
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    im.save(tmp_path / "rotated.jpg", exif=exif, quality=100)
+    out = load_image(tmp_path / "rotated.jpg")
+    assert out.shape == (40, 30, 3)
+    assert images.image_size(tmp_path / "rotated.jpg") == (40, 30)
+
+
+def test_truncated_and_garbage_name_the_file(tmp_path, rgb):
+    Image.fromarray(rgb).save(tmp_path / "ok.jpg")
+    data = (tmp_path / "ok.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.jpg").write_text("not an image")
+    for name, what in (
+        ("cut.jpg", "truncated"),
+        ("text.jpg", "not an image"),
+        ("none.jpg", "not found"),
+    ):
+        with pytest.raises(DataError, match=what) as err:
+            load_image(tmp_path / name)
+        assert name in str(err.value)
+
+
+def test_decompression_bomb_refused_before_decoding(tmp_path, monkeypatch):
+    Image.new("L", (200, 200)).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 10_000)
+    with pytest.raises(DataError, match="megapixels"):
+        load_image(tmp_path / "big.png")
+
+
+def test_npy_map_must_be_finite_2d(tmp_path):
+    np.save(tmp_path / "nan.npy", np.full((4, 4), np.nan))
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
+    with pytest.raises(DataError, match="NaN"):
+        load_map(tmp_path / "nan.npy")
+    with pytest.raises(DataError, match="2-D"):
+        load_map(tmp_path / "cube.npy")
+
+
+def test_to_rgb_array_accepts_arrays_and_pil(rgb):
+    assert to_rgb_array(rgb[..., 0]).shape == (30, 40, 3)
+    assert to_rgb_array(rgb / 255.0).dtype == np.uint8
+    np.testing.assert_array_equal(to_rgb_array(Image.fromarray(rgb)), rgb)
+    with pytest.raises(DataError, match="shape"):
+        to_rgb_array(np.zeros((2, 3, 5)))
