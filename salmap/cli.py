@@ -16,6 +16,7 @@ from salmap.errors import SalmapError
 
 COMMANDS = {
     "datasets": "salmap.commands.datasets",
+    "train": "salmap.commands.train",
 }
 
 

@@ -22,3 +22,8 @@ def nus_scene() -> Path:
 @pytest.fixture(scope="session")
 def nus_mini() -> Path:
     return NUS_MINI
+
+
+@pytest.fixture(scope="session")
+def photos() -> Path:
+    return REPO / "tests" / "data" / "photos"

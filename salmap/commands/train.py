@@ -1,0 +1,59 @@
+"""``salmap train [CONFIG] --data PATH``: train a saliency model from a YAML recipe."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model (configs/seed.yaml is the seed's recipe)",
+        description="Train a saliency model. Flags override the config; --set overrides any field. "
+        "Launch with torchrun for several processes or GPUs.",
+    )
+    p.add_argument(
+        "config", nargs="?", help="YAML recipe (default: built-in defaults = the seed's recipe)"
+    )
+    p.add_argument("--data", help="dataset folder (data.path)")
+    p.add_argument("--format", help="dataset layout (data.format), guessed when omitted")
+    p.add_argument("--out", help="run folder (out)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate (optim.lr)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any field, e.g. --set optim.encoder_lr=0 --set 'loss={kld: 1}'",
+    )
+    p.set_defaults(run=run)
+
+
+FLAG_FIELDS = {
+    "data": "data.path",
+    "format": "data.format",
+    "out": "out",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "optim.lr",
+    "device": "device",
+}
+
+
+def run(args) -> int:
+    from salmap.train import load_config, train
+
+    overrides = [
+        f"{key}={getattr(args, flag)}"
+        for flag, key in FLAG_FIELDS.items()
+        if getattr(args, flag) is not None
+    ]
+    cfg = load_config(args.config, overrides + args.overrides)
+    out = train(cfg, resume=args.resume)
+    print(f"run written to {out} (model: {out / 'models' / 'best'})")
+    return 0

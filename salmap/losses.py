@@ -1,0 +1,94 @@
+"""Training losses on a model's logits, selectable and combinable by weight.
+
+``bce`` compares the per-pixel sigmoid with a target map in [0, 1] (the seed's loss). ``kld``,
+``cc`` and ``nss`` treat the softmax over all pixels as a fixation distribution, as the best
+published models do. A config such as ``{kld: 1, cc: -0.1, nss: -0.1}`` minimises
+``KLD - 0.1 CC - 0.1 NSS``.
+
+Shapes: ``logits`` B x 1 x H x W; ``target`` B x 1 x H x W, the map scaled to a maximum of 1
+(any non-negative map works for the distribution losses, which normalise it to sum 1);
+``fixations`` B x 1 x H x W, 1 at fixated pixels. Each term returns the batch mean.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from salmap.errors import SalmapError
+
+EPS = 2.2204e-16  # MATLAB's eps, as in the MIT benchmark's KLD
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.float().reshape(x.shape[0], -1)
+
+
+def bce(logits, target, fixations=None) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
+def kld(logits, target, fixations=None) -> torch.Tensor:
+    """KL(Q || P): Q the target normalised to sum 1, P the softmax of the logits."""
+    log_p = torch.log_softmax(_flat(logits), dim=1)
+    q = _flat(target)
+    q = q / q.sum(dim=1, keepdim=True).clamp_min(EPS)
+    return (q * (torch.log(q + EPS) - log_p)).sum(dim=1).mean()
+
+
+def cc_per_map(maps, target) -> torch.Tensor:
+    """Pearson correlation of each of B maps with its target: a tensor of B values."""
+    p, q = _flat(maps), _flat(target)
+    p = p - p.mean(dim=1, keepdim=True)
+    q = q - q.mean(dim=1, keepdim=True)
+    return (p * q).sum(1) / (p.norm(dim=1) * q.norm(dim=1)).clamp_min(EPS)
+
+
+def nss_per_map(maps, fixations) -> torch.Tensor:
+    """Mean z-score of each map at its fixated pixels: B values, NaN where a map has none."""
+    p = _flat(maps)
+    z = (p - p.mean(dim=1, keepdim=True)) / p.std(dim=1, keepdim=True).clamp_min(EPS)
+    f = _flat(fixations)
+    n = f.sum(dim=1)
+    return torch.where(n > 0, (z * f).sum(dim=1) / n.clamp_min(1), torch.full_like(n, float("nan")))
+
+
+def cc(logits, target, fixations=None) -> torch.Tensor:
+    """Pearson correlation between the softmax map and the target."""
+    return cc_per_map(torch.softmax(_flat(logits), dim=1), target).mean()
+
+
+def nss(logits, target, fixations=None) -> torch.Tensor:
+    """Mean of the z-scored softmax map at the fixated pixels (images without fixations skipped)."""
+    if fixations is None:
+        raise SalmapError("the nss loss needs fixations, and this dataset has none")
+    values = nss_per_map(torch.softmax(_flat(logits), dim=1), fixations)
+    values = values[~torch.isnan(values)]
+    return values.mean() if len(values) else logits.new_zeros(()).float()
+
+
+LOSSES = {"bce": bce, "kld": kld, "cc": cc, "nss": nss}
+
+
+class CombinedLoss:
+    """``sum(weight * term)`` over the configured terms; also returns each term's value."""
+
+    def __init__(self, weights: dict[str, float]):
+        if not weights:
+            raise SalmapError("the loss needs at least one term, e.g. {bce: 1}")
+        unknown = set(weights) - set(LOSSES)
+        if unknown:
+            raise SalmapError(f"unknown loss {sorted(unknown)[0]!r}; valid: {', '.join(LOSSES)}")
+        self.weights = {k: float(v) for k, v in weights.items()}
+
+    @property
+    def needs_fixations(self) -> bool:
+        return "nss" in self.weights
+
+    def __call__(self, logits, target, fixations=None) -> tuple[torch.Tensor, dict[str, float]]:
+        total, parts = 0.0, {}
+        for name, w in self.weights.items():
+            value = LOSSES[name](logits, target, fixations)
+            parts[name] = float(value.detach())
+            total = total + w * value
+        return total, parts

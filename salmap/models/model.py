@@ -1,0 +1,128 @@
+"""The saliency model: encoder -> decoder -> head, with the configuration that rebuilds it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from salmap.errors import SalmapError
+from salmap.models.decoders import create_decoder
+from salmap.models.encoders import create_encoder
+from salmap.models.heads import SaliencyHead
+
+OUTPUTS = ("sigmoid", "softmax")
+
+
+@dataclass
+class ModelConfig:
+    """Everything that defines a model's architecture and preprocessing.
+
+    ``input_size`` is (H, W) in pixels; ``aspect`` is how images are fitted into it ("resize"
+    stretches, "pad" keeps the aspect ratio); ``output`` is the activation that turns logits
+    into a map: "sigmoid" (per pixel, for BCE as in the seed) or "softmax" (over all pixels:
+    a probability distribution, for KLD/CC/NSS). ``mean``/``std`` come from the encoder.
+    """
+
+    encoder: str = "resnet50"
+    encoder_weights: str | None = "imagenet"
+    decoder: str = "seed"
+    decoder_args: dict = field(default_factory=dict)
+    input_size: tuple[int, int] = (512, 512)
+    aspect: str = "resize"
+    output: str = "sigmoid"
+    centre_bias: bool = False
+    blur: bool = False
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+
+    def __post_init__(self):
+        self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
+        if self.output not in OUTPUTS:
+            raise SalmapError(f"model.output must be one of {OUTPUTS}, got {self.output!r}")
+        if self.aspect not in ("resize", "pad"):
+            raise SalmapError(f"model.aspect must be 'resize' or 'pad', got {self.aspect!r}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["input_size"] = list(self.input_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise SalmapError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+class SaliencyModel(nn.Module):
+    """``forward`` maps a normalised B x 3 x H x W batch (H, W = ``config.input_size``) to
+    B x 1 x H x W logits; :meth:`activate` turns them into maps; :meth:`predict` takes images."""
+
+    def __init__(self, config: ModelConfig, encoder_weights="config"):
+        super().__init__()
+        weights = config.encoder_weights if encoder_weights == "config" else encoder_weights
+        self.encoder = create_encoder(config.encoder, weights)
+        stride = self.encoder.output_stride
+        h, w = config.input_size
+        if h % stride or w % stride:
+            ok = (max(stride, round(h / stride) * stride), max(stride, round(w / stride) * stride))
+            raise SalmapError(
+                f"input size {h}x{w} is not a multiple of the encoder's stride {stride}: "
+                f"use e.g. {ok[0]}x{ok[1]}"
+            )
+        config.mean, config.std = self.encoder.mean, self.encoder.std
+        self.config = config
+        self.decoder = create_decoder(
+            config.decoder, self.encoder.out_channels, **config.decoder_args
+        )
+        ds = self.decoder.output_stride
+        self.head = SaliencyHead(
+            (h // ds, w // ds), (h, w), blur=config.blur, centre_bias=config.centre_bias
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3 or tuple(x.shape[-2:]) != self.config.input_size:
+            h, w = self.config.input_size
+            raise SalmapError(
+                f"expected a B x 3 x {h} x {w} batch (the model's input size), got {tuple(x.shape)}"
+            )
+        return self.head(self.decoder(self.encoder(x)))
+
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits -> maps: per-pixel sigmoid, or a softmax over each map's pixels (sums to 1)."""
+        if self.config.output == "sigmoid":
+            return torch.sigmoid(logits)
+        b = logits.shape[0]
+        return torch.softmax(logits.float().reshape(b, -1), dim=1).reshape(logits.shape)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Encoder and the rest, for a lower learning rate on pretrained features."""
+        enc = list(self.encoder.parameters())
+        ids = {id(p) for p in enc}
+        return {"encoder": enc, "decoder": [p for p in self.parameters() if id(p) not in ids]}
+
+    def predict(self, image, device=None) -> np.ndarray:
+        """Saliency of one image (path, PIL image or H x W x 3 array) at its own resolution:
+        an H x W float32 probability density (sums to 1)."""
+        return self.predict_batch([image], device=device)[0]
+
+    def predict_batch(self, images, batch_size: int = 8, device=None) -> list[np.ndarray]:
+        from salmap.inference import TorchRunner, predict_images
+
+        return predict_images(TorchRunner(self, device), images, batch_size=batch_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def save(self, path: str | Path, **kwargs) -> Path:
+        from salmap.models.io import save_model
+
+        return save_model(self, path, **kwargs)

@@ -1,0 +1,225 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from salmap.cli import main
+from salmap.errors import SalmapError
+from salmap.losses import CombinedLoss
+from salmap.models import ModelConfig, SaliencyModel, load_model
+from salmap.train import load_config, train
+from salmap.train import loop as loop_mod
+
+TINY = [
+    "model.encoder=tiny",
+    "model.encoder_weights=null",
+    "model.input_size=[64,64]",
+    "model.decoder=fpn",
+    "model.decoder_args={width: 16}",
+    "data.workers=0",
+    "batch_size=4",
+]
+
+
+def tiny_cfg(tmp_path, data, *extra, epochs=2, out="run"):
+    return load_config(
+        None,
+        TINY
+        + [
+            f"data.path={data}",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            f"out={tmp_path / out}",
+            f"epochs={epochs}",
+            *extra,
+        ],
+    )
+
+
+def test_seed_config_is_the_seed_recipe():
+    cfg = load_config("configs/seed.yaml")
+    assert cfg.model.encoder == "resnet50" and cfg.model.decoder == "seed"
+    assert cfg.model.input_size == (512, 512) and cfg.model.output == "sigmoid"
+    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.momentum) == ("sgd", 1e-4, 0.0)
+    assert cfg.loss == {"bce": 1.0} and cfg.batch_size == 4 and cfg.epochs == 200
+    assert cfg.checkpoint_epochs == [50, 100, 200] and cfg.data.val_fraction == 0.2
+
+
+def test_overrides_and_bad_keys():
+    cfg = load_config("configs/seed.yaml", ["optim.lr=0.01", "loss={kld: 1, cc: -0.1}"])
+    assert cfg.optim.lr == 0.01 and cfg.loss == {"kld": 1, "cc": -0.1}
+    with pytest.raises(SalmapError, match="unknown optim settings: lrate"):
+        load_config(None, ["optim.lrate=1"])
+    with pytest.raises(SalmapError, match="key=value"):
+        load_config(None, ["epochs"])
+
+
+def test_loss_falls_when_overfitting_a_few_samples():
+    torch.manual_seed(0)
+    model = SaliencyModel(
+        ModelConfig(
+            encoder="tiny",
+            encoder_weights=None,
+            decoder="unet",
+            decoder_args={"widths": [16, 16, 8]},
+            input_size=(64, 64),
+            output="softmax",
+            centre_bias=True,
+            blur=True,
+        )
+    )
+    x = torch.zeros(4, 3, 64, 64)
+    target = torch.zeros(4, 1, 64, 64)
+    for i, (r, c) in enumerate([(10, 12), (40, 20), (30, 50), (50, 45)]):
+        x[i, :, r - 4 : r + 4, c - 4 : c + 4] = 2.0  # a bright square where people look
+        target[i, 0, r - 6 : r + 6, c - 6 : c + 6] = 1.0
+    loss_fn = CombinedLoss({"kld": 1.0})
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    losses = []
+    for _ in range(40):
+        loss, _ = loss_fn(model(x), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_train_command_writes_a_complete_run(tmp_path, nus_mini):
+    args = [
+        "train",
+        "configs/seed.yaml",
+        "--data",
+        str(nus_mini),
+        "--out",
+        str(tmp_path / "run"),
+        "--epochs",
+        "2",
+        "--set",
+        "checkpoint_epochs=[1]",
+        "--set",
+        f"data.cache_dir={tmp_path / 'c'}",
+    ]
+    for item in TINY:
+        args += ["--set", item]
+    assert main(args) == 0
+    run = tmp_path / "run"
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    for key in ("train_loss", "val_loss", "train_ssim", "val_ssim", "val_cc", "val_nss"):
+        assert rows[-1][key] not in ("", "nan")
+    assert (run / "curves.png").stat().st_size > 10_000
+    assert any((run / "tb").iterdir())
+    assert load_config(run / "config.yaml").epochs == 2
+    for name in ("best", "final", "epoch_001"):
+        model = load_model(run / "models" / name)
+        assert model.predict(nus_mini / "images" / "048.jpg").shape == (320, 320)
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert state["epoch"] == 2
+    assert set(json.loads((run / "split.json").read_text())) == {"train", "val"}
+    assert main(args) == 2  # refuses to overwrite the run without --resume
+
+
+def test_resume_matches_an_unbroken_run(tmp_path, nus_mini, monkeypatch):
+    extra = ["optim.name=adam", "optim.lr=0.001", "optim.scheduler=cosine", "data.hflip=0.5"]
+    train(tiny_cfg(tmp_path, nus_mini, *extra, out="straight"))
+
+    real = loop_mod.Trainer.run_epoch
+
+    def crash_in_epoch_two(self, name, epoch):
+        if epoch == 1 and name == "train":
+            raise KeyboardInterrupt
+        return real(self, name, epoch)
+
+    monkeypatch.setattr(loop_mod.Trainer, "run_epoch", crash_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(tmp_path, nus_mini, *extra, out="broken"))
+    assert (
+        torch.load(tmp_path / "broken" / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
+    )
+    monkeypatch.setattr(loop_mod.Trainer, "run_epoch", real)
+    train(tiny_cfg(tmp_path, nus_mini, *extra, out="broken"), resume=True)
+
+    a = load_file(tmp_path / "straight" / "models" / "final" / "model.safetensors")
+    b = load_file(tmp_path / "broken" / "models" / "final" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    with open(tmp_path / "broken" / "metrics.csv") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2"]
+
+
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path, nus_mini, monkeypatch):
+    real = loop_mod.CombinedLoss.__call__
+
+    def poisoned(self, logits, target, fix=None):
+        loss, parts = real(self, logits, target, fix)
+        return (loss * float("nan"), parts) if self._epoch_two else (loss, parts)
+
+    cfg = tiny_cfg(tmp_path, nus_mini, epochs=2)
+    monkeypatch.setattr(loop_mod.CombinedLoss, "__call__", poisoned)
+    monkeypatch.setattr(loop_mod.CombinedLoss, "_epoch_two", False, raising=False)
+    real_epoch = loop_mod.Trainer.run_epoch
+
+    def epoch_hook(self, name, epoch):
+        loop_mod.CombinedLoss._epoch_two = epoch == 1
+        return real_epoch(self, name, epoch)
+
+    monkeypatch.setattr(loop_mod.Trainer, "run_epoch", epoch_hook)
+    with pytest.raises(
+        loop_mod.TrainingError, match=r"non-finite loss .* epoch 2, train step 1.*last.pt"
+    ):
+        train(cfg)
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
+
+
+def test_frozen_encoder_does_not_change(tmp_path, nus_mini):
+    cfg = tiny_cfg(
+        tmp_path, nus_mini, "optim.encoder_lr=0", "optim.name=adam", "optim.lr=0.01", epochs=1
+    )
+    torch.manual_seed(cfg.seed)
+    initial = SaliencyModel(cfg.model).state_dict()  # the run draws the same initial weights
+    final = load_model(train(cfg) / "models" / "final").state_dict()
+    for k, v in initial.items():
+        if k.startswith("encoder."):
+            torch.testing.assert_close(final[k], v, rtol=0, atol=0, msg=k)
+    assert any(not torch.equal(final[k], v) for k, v in initial.items() if k.startswith("decoder."))
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_on_cpu(tmp_path, nus_mini):
+    """torchrun with 2 gloo processes: the ranks finish with identical weights."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "salmap.cli",
+        "train",
+        "--data",
+        str(nus_mini),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--set",
+        f"data.cache_dir={tmp_path / 'c'}",
+    ]
+    for item in TINY:
+        cmd += ["--set", item]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sums = json.loads((tmp_path / "ddp" / "ddp_ranks.json").read_text())["checksums"]
+    assert len(sums) == 2 and sums[0] == sums[1]
+    with open(tmp_path / "ddp" / "metrics.csv") as f:
+        assert len(list(csv.DictReader(f))) == 2
