@@ -16,7 +16,11 @@ from salmap.errors import SalmapError
 
 COMMANDS = {
     "datasets": "salmap.commands.datasets",
+    "evaluate": "salmap.commands.evaluate",
     "train": "salmap.commands.train",
+    "predict": "salmap.commands.predict",
+    "export": "salmap.commands.export",
+    "compare": "salmap.commands.compare",
 }
 
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from salmap.models.io import atomic_write_bytes  # noqa: E402
+from salmap.files import atomic_write_bytes  # noqa: E402
 
 DEFAULT_COLORMAP = "inferno"  # perceptually uniform, readable in grayscale print
 
@@ -61,3 +61,41 @@ def overlay(
     """Blend the heatmap of ``smap`` over ``image`` (both H x W); ``alpha`` is the heatmap's opacity."""
     heat = heatmap_rgb(smap, colormap).astype(np.float32)
     return np.clip((1 - alpha) * image.astype(np.float32) + alpha * heat, 0, 255).astype(np.uint8)
+
+
+def comparison_figure(
+    rows: list[dict], labels: list[str], colormap: str = DEFAULT_COLORMAP, alpha: float = 0.6
+):
+    """One row per image: the image, its ground truth (density with fixations) when known, then
+    the heatmap of each model over the image. ``rows`` hold ``image``, ``maps`` (one per label)
+    and optionally ``density``, ``fixations`` (N x 2, x y) and ``title``."""
+    has_gt = any(r.get("density") is not None for r in rows)
+    ncols = 1 + has_gt + len(labels)
+    fig, axes = plt.subplots(
+        len(rows), ncols, figsize=(3.2 * ncols, 2.6 * len(rows)), squeeze=False
+    )
+    for i, row in enumerate(rows):
+        ax = axes[i]
+        ax[0].imshow(row["image"])
+        ax[0].set_title(row.get("title", "image"), fontsize=9)
+        col = 1
+        if has_gt:
+            if row.get("density") is not None:
+                ax[col].imshow(overlay(row["image"], row["density"], alpha, colormap))
+                fix = row.get("fixations")
+                if fix is not None and len(fix):
+                    ax[col].scatter(fix[:, 0] - 0.5, fix[:, 1] - 0.5, s=4, c="cyan", linewidths=0)
+            ax[col].set_title("human fixations (density)", fontsize=9)
+            col += 1
+        for label, smap in zip(labels, row["maps"]):
+            ax[col].imshow(overlay(row["image"], smap, alpha, colormap))
+            ax[col].set_title(label, fontsize=9)
+            col += 1
+        for a in ax:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.suptitle(
+        "Predicted saliency (heatmap over the image, brighter = more looked at)", fontsize=11
+    )
+    fig.tight_layout()
+    return fig

@@ -1,18 +1,26 @@
-"""Saliency models: encoders (registry), decoders, the head, the model and its save/load."""
+"""Saliency models: encoders (registry), decoders, the head, the model and its save/load.
 
-from salmap.models.decoders import DECODERS, create_decoder
-from salmap.models.encoders import ENCODERS, create_encoder, list_encoders
-from salmap.models.io import load_model, save_model
-from salmap.models.model import ModelConfig, SaliencyModel
+Names are imported lazily so that ``salmap.models.config`` (and ONNX serving) needs no torch.
+"""
 
-__all__ = [
-    "DECODERS",
-    "ENCODERS",
-    "ModelConfig",
-    "SaliencyModel",
-    "create_decoder",
-    "create_encoder",
-    "list_encoders",
-    "load_model",
-    "save_model",
-]
+import importlib
+
+_EXPORTS = {
+    "DECODERS": "decoders",
+    "create_decoder": "decoders",
+    "ENCODERS": "encoders",
+    "create_encoder": "encoders",
+    "list_encoders": "encoders",
+    "load_model": "io",
+    "save_model": "io",
+    "ModelConfig": "config",
+    "SaliencyModel": "model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"salmap.models.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'salmap.models' has no attribute {name!r}")

@@ -8,31 +8,15 @@ the training recipe, for people to read). Loading never unpickles and never need
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 from salmap.errors import SalmapError
+from salmap.files import atomic_write_bytes
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "default.safetensors"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_model(model, path: str | Path, training: dict | None = None, half: bool = False) -> Path:
@@ -94,7 +78,8 @@ def load_model(path: str | Path = "default", device=None):
         return OnnxModel(path)
     from safetensors.torch import load_file
 
-    from salmap.models.model import ModelConfig, SaliencyModel
+    from salmap.models.config import ModelConfig
+    from salmap.models.model import SaliencyModel
 
     weights = resolve(path)
     meta = read_config(weights)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,54 +9,12 @@ import torch
 from torch import nn
 
 from salmap.errors import SalmapError
+from salmap.models.config import ModelConfig
 from salmap.models.decoders import create_decoder
 from salmap.models.encoders import create_encoder
 from salmap.models.heads import SaliencyHead
 
-OUTPUTS = ("sigmoid", "softmax")
-
-
-@dataclass
-class ModelConfig:
-    """Everything that defines a model's architecture and preprocessing.
-
-    ``input_size`` is (H, W) in pixels; ``aspect`` is how images are fitted into it ("resize"
-    stretches, "pad" keeps the aspect ratio); ``output`` is the activation that turns logits
-    into a map: "sigmoid" (per pixel, for BCE as in the seed) or "softmax" (over all pixels:
-    a probability distribution, for KLD/CC/NSS). ``mean``/``std`` come from the encoder.
-    """
-
-    encoder: str = "resnet50"
-    encoder_weights: str | None = "imagenet"
-    decoder: str = "seed"
-    decoder_args: dict = field(default_factory=dict)
-    input_size: tuple[int, int] = (512, 512)
-    aspect: str = "resize"
-    output: str = "sigmoid"
-    centre_bias: bool = False
-    blur: bool = False
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
-
-    def __post_init__(self):
-        self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
-        if self.output not in OUTPUTS:
-            raise SalmapError(f"model.output must be one of {OUTPUTS}, got {self.output!r}")
-        if self.aspect not in ("resize", "pad"):
-            raise SalmapError(f"model.aspect must be 'resize' or 'pad', got {self.aspect!r}")
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["input_size"] = list(self.input_size)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise SalmapError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        return cls(**d)
+__all__ = ["ModelConfig", "SaliencyModel"]
 
 
 class SaliencyModel(nn.Module):
@@ -99,8 +55,8 @@ class SaliencyModel(nn.Module):
         """Logits -> maps: per-pixel sigmoid, or a softmax over each map's pixels (sums to 1)."""
         if self.config.output == "sigmoid":
             return torch.sigmoid(logits)
-        b = logits.shape[0]
-        return torch.softmax(logits.float().reshape(b, -1), dim=1).reshape(logits.shape)
+        # flatten/view_as rather than reshape(B, -1): exports with a dynamic batch
+        return torch.softmax(logits.float().flatten(1), dim=1).view_as(logits)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Encoder and the rest, for a lower learning rate on pretrained features."""

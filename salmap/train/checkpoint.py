@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from salmap.errors import SalmapError
-from salmap.models.io import atomic_write_bytes
+from salmap.files import atomic_write_bytes
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from salmap.data.fixations import DENSITY_SIGMA
 from salmap.errors import SalmapError
-from salmap.models.model import ModelConfig
+from salmap.models.config import ModelConfig
 
 
 @dataclass
@@ -108,6 +108,6 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
 
 
 def save_config(config: TrainConfig, path: Path) -> None:
-    from salmap.models.io import atomic_write_bytes
+    from salmap.files import atomic_write_bytes
 
     atomic_write_bytes(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode())

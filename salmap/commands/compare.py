@@ -1,0 +1,70 @@
+"""``salmap compare``: one figure of images beside the maps of several models or checkpoints
+(e.g. the seed's epochs 50, 100 and 200) and, where the data has them, the human fixations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="figure comparing the maps of several models", description=__doc__
+    )
+    p.add_argument(
+        "--models", nargs="+", required=True, help="model folders, .safetensors, .onnx or 'default'"
+    )
+    p.add_argument("--labels", nargs="+", help="column titles (default: the model folder names)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", nargs="+", help="image files")
+    src.add_argument("--data", help="a dataset folder: shows its ground truth too")
+    p.add_argument("--format", help="dataset layout (guessed when omitted)")
+    p.add_argument("--split", default="val", choices=["train", "val", "all"])
+    p.add_argument(
+        "--n", type=int, default=4, help="how many dataset images (the first of the split)"
+    )
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(run=run)
+
+
+def _label(path: str) -> str:
+    p = Path(path)
+    if p.name in ("model.safetensors",):
+        p = p.parent
+    return (
+        p.stem if p.suffix else f"{p.parent.name}/{p.name}" if p.parent.name == "models" else p.name
+    )
+
+
+def run(args) -> int:
+    from salmap import load_model
+    from salmap.data import load_image, open_dataset
+    from salmap.errors import SalmapError
+    from salmap.viz import comparison_figure, save_figure
+
+    labels = args.labels or [_label(m) for m in args.models]
+    if len(labels) != len(args.models):
+        raise SalmapError(f"{len(args.models)} models but {len(labels)} labels")
+    if args.images:
+        rows = [{"image": load_image(p), "title": Path(p).name} for p in args.images]
+    else:
+        ds = open_dataset(args.data, args.format).split(args.split)
+        rows = []
+        for i in range(min(args.n, len(ds))):
+            s = ds[i]
+            rows.append(
+                {
+                    "image": s["image"],
+                    "density": s["saliency_map"],
+                    "fixations": s["fixations"],
+                    "title": s["id"],
+                }
+            )
+    for row in rows:
+        row["maps"] = []
+    for model_path in args.models:
+        model = load_model(model_path)
+        for row, smap in zip(rows, model.predict_batch([r["image"] for r in rows])):
+            row["maps"].append(smap)
+    save_figure(comparison_figure(rows, labels), Path(args.out))
+    print(f"wrote {args.out}")
+    return 0

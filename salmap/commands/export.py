@@ -1,0 +1,28 @@
+"""``salmap export --model PATH --format onnx --out FILE``: a deployable copy of a model."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="export a model to ONNX (served by onnxruntime, no torch)")
+    p.add_argument("--model", default="default", help="'default', a model folder or .safetensors")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from salmap import load_model
+    from salmap.errors import SalmapError
+    from salmap.export import export_onnx
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise SalmapError(f"{out} exists; pass --overwrite to replace it")
+    path = export_onnx(load_model(args.model), out, opset=args.opset)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,198 @@
+"""``salmap predict INPUT... --out DIR``: saliency maps for any images, batched, on CPU or GPU.
+
+Inputs are files, folders (searched recursively for images) or glob patterns. Outputs mirror
+the input tree under ``--out``: for ``photos/a/b.jpg`` given as ``photos``, ``DIR/a/b_map.png``,
+``DIR/a/b_overlay.jpg``... Existing outputs are refused unless ``--overwrite``; inputs are never
+overwritten; every file is written atomically. Unreadable images are reported and skipped, and
+the command exits with status 1 when anything was skipped.
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from salmap.errors import DataError, SalmapError
+
+OUTPUTS = ("map", "density", "overlay", "side-by-side")
+SUFFIX = {
+    "map": "_map.png",
+    "density": "_density.npy",
+    "overlay": "_overlay.jpg",
+    "side-by-side": "_side.jpg",
+}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="saliency maps for images, files or folders",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns"
+    )
+    p.add_argument(
+        "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--save",
+        default="map,overlay",
+        help=f"comma-separated outputs: {', '.join(OUTPUTS)} (default: map,overlay)",
+    )
+    p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bit depth of the map PNG")
+    p.add_argument(
+        "--colormap", default=None, help="matplotlib colormap for heatmaps (default: inferno)"
+    )
+    p.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in overlays (0-1)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
+    p.set_defaults(run=run)
+
+
+def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(image path, output stem relative to --out) for every input image, and problems."""
+    from salmap.data.images import is_image_file
+
+    found, problems = [], []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            images = sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f))
+            if not images:
+                problems.append(f"{p}: no images in this folder")
+            found += [(f, f.relative_to(p).with_suffix("")) for f in images]
+        elif p.is_file():
+            found.append((p, Path(p.stem)))
+        elif glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            base = Path(item.split("*")[0].split("?")[0].split("[")[0])
+            base = base if base.is_dir() else base.parent
+            if not matches:
+                problems.append(f"{item}: no file matches")
+            found += [
+                (m, m.relative_to(base).with_suffix("") if m.is_relative_to(base) else Path(m.stem))
+                for m in matches
+            ]
+        else:
+            problems.append(f"{item}: no such file or folder")
+    seen: dict[Path, Path] = {}
+    unique = []
+    for path, stem in found:
+        if stem in seen and seen[stem] != path:
+            stem = stem.with_name(f"{stem.name}{path.suffix.replace('.', '_')}")
+        seen[stem] = path
+        unique.append((path, stem))
+    return unique, problems
+
+
+def plan_outputs(items, out: Path, kinds: list[str], overwrite: bool) -> list[dict[str, Path]]:
+    inputs = {p.resolve() for p, _ in items}
+    plans, clashes = [], []
+    for _, stem in items:
+        plan = {k: out / f"{stem}{SUFFIX[k]}" for k in kinds}
+        for target in plan.values():
+            if target.resolve() in inputs:
+                raise SalmapError(f"{target} is one of the inputs: choose another --out")
+            if target.exists() and not overwrite:
+                clashes.append(target)
+        plans.append(plan)
+    if clashes:
+        more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+        raise SalmapError(
+            f"outputs exist already: {', '.join(map(str, clashes[:3]))}{more}; pass --overwrite to replace them"
+        )
+    return plans
+
+
+def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path], args) -> None:
+    import io
+
+    from PIL import Image
+
+    from salmap.files import atomic_write_bytes
+    from salmap.viz import DEFAULT_COLORMAP, heatmap_rgb, overlay
+
+    cmap = args.colormap or DEFAULT_COLORMAP
+
+    def png(array, fmt="PNG", **kw) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(array).save(buf, format=fmt, **kw)
+        return buf.getvalue()
+
+    for kind, path in plan.items():
+        if kind == "density":
+            buf = io.BytesIO()
+            np.save(buf, density.astype(np.float32))
+            data = buf.getvalue()
+        elif kind == "map":
+            top = 65535 if args.bits == 16 else 255
+            scaled = np.round(density / max(float(density.max()), 1e-30) * top)
+            data = png(scaled.astype(np.uint16 if args.bits == 16 else np.uint8))
+        elif kind == "overlay":
+            data = png(overlay(image, density, args.alpha, cmap), "JPEG", quality=92)
+        else:
+            side = np.concatenate([image, heatmap_rgb(density, cmap)], axis=1)
+            data = png(side, "JPEG", quality=92)
+        atomic_write_bytes(path, data)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from salmap import load_model
+    from salmap.data.images import load_image
+    from salmap.inference import TorchRunner, prepare, restore
+
+    kinds = [k.strip() for k in args.save.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in OUTPUTS]
+    if bad or not kinds:
+        raise SalmapError(f"--save takes {', '.join(OUTPUTS)}; got {args.save!r}")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise SalmapError("--alpha must be between 0 and 1")
+    items, skipped = collect_inputs(args.inputs)
+    out = Path(args.out)
+    plans = plan_outputs(items, out, kinds, args.overwrite)
+    model = load_model(args.model)
+    runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
+    done = 0
+    bar = tqdm(total=len(items), desc="predicting", unit="img")
+
+    def load(path):
+        try:
+            image = load_image(path)
+            return image, *prepare(image, runner.config)
+        except DataError as e:
+            return e
+
+    with ThreadPoolExecutor(2) as pool:
+        for start in range(0, len(items), args.batch_size):
+            chunk = list(
+                zip(items[start : start + args.batch_size], plans[start : start + args.batch_size])
+            )
+            loaded = list(pool.map(load, [path for (path, _), _ in chunk]))
+            ok = [(c, x) for c, x in zip(chunk, loaded) if not isinstance(x, Exception)]
+            skipped += [str(x) for x in loaded if isinstance(x, Exception)]
+            if ok:
+                maps = runner(np.stack([x[1] for _, x in ok]))
+                jobs = [
+                    pool.submit(write_outputs, x[0], restore(m, x[2]), plan, args)
+                    for ((_, plan), x), m in zip(ok, maps)
+                ]
+                for j in jobs:
+                    j.result()
+                done += len(ok)
+            bar.update(len(chunk))
+    bar.close()
+    print(f"{done} image(s) done, {len(skipped)} skipped; outputs in {out}")
+    for reason in skipped:
+        print(f"  skipped: {reason}", file=sys.stderr)
+    return 1 if skipped else 0

@@ -1,0 +1,111 @@
+"""Export to ONNX, and serving an export with onnxruntime (no torch needed at inference).
+
+The exported graph takes the normalised B x 3 x H x W input (dynamic batch) and returns the
+activated B x 1 x H x W maps; the model's config (input size, aspect mode, normalisation) is
+stored in the ONNX metadata under ``salmap``, so :class:`OnnxModel` preprocesses exactly as the
+PyTorch model does.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from salmap.errors import SalmapError
+from salmap.files import atomic_write_bytes
+from salmap.models.config import ModelConfig
+
+METADATA_KEY = "salmap"
+
+
+def export_onnx(model, path: str | Path, opset: int = 17) -> Path:
+    """Write ``model`` (a SaliencyModel) as ONNX with a dynamic batch dimension."""
+    import io
+
+    import onnx
+    import torch
+
+    class WithActivation(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m.activate(self.m(x))
+
+    model = model.cpu()
+    net = WithActivation(model).eval()  # a wrapper left in train mode would leave model in it too
+    h, w = model.config.input_size
+    example = torch.zeros(1, 3, h, w)
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about shape checks that are constant here
+        torch.onnx.export(
+            net,
+            (example,),
+            buf,
+            input_names=["image"],
+            output_names=["saliency"],
+            opset_version=opset,
+            dynamo=False,
+            dynamic_axes={"image": {0: "batch"}, "saliency": {0: "batch"}},
+        )
+    proto = onnx.load_from_string(buf.getvalue())
+    meta = {"model": model.config.to_dict(), "training": getattr(model, "training_recipe", {})}
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    onnx.checker.check_model(proto)
+    path = Path(path)
+    atomic_write_bytes(path, proto.SerializeToString())
+    return path
+
+
+class OnnxModel:
+    """An ONNX export served by onnxruntime, with the same ``predict`` API as SaliencyModel."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, providers=None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise SalmapError(
+                "serving .onnx models needs onnxruntime: pip install onnxruntime"
+            ) from None
+        path = Path(path)
+        if not path.is_file():
+            raise SalmapError(f"{path}: ONNX model not found")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(
+                str(path), opts, providers=providers or ort.get_available_providers()
+            )
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own error types
+            raise SalmapError(f"{path}: onnxruntime cannot load it ({e})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in meta:
+            raise SalmapError(
+                f"{path}: ONNX model without salmap's config; export it with `salmap export`"
+            )
+        info = json.loads(meta[METADATA_KEY])
+        self.config = ModelConfig.from_dict(info["model"])
+        self.training_recipe = info.get("training", {})
+        self.source = str(path)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = self.session.run(
+            None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
+        )[0]
+        return out[:, 0]
+
+    def predict(self, image) -> np.ndarray:
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images, batch_size: int = 8) -> list[np.ndarray]:
+        from salmap.inference import predict_images
+
+        return predict_images(self, images, batch_size=batch_size)
