@@ -146,11 +146,8 @@ def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path],
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
     from salmap import load_model
-    from salmap.data.images import load_image
-    from salmap.inference import TorchRunner, prepare, restore
+    from salmap.inference import TorchRunner
 
     kinds = [k.strip() for k in args.save.split(",") if k.strip()]
     bad = [k for k in kinds if k not in OUTPUTS]
@@ -163,8 +160,23 @@ def run(args) -> int:
     plans = plan_outputs(items, out, kinds, args.overwrite)
     model = load_model(args.model)
     runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
-    done = 0
-    bar = tqdm(total=len(items), desc="predicting", unit="img")
+    done, failed = predict_files(items, plans, runner, args)
+    skipped += failed
+    print(f"{done} image(s) done, {len(skipped)} skipped; outputs in {out}")
+    for reason in skipped:
+        print(f"  skipped: {reason}", file=sys.stderr)
+    return 1 if skipped else 0
+
+
+def predict_files(items, plans, runner, args, progress: bool = True) -> tuple[int, list[str]]:
+    """Decode (2 threads), run ``runner`` on batches, restore and write each image's outputs.
+    Returns how many were done and why the others were skipped."""
+    from tqdm import tqdm
+
+    from salmap.data.images import load_image
+    from salmap.inference import prepare, restore
+
+    done, skipped = 0, []
 
     def load(path):
         try:
@@ -173,6 +185,7 @@ def run(args) -> int:
         except DataError as e:
             return e
 
+    bar = tqdm(total=len(items), desc="predicting", unit="img", disable=not progress)
     with ThreadPoolExecutor(2) as pool:
         for start in range(0, len(items), args.batch_size):
             chunk = list(
@@ -192,7 +205,4 @@ def run(args) -> int:
                 done += len(ok)
             bar.update(len(chunk))
     bar.close()
-    print(f"{done} image(s) done, {len(skipped)} skipped; outputs in {out}")
-    for reason in skipped:
-        print(f"  skipped: {reason}", file=sys.stderr)
-    return 1 if skipped else 0
+    return done, skipped
