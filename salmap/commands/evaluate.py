@@ -1,0 +1,238 @@
+"""``salmap evaluate``: score models, baselines or folders of maps on a dataset split."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from salmap.data import FORMATS, SPLITS, open_dataset
+from salmap.errors import SalmapError
+
+# --model names that are baselines rather than paths
+BASELINES = ("uniform", "centre", "centre-fit", "gold")
+ALIASES = {"center": "centre", "center-fit": "centre-fit"}
+CONVENTION_NAMES = {"mit": "MIT", "tuebingen": "Tuebingen"}
+
+
+def add_parser(sub) -> None:
+    from salmap.evaluate import DEFAULT_METRICS, METRICS
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score saliency models with the MIT/Tuebingen benchmark metrics",
+        description=(
+            "Score predictions at each image's resolution (or --longer-side) on a dataset split "
+            "and print a table of means with 95%% bootstrap intervals, baselines beside the model."
+        ),
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="PATH|NAME",
+        help=f"a saved model, or one of {', '.join(BASELINES)}; repeat for several side by side",
+    )
+    p.add_argument(
+        "--predictions",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of saliency maps (PNG, JPG, .npy) matched to the images by file stem; "
+        "repeatable",
+    )
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--format", choices=list(FORMATS), help="dataset layout (guessed when omitted)")
+    p.add_argument("--split", choices=SPLITS, default="val", help="which part (default: val)")
+    p.add_argument(
+        "--longer-side",
+        type=int,
+        metavar="PX",
+        help="rescale every image and its fixations to this longer side first (default: each "
+        "image's own resolution)",
+    )
+    p.add_argument(
+        "--metrics",
+        default=",".join(DEFAULT_METRICS),
+        help=f"comma-separated subset of {','.join(METRICS)}, or 'all' (default: all but ssim and emd, the slow ones)",
+    )
+    p.add_argument(
+        "--convention",
+        choices=list(CONVENTION_NAMES),
+        default="mit",
+        help="metric definitions where the two benchmarks differ (default: mit)",
+    )
+    p.add_argument(
+        "--baselines",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="score uniform, centre and (where subjects are known) gold beside the models "
+        "(default: on)",
+    )
+    p.add_argument("--out", metavar="DIR", help="write per_image.csv, summary.json and table.md")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes scoring images in parallel (default: one per CPU core, but a single "
+        "one when a saved model is scored)",
+    )
+    p.set_defaults(run=run)
+
+
+def _metrics(text: str) -> tuple[str, ...]:
+    from salmap.evaluate import METRICS, check_metrics
+
+    names = list(METRICS) if text.strip() == "all" else [m.strip() for m in text.split(",") if m]
+    try:
+        return check_metrics(names)
+    except ValueError as e:
+        raise SalmapError(str(e)) from None
+
+
+def _unique(name: str, taken: dict) -> str:
+    base, k = name, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    return name
+
+
+def _load_model(path: str):
+    import salmap
+
+    try:
+        model = salmap.load_model(path)
+    except (ImportError, OSError, ValueError) as e:
+        raise SalmapError(f"{path}: cannot load the model ({e})") from None
+    return model.predict
+
+
+def _has_subjects(dataset) -> bool:
+    for i, rec in enumerate(dataset.records[:1]):
+        loaded = dataset.load_fixations(rec, dataset.image_size(i))
+        return loaded is not None and loaded[1] is not None
+    return False
+
+
+def build_predictors(args, dataset, part) -> tuple[dict, bool, list[str]]:
+    """(name -> predictor, whether a saved model is among them, notes for the user), in table
+    order: the floor (uniform, centre), the models and prediction folders, the ceiling (gold)."""
+    from salmap import baselines as B
+    from salmap.evaluate import GOLD, PredictionFolder
+
+    notes: list[str] = []
+    gold_ok = dataset.has_fixations and _has_subjects(part)
+    if args.baselines and not gold_ok:
+        notes.append("gold standard left out: this dataset has no subject ids for its fixations")
+    requested = [ALIASES.get(m, m) for m in args.model]
+    floor = ["uniform", "centre"] if args.baselines else []
+    gold = "gold" in requested or (args.baselines and gold_ok)
+    predictors: dict[str, object] = {}
+    has_model = False
+    for name in dict.fromkeys(floor + [n for n in requested if n != "gold"]):
+        if name == "uniform":
+            predictors[name] = B.predict_uniform
+        elif name == "centre":
+            predictors[name] = B.predict_centre
+        elif name == "centre-fit":
+            try:
+                predictors[name] = B.fit_centre_bias(dataset.split("train")).predict
+            except ValueError as e:
+                raise SalmapError(f"cannot fit a centre bias to the train split: {e}") from None
+            if args.split != "val":
+                notes.append(
+                    f"centre-fit was fitted on the train split, part of --split {args.split}"
+                )
+        else:
+            if not Path(name).exists() and name != "default":
+                raise SalmapError(
+                    f"--model {name}: no such file or folder, and not one of {', '.join(BASELINES)}"
+                )
+            predictors[_unique(Path(name).stem or name, predictors)] = _load_model(name)
+            has_model = True
+    for folder in args.predictions:
+        predictors[_unique(Path(folder).resolve().name, predictors)] = PredictionFolder(folder)
+    if gold:
+        if not gold_ok:
+            raise SalmapError(f"{args.data}: {B.NO_SUBJECTS}")
+        predictors["gold"] = GOLD
+    return predictors, has_model, notes
+
+
+def _check_out(out: str | None, overwrite: bool) -> None:
+    if out is None:
+        return
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise SalmapError(f"--out {out}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise SalmapError(
+            f"--out {out}: folder is not empty; pass --overwrite to replace its files"
+        )
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from salmap.evaluate import evaluate, format_table, summarize, write_results
+
+    metrics = _metrics(args.metrics)
+    _check_out(args.out, args.overwrite)
+    if args.longer_side is not None and args.longer_side < 1:
+        raise SalmapError(
+            f"--longer-side must be a positive number of pixels, got {args.longer_side}"
+        )
+    dataset = open_dataset(args.data, args.format)
+    part = dataset.split(args.split)
+    if len(part) == 0:
+        raise SalmapError(f"{args.data}: the {args.split} split has no images")
+    predictors, has_model, notes = build_predictors(args, dataset, part)
+    if not predictors:
+        raise SalmapError("nothing to score: give --model or --predictions, or keep --baselines")
+    workers = args.workers or (1 if has_model else min(4, os.cpu_count() or 1))
+
+    rows = evaluate(
+        dataset,
+        predictors,
+        split=args.split,
+        longer_side=args.longer_side,
+        metrics=metrics,
+        convention=args.convention,
+        workers=workers,
+        progress=lambda it: tqdm(it, total=len(part), desc="scoring", unit="img", leave=False),
+    )
+    summary = summarize(rows, metrics)
+    table = format_table(summary, metrics)
+    frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
+    print(
+        f"{dataset.format} {args.data}, split {args.split}: {len(part)} images, {frame}, "
+        f"{CONVENTION_NAMES[args.convention]} metric definitions\n"
+    )
+    print(table)
+    for name, s in summary.items():
+        if s["missing"] or s["error"]:
+            note = f"{name}: {s['missing']} images without a prediction, {s['error']} errors"
+            errors = [r for r in rows if r["predictor"] == name and r["status"] == "error"]
+            if errors:
+                note += f" (first: {errors[0]['id']}: {errors[0]['message']})"
+            notes.append(note)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.out:
+        document = {
+            "dataset": str(args.data),
+            "format": dataset.format,
+            "split": args.split,
+            "images": len(part),
+            "longer_side": args.longer_side,
+            "convention": args.convention,
+            "density_sigma": dataset.sigma,
+            "metrics": list(metrics),
+            "predictors": summary,
+            "notes": notes,
+        }
+        for path in write_results(args.out, rows, document, table, metrics):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
