@@ -9,7 +9,7 @@ venv:
 	@./scripts/venv.sh
 
 demo: venv
-	$(BIN)/salmap predict salmap/examples --out outputs/demo --overwrite
+	$(BIN)/salmap predict salmap/data/nus_mini/images --out outputs/demo --overwrite
 
 lint: venv
 	$(BIN)/ruff check .

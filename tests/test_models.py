@@ -77,6 +77,10 @@ class TestFPNDecoder(DecoderSuite):
     decoder, decoder_args = "fpn", {"width": 16}
 
 
+class TestReadoutDecoder(DecoderSuite):
+    decoder, decoder_args = "readout", {"widths": [8, 4], "dropout": 0.1}
+
+
 @pytest.mark.parametrize(
     "encoder", ["resnet50", "efficientnet_lite0", "timm:mobilenetv3_small_050"]
 )

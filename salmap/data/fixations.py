@@ -10,9 +10,6 @@ therefore ``(c + 0.5, r + 0.5)``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
-
-from salmap.data.images import resize_array
 
 # Standard deviation of the Gaussian that turns fixations into a density map, as a fraction
 # of the image's longer side: about one degree of visual angle in the benchmarks' set-ups
@@ -81,25 +78,31 @@ def density_map(
     not depend on the order of resizing and blurring. Fixations outside ``shape`` are ignored;
     with none inside, a ValueError is raised.
 
-    For blurs wider than 16 pixels the counts are binned into cells of an eighth of sigma, blurred
-    there and interpolated back (L1 error about 1%, 10-40x faster on photos).
+    The result equals ``scipy.ndimage.gaussian_filter(counts, sigma_px, mode="constant")``
+    (kernel truncated at 4 sigma), computed as a sum of separable Gaussians, one per fixation:
+    ``Gy @ Gx.T`` with Gy (H x N) and Gx (W x N), which costs O(H W N) rather than a
+    convolution with a kernel as wide as the blur.
     """
-    counts = fixation_map(fixations, shape, counts=True)
-    if counts.sum() == 0:
+    rows, cols = pixel_indices(fixations, shape)
+    if len(rows) == 0:
         raise ValueError("no fixation inside the image: cannot make a density map")
     sx, sy = scale
     longer = max(shape) if longer_side is None else longer_side
-    sig = np.array([sigma * longer * sy, sigma * longer * sx])
-    step = max(1, int(sig.min() // 8))
-    if step == 1:
-        d = gaussian_filter(counts.astype(np.float64), sig, mode="constant")
-    else:
-        h, w = shape
-        ch, cw = -(-h // step), -(-w // step)
-        coarse = np.zeros((ch * step, cw * step))
-        coarse[:h, :w] = counts
-        coarse = coarse.reshape(ch, step, cw, step).sum(axis=(1, 3))
-        coarse = gaussian_filter(coarse, sig / step, mode="constant")
-        d = resize_array(coarse, (ch * step, cw * step))[:h, :w].astype(np.float64)
-        d = np.clip(d, 0, None)
+    gy = _gaussian_columns(shape[0], rows, sigma * longer * sy)
+    gx = _gaussian_columns(shape[1], cols, sigma * longer * sx)
+    d = gy @ gx.T
     return (d / d.sum()).astype(np.float32)
+
+
+def _gaussian_columns(
+    n: int, centres: np.ndarray, sigma: float, truncate: float = 4.0
+) -> np.ndarray:
+    """n x len(centres): column j is scipy's 1-D Gaussian kernel (truncated at ``truncate``
+    sigma and normalised over its support) centred on pixel ``centres[j]``, cut at the edges."""
+    radius = int(truncate * sigma + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    norm = taps.sum()
+    offset = np.arange(n)[:, None] - centres[None, :]
+    k = np.exp(-0.5 * (offset / sigma) ** 2)
+    k[np.abs(offset) > radius] = 0.0
+    return k / norm

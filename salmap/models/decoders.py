@@ -116,10 +116,44 @@ class FPNDecoder(nn.Module):
         return self.out(self.smooth(x))
 
 
+class ReadoutDecoder(nn.Module):
+    """A DeepGaze-style readout with few parameters, for small datasets: the features of
+    strides 8, 16 and 32 are upsampled to stride 8, concatenated and mapped to logits by 1x1
+    convolutions only (``widths`` channels each, Softplus between). The pretrained encoder
+    does the seeing; the readout only learns which of its features attract the eye."""
+
+    output_stride = 8
+
+    def __init__(
+        self,
+        encoder_channels: Sequence[int],
+        widths: Sequence[int] = (16, 32, 2),
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        chans = list(encoder_channels)[2:]  # strides 8, 16, 32
+        layers: list[nn.Module] = [nn.Dropout2d(dropout)] if dropout else []
+        cin = sum(chans)
+        for w in widths:
+            layers += [nn.Conv2d(cin, w, 1), nn.Softplus()]
+            cin = w
+        layers.append(nn.Conv2d(cin, 1, 1))
+        self.readout = nn.Sequential(*layers)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        feats = features[2:]
+        size = feats[0].shape[-2:]
+        up = [feats[0]] + [
+            F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in feats[1:]
+        ]
+        return self.readout(torch.cat(up, dim=1))
+
+
 DECODERS: dict[str, Callable[..., nn.Module]] = {
     "seed": SeedDecoder,
     "unet": UNetDecoder,
     "fpn": FPNDecoder,
+    "readout": ReadoutDecoder,
 }
 
 
