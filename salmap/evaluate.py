@@ -44,10 +44,10 @@ from salmap.baselines import (
     relative_fixations,
     split_halves,
 )
-from salmap.data.fixations import DENSITY_SIGMA, density_map, fixation_map, split_inside
+from salmap.data.fixations import DENSITY_SIGMA, density_map, fixation_map
 from salmap.data.folder import MAP_EXTENSIONS
 from salmap.data.images import load_map, resize_array
-from salmap.data.transforms import fit, resize_image, resize_map
+from salmap.data.transforms import apply_geometry, fit
 from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
 
@@ -170,17 +170,9 @@ def rescale(sample: dict, longer_side: int) -> dict:
     fixations (those leaving the frame dropped, with their subjects) and distributed map."""
     h, w = sample["image"].shape[:2]
     s = longer_side / max(h, w)
-    g = fit((h, w), (max(1, round(h * s)), max(1, round(w * s))), "resize")
-    out = dict(sample, image=resize_image(sample["image"], g))
-    if sample.get("fixations") is not None:
-        fix = g.apply_to_points(sample["fixations"])
-        inside = split_inside(fix, g.size)
-        out["fixations"] = fix[inside]
-        if sample.get("subjects") is not None:
-            out["subjects"] = np.asarray(sample["subjects"])[inside]
-    if sample.get("map_kind") == "distributed":
-        out["saliency_map"] = resize_map(sample["saliency_map"], g)
-    return out
+    return apply_geometry(
+        sample, fit((h, w), (max(1, round(h * s)), max(1, round(w * s))), "resize")
+    )
 
 
 def ground_truth(sample: dict, other: np.ndarray | None, sigma: float = DENSITY_SIGMA) -> Truth:

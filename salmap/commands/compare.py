@@ -26,22 +26,14 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _label(path: str) -> str:
-    p = Path(path)
-    if p.name in ("model.safetensors",):
-        p = p.parent
-    return (
-        p.stem if p.suffix else f"{p.parent.name}/{p.name}" if p.parent.name == "models" else p.name
-    )
-
-
 def run(args) -> int:
     from salmap import load_model
     from salmap.data import load_image, open_dataset
     from salmap.errors import SalmapError
+    from salmap.models.io import model_label
     from salmap.viz import comparison_figure, save_figure
 
-    labels = args.labels or [_label(m) for m in args.models]
+    labels = args.labels or [model_label(m) for m in args.models]
     if len(labels) != len(args.models):
         raise SalmapError(f"{len(args.models)} models but {len(labels)} labels")
     if args.images:

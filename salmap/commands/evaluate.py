@@ -9,6 +9,7 @@ from pathlib import Path
 
 from salmap.data import FORMATS, SPLITS, open_dataset
 from salmap.errors import SalmapError
+from salmap.models.io import model_label
 
 # --model names that are baselines rather than paths
 BASELINES = ("uniform", "centre", "centre-fit", "gold")
@@ -150,7 +151,7 @@ def build_predictors(args, dataset, part) -> tuple[dict, bool, list[str]]:
                 raise SalmapError(
                     f"--model {name}: no such file or folder, and not one of {', '.join(BASELINES)}"
                 )
-            predictors[_unique(Path(name).stem or name, predictors)] = _load_model(name)
+            predictors[_unique(model_label(name), predictors)] = _load_model(name)
             has_model = True
     for folder in args.predictions:
         predictors[_unique(Path(folder).resolve().name, predictors)] = PredictionFolder(folder)

@@ -85,6 +85,29 @@ def resize_map(smap: np.ndarray, geometry: Geometry) -> np.ndarray:
     return out
 
 
+def apply_geometry(sample: dict, g: Geometry, sigma: float | None = None) -> dict:
+    """A sample placed by ``g``: image, fixations (those leaving the frame dropped, with their
+    subjects) and map. A fixation density is recomputed in the new frame when ``sigma`` is given
+    (blur after resizing: the same density at the cost of the small image); any other map is
+    resized (a density keeps summing to 1)."""
+    out = dict(sample, image=resize_image(sample["image"], g), geometry=g)
+    if sample.get("fixations") is not None:
+        fix = g.apply_to_points(sample["fixations"])
+        inside = split_inside(fix, g.size)
+        out["fixations"] = fix[inside]
+        if sample.get("subjects") is not None:
+            out["subjects"] = np.asarray(sample["subjects"])[inside]
+    if (
+        sigma is not None
+        and sample.get("map_kind") == "density"
+        and sample.get("fixations") is not None
+    ):
+        out["saliency_map"] = density_map(out["fixations"], g.size, sigma, g.scale, max(g.shape))
+    elif sample.get("saliency_map") is not None:
+        out["saliency_map"] = resize_map(sample["saliency_map"], g)
+    return out
+
+
 class Resize:
     """Bring a sample to the model's input size (image, map and fixations alike)."""
 
@@ -94,22 +117,9 @@ class Resize:
         self.size, self.mode, self.sigma = (int(size[0]), int(size[1])), mode, sigma
 
     def __call__(self, sample: dict) -> dict:
-        g = fit(sample["image"].shape[:2], self.size, self.mode)
-        out = dict(sample, image=resize_image(sample["image"], g), geometry=g)
-        if sample.get("fixations") is not None:
-            fix = g.apply_to_points(sample["fixations"])
-            inside = split_inside(fix, self.size)
-            out["fixations"] = fix[inside]
-            if sample.get("subjects") is not None:
-                out["subjects"] = np.asarray(sample["subjects"])[inside]
-        if sample.get("map_kind") == "density" and sample.get("fixations") is not None:
-            # blur after resizing: the same density, at the cost of the small image
-            out["saliency_map"] = density_map(
-                out["fixations"], self.size, self.sigma, g.scale, max(g.shape)
-            )
-        elif sample.get("saliency_map") is not None:
-            out["saliency_map"] = resize_map(sample["saliency_map"], g)
-        return out
+        return apply_geometry(
+            sample, fit(sample["image"].shape[:2], self.size, self.mode), self.sigma
+        )
 
 
 def hflip(sample: dict) -> dict:

@@ -69,6 +69,19 @@ def resolve(path: str | Path) -> Path:
     return p
 
 
+def model_label(path: str | Path) -> str:
+    """A short name for a model path in tables and figures: ``run/best`` for a run's model
+    folder (``run/models/best``), the file stem for a weights or ONNX file, else the name."""
+    p = Path(path)
+    if p.name == WEIGHTS:
+        p = p.parent
+    if p.suffix in (".safetensors", ".onnx"):
+        return p.stem
+    if p.parent.name == "models" and p.parent.parent.name:
+        return f"{p.parent.parent.name}/{p.name}"
+    return p.name or str(path)
+
+
 def load_model(path: str | Path = "default", device=None):
     """Rebuild a saved model in eval mode: ``"default"``, a model folder, a ``.safetensors``
     file, or an ``.onnx`` export (served by onnxruntime, no torch needed at inference)."""

@@ -60,28 +60,22 @@ class TrainConfig:
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig}
 
 
-def from_dict(d: dict) -> TrainConfig:
-    d = dict(d or {})
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(d) - known
+def _build(cls, values: dict, what: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
     if unknown:
         raise SalmapError(
-            f"unknown config keys: {', '.join(sorted(unknown))} (valid: {', '.join(sorted(known))})"
+            f"unknown {what}: {', '.join(sorted(unknown))} (valid: {', '.join(sorted(names))})"
         )
-    kwargs = {}
-    for key, value in d.items():
-        if key in SECTIONS:
-            cls = SECTIONS[key]
-            value = dict(value or {})
-            names = {f.name for f in dataclasses.fields(cls)}
-            bad = set(value) - names
-            if bad:
-                raise SalmapError(
-                    f"unknown {key} settings: {', '.join(sorted(bad))} (valid: {', '.join(sorted(names))})"
-                )
-            value = cls(**value)
-        kwargs[key] = value
-    return TrainConfig(**kwargs)
+    return cls(**values)
+
+
+def from_dict(d: dict) -> TrainConfig:
+    sections = {
+        k: _build(SECTIONS[k], dict(v or {}), f"{k} settings") if k in SECTIONS else v
+        for k, v in dict(d or {}).items()
+    }
+    return _build(TrainConfig, sections, "config keys")
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:

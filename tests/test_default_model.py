@@ -1,0 +1,41 @@
+"""The model shipped inside the package: loads offline, predicts, and beats the centre bias."""
+
+import numpy as np
+import pytest
+
+import salmap
+from salmap import metrics
+from salmap.baselines import centre_gaussian
+from salmap.data import open_dataset
+from salmap.models.io import DEFAULT_MODEL, read_config
+
+
+def test_shipped_weights_are_small_fp16_with_their_config():
+    assert DEFAULT_MODEL.is_file() and DEFAULT_MODEL.stat().st_size < 8_000_000
+    meta = read_config(DEFAULT_MODEL)
+    assert meta["model"]["encoder"].startswith("efficientnet_lite")
+    assert meta["training"]["data"]["format"] == "nus-scene"
+    from safetensors import safe_open
+
+    with safe_open(str(DEFAULT_MODEL), framework="np") as f:
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+    assert "F16" in dtypes and "F32" not in dtypes
+
+
+def test_default_model_loads_offline_and_predicts(nus_mini):
+    model = salmap.load_model()  # "default"
+    smap = model.predict(nus_mini / "images" / "258.jpg")
+    assert smap.shape == (320, 240) and smap.sum() == pytest.approx(1.0, abs=1e-4)
+    assert np.isfinite(smap).all() and smap.min() >= 0
+
+
+def test_default_model_beats_the_centre_bias_on_unseen_images(nus_mini):
+    """The bundled images are from the validation split: the model never trained on them."""
+    model = salmap.load_model("default")
+    ds = open_dataset(nus_mini)
+    ours, centre = [], []
+    for i in range(len(ds)):
+        s = ds.sample(i, density=False)
+        ours.append(metrics.nss(model.predict(s["image"]), s["fixations"]))
+        centre.append(metrics.nss(centre_gaussian(s["image"].shape[:2]), s["fixations"]))
+    assert np.mean(ours) > np.mean(centre) + 0.05
