@@ -18,7 +18,8 @@ def test_shipped_weights_are_small_fp16_with_their_config():
     from safetensors import safe_open
 
     with safe_open(str(DEFAULT_MODEL), framework="np") as f:
-        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+        names = f.keys()
+        dtypes = {f.get_slice(k).get_dtype() for k in names}
     assert "F16" in dtypes and "F32" not in dtypes
 
 
