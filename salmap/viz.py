@@ -58,9 +58,14 @@ def heatmap_rgb(smap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarra
 def overlay(
     image: np.ndarray, smap: np.ndarray, alpha: float = 0.5, colormap: str = DEFAULT_COLORMAP
 ) -> np.ndarray:
-    """Blend the heatmap of ``smap`` over ``image`` (both H x W); ``alpha`` is the heatmap's opacity."""
-    heat = heatmap_rgb(smap, colormap).astype(np.float32)
-    return np.clip((1 - alpha) * image.astype(np.float32) + alpha * heat, 0, 255).astype(np.uint8)
+    """The heatmap of ``smap`` over ``image`` (both H x W): each pixel's opacity is ``alpha``
+    times its saliency relative to the map's maximum, so unsalient regions show the image as
+    it is and the most salient ones are ``alpha`` heatmap."""
+    m = np.asarray(smap, dtype=np.float32)
+    top = float(m.max())
+    weight = (alpha * m / top if top > 0 else np.zeros_like(m))[..., None]
+    heat = heatmap_rgb(m, colormap).astype(np.float32)
+    return np.clip((1 - weight) * image.astype(np.float32) + weight * heat, 0, 255).astype(np.uint8)
 
 
 def comparison_figure(

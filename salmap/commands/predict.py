@@ -49,7 +49,9 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--colormap", default=None, help="matplotlib colormap for heatmaps (default: inferno)"
     )
-    p.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in overlays (0-1)")
+    p.add_argument(
+        "--alpha", type=float, default=0.7, help="heatmap opacity at the most salient point (0-1)"
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
         "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
