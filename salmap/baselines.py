@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from salmap.data.fixations import DENSITY_SIGMA, density_map, drop_outside
+from salmap.data.fixations import DENSITY_SIGMA, density_map
+from salmap.files import atomic_write_bytes
 
 # The reference table's fixed centre bias: sigma = 0.25 of each side.
 CENTRE_SIGMA = 0.25
@@ -143,7 +144,7 @@ class CentreBias:
         )
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_bytes(Path(path), (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 
     @classmethod
     def load(cls, path: str | Path) -> CentreBias:
@@ -154,14 +155,10 @@ def relative_fixations(dataset) -> list[np.ndarray | None]:
     """Each image's fixations in relative coordinates (x / width, y / height), N x 2, or None
     where it has none. Reads fixation files and image headers only, no pixels."""
     out: list[np.ndarray | None] = []
-    for i, rec in enumerate(dataset.records):
+    for i in range(len(dataset)):
         shape = dataset.image_size(i)
-        loaded = dataset.load_fixations(rec, shape)
-        if loaded is None:
-            out.append(None)
-            continue
-        fix, _ = drop_outside(loaded[0], shape)
-        out.append(fix / np.array([shape[1], shape[0]], dtype=np.float64))
+        fix = dataset.fixations_inside(i, shape)[0]
+        out.append(None if fix is None else fix / np.array([shape[1], shape[0]], dtype=np.float64))
     return out
 
 

@@ -105,22 +105,37 @@ GOLD = GoldStandard()
 class PredictionFolder:
     """Saliency maps someone else produced, one file per image (PNG, JPG, .npy, ...), matched
     to an image by its id (relative path without extension) or, failing that, by file stem.
+    ``salmap predict``'s own outputs are understood: ``<stem>_density.npy`` (preferred) or
+    ``<stem>_map.png`` match ``<stem>``, and its overlays and side-by-sides are ignored.
     Maps of any size are resized to the image."""
+
+    OUTPUT_SUFFIXES = ("_density", "_map")  # salmap predict's maps, best first
+    IGNORED_SUFFIXES = ("_overlay", "_side")
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise DataError(f"{self.folder}: not a folder of predictions")
-        self.by_id: dict[str, Path] = {}
-        by_stem: dict[str, list[Path]] = {}
+        found: dict[str, tuple[int, Path]] = {}
         for p in sorted(self.folder.rglob("*")):
             if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in MAP_EXTENSIONS:
                 continue
             key = p.relative_to(self.folder).with_suffix("").as_posix()
-            if key in self.by_id:
-                raise DataError(f"two predictions for {key}: {self.by_id[key]} and {p}")
-            self.by_id[key] = p
-            by_stem.setdefault(p.stem, []).append(p)
+            if key.endswith(self.IGNORED_SUFFIXES):
+                continue
+            rank = len(self.OUTPUT_SUFFIXES)
+            for r, suffix in enumerate(self.OUTPUT_SUFFIXES):
+                if key.endswith(suffix):
+                    key, rank = key[: -len(suffix)], r
+                    break
+            if key in found and found[key][0] == rank:
+                raise DataError(f"two predictions for {key}: {found[key][1]} and {p}")
+            if key not in found or rank < found[key][0]:
+                found[key] = (rank, p)
+        self.by_id = {k: p for k, (_, p) in found.items()}
+        by_stem: dict[str, list[Path]] = {}
+        for k, p in self.by_id.items():
+            by_stem.setdefault(Path(k).name, []).append(p)
         self.by_stem = {s: ps[0] for s, ps in by_stem.items() if len(ps) == 1}
         if not self.by_id:
             raise DataError(f"{self.folder}: no saliency maps ({', '.join(MAP_EXTENSIONS)})")
@@ -341,7 +356,13 @@ class _Scorer:
         self.metrics, self.convention, self.other = metrics, convention, other
 
     def __call__(self, i: int) -> list[dict]:
-        sample = self.part.sample(i, density=False)
+        try:
+            sample = self.part.sample(i, density=False)
+        except DataError as e:  # an unreadable image is a row with a reason, not the end
+            row = {"id": self.part.ids[i], "status": "error", "message": str(e)}
+            return [
+                row | {"predictor": name} | dict.fromkeys(self.metrics) for name in self.predictors
+            ]
         if self.longer_side:
             sample = rescale(sample, self.longer_side)
         shape = sample["image"].shape[:2]

@@ -7,12 +7,14 @@ B x 3 x H x W float32 batch to B x H x W maps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 import numpy as np
 
 from salmap.data.images import to_rgb_array
 from salmap.data.transforms import Geometry, Normalize, fit, resize_image
+from salmap.errors import DataError
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -25,10 +27,15 @@ def prepare(image, config) -> tuple[np.ndarray, Geometry]:
 
 
 def restore(prediction: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """A map at the input size -> a density at the image's resolution (float32, sums to 1)."""
+    """A map at the input size -> a density at the image's resolution (float32, sums to 1).
+
+    A map that is zero everywhere becomes the uniform density; NaN or infinite values (a broken
+    model) raise a DataError rather than passing for a plausible map."""
+    if not np.isfinite(prediction).all():
+        raise DataError("the model's prediction contains NaN or infinite values")
     m = np.clip(geometry.to_original(prediction), 0, None)
     total = float(m.sum())
-    if not np.isfinite(total) or total <= 0:
+    if total <= 0:
         return np.full(geometry.shape, 1.0 / (geometry.shape[0] * geometry.shape[1]), np.float32)
     return (m / total).astype(np.float32)
 
@@ -67,23 +74,40 @@ class TorchRunner:
         return maps[:, 0].float().cpu().numpy()
 
 
+def predict_stream(runner: Runner, images: Iterable, batch_size: int = 8, pool=None) -> Iterator:
+    """For each image (path, PIL image or array), in order: ``(rgb, density)`` with the
+    H x W x 3 uint8 image and its density map at that resolution, or ``(None, error)`` for one
+    that could not be read or gave a broken prediction. Images are run ``batch_size`` at a time;
+    with a ``pool`` (an Executor) they are decoded in its threads meanwhile."""
+
+    def load(image):
+        try:
+            rgb = to_rgb_array(image)
+            return rgb, *prepare(rgb, runner.config)
+        except DataError as e:
+            return e
+
+    images = iter(images)
+    while chunk := list(islice(images, batch_size)):
+        loaded = list(pool.map(load, chunk) if pool else map(load, chunk))
+        ok = [x for x in loaded if not isinstance(x, Exception)]
+        maps = iter(runner(np.stack([x[1] for x in ok])) if ok else [])
+        for x in loaded:
+            if isinstance(x, Exception):
+                yield None, x
+                continue
+            try:
+                yield x[0], restore(next(maps), x[2])
+            except DataError as e:
+                yield None, e
+
+
 def predict_images(runner: Runner, images: Iterable, batch_size: int = 8) -> list[np.ndarray]:
-    """Maps for ``images`` (paths, PIL images or arrays), batched, each at its own resolution."""
-    out: list[np.ndarray] = []
-    inputs, geoms = [], []
-
-    def flush():
-        maps = runner(np.stack(inputs))
-        out.extend(restore(m, g) for m, g in zip(maps, geoms))
-        inputs.clear()
-        geoms.clear()
-
-    for image in images:
-        x, g = prepare(image, runner.config)
-        inputs.append(x)
-        geoms.append(g)
-        if len(inputs) == batch_size:
-            flush()
-    if inputs:
-        flush()
+    """Maps for ``images`` (paths, PIL images or arrays), batched, each at its own resolution;
+    the first image that cannot be read or predicted raises its DataError."""
+    out = []
+    for _, result in predict_stream(runner, images, batch_size):
+        if isinstance(result, Exception):
+            raise result
+        out.append(result)
     return out

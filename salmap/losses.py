@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from salmap.errors import SalmapError
-
-EPS = 2.2204e-16  # MATLAB's eps, as in the MIT benchmark's KLD
+from salmap.metrics import EPS  # MATLAB's eps, as in the MIT benchmark's KLD
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -80,6 +79,17 @@ class CombinedLoss:
         if unknown:
             raise SalmapError(f"unknown loss {sorted(unknown)[0]!r}; valid: {', '.join(LOSSES)}")
         self.weights = {k: float(v) for k, v in weights.items()}
+
+    def check_output(self, output: str) -> None:
+        """BCE trains a per-pixel sigmoid; the distribution losses a softmax over the pixels.
+        A model trained with one but served with the other would give maps unlike its training."""
+        wanted = {"bce": "sigmoid"}
+        wrong = [k for k in self.weights if wanted.get(k, "softmax") != output]
+        if wrong:
+            raise SalmapError(
+                f"loss {wrong[0]!r} does not suit model.output={output!r}: use "
+                f"{wanted.get(wrong[0], 'softmax')!r} (bce goes with sigmoid; kld, cc, nss with softmax)"
+            )
 
     @property
     def needs_fixations(self) -> bool:

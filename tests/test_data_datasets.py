@@ -182,3 +182,12 @@ def test_readers_never_write(tmp_path):
         for p in root.rglob("*"):
             p.chmod(0o755 if p.is_dir() else 0o644)
     assert os.access(root, os.W_OK)
+
+
+def test_user_folder_with_train_subfolders_is_not_salicon(tmp_path):
+    root = copy_folder_dataset(tmp_path)
+    (root / "images" / "train").mkdir()
+    (root / "maps" / "train").mkdir(parents=True)
+    for p in list((root / "images").glob("*.jpg"))[:2]:
+        p.rename(root / "images" / "train" / p.name)
+    assert guess_format(root) == "folder"

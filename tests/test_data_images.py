@@ -92,3 +92,25 @@ def test_to_rgb_array_accepts_arrays_and_pil(rgb):
     np.testing.assert_array_equal(to_rgb_array(Image.fromarray(rgb)), rgb)
     with pytest.raises(DataError, match="shape"):
         to_rgb_array(np.zeros((2, 3, 5)))
+
+
+def test_maps_of_any_mode_and_scale_come_out_in_unit_range(tmp_path):
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    Image.fromarray(gray).convert("P").save(tmp_path / "palette.png")
+    Image.fromarray(np.full((3, 4), 0.5, np.float32), "F").save(tmp_path / "float.tif")
+    np.save(tmp_path / "counts.npy", gray.astype(float))
+    np.save(tmp_path / "density.npy", np.full((3, 4), 1 / 12))
+    np.save(tmp_path / "negative.npy", -np.ones((3, 4)))
+    np.testing.assert_allclose(load_map(tmp_path / "palette.png"), gray / 255, atol=1e-6)
+    assert load_map(tmp_path / "float.tif").max() == pytest.approx(0.5)
+    assert load_map(tmp_path / "counts.npy").max() == 1.0
+    assert load_map(tmp_path / "density.npy").min() == 1.0
+    with pytest.raises(DataError, match="negative"):
+        load_map(tmp_path / "negative.npy")
+
+
+def test_large_images_follow_our_limit_not_pillows(tmp_path, monkeypatch):
+    Image.new("L", (120, 100)).save(tmp_path / "a.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # Pillow alone would warn (error: 2x)
+    monkeypatch.setattr(images, "MAX_PIXELS", 20_000)
+    assert load_image(tmp_path / "a.png").shape == (100, 120, 3)

@@ -326,3 +326,18 @@ def test_nus_scene_reference_table(nus_scene, tmp_path):
                 metric,
             )
     assert tuebingen["gold"]["auc_judd"] == pytest.approx(0.858, abs=0.003)
+
+
+def test_salmap_predict_outputs_can_be_scored(tmp_path, nus_mini):
+    """`salmap predict` writes <stem>_map.png, _density.npy and overlays; evaluate finds the maps."""
+    from salmap.evaluate import PredictionFolder
+
+    folder = tmp_path / "preds"
+    folder.mkdir()
+    for stem in ("048", "078"):
+        np.save(folder / f"{stem}_density.npy", np.ones((4, 4)))
+        (folder / f"{stem}_map.png").write_bytes(b"")
+        (folder / f"{stem}_overlay.jpg").write_bytes(b"")
+    preds = PredictionFolder(folder)
+    assert preds.find("048").name == "048_density.npy" and preds.find("173") is None
+    assert set(preds.by_id) == {"048", "078"}

@@ -194,3 +194,67 @@ def test_compare_figure(tiny_model, nus_mini, tmp_path):
     )
     w, h = Image.open(out).size
     assert w > h > 200
+
+
+def test_same_names_from_several_folders_get_distinct_outputs(tiny_model, nus_mini, tmp_path):
+    for d in ("x", "y", "z"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "a.jpg").write_bytes((nus_mini / "images" / "048.jpg").read_bytes())
+    out = tmp_path / "out"
+    args = [
+        "predict",
+        *(str(tmp_path / d / "a.jpg") for d in "xyz"),
+        "--model",
+        str(tiny_model),
+        "--out",
+        str(out),
+        "--save",
+        "map",
+    ]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a-2_map.png", "a-3_map.png", "a_map.png"]
+
+
+def test_a_broken_prediction_is_skipped_not_written(
+    tiny_model, nus_mini, tmp_path, capsys, monkeypatch
+):
+    from salmap.inference import TorchRunner
+
+    monkeypatch.setattr(
+        TorchRunner, "__call__", lambda self, batch: np.full((len(batch), 64, 64), np.nan)
+    )
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "predict",
+                str(nus_mini / "images" / "048.jpg"),
+                "--model",
+                str(tiny_model),
+                "--out",
+                str(out),
+            ]
+        )
+        == 1
+    )
+    assert "NaN" in capsys.readouterr().err and not out.exists() or not list(out.iterdir())
+
+
+def test_compare_refuses_to_overwrite(tiny_model, nus_mini, tmp_path, capsys):
+    out = tmp_path / "cmp.png"
+    out.write_bytes(b"keep")
+    assert (
+        main(
+            [
+                "compare",
+                "--models",
+                str(tiny_model),
+                "--images",
+                str(nus_mini / "images" / "048.jpg"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
+    assert out.read_bytes() == b"keep"

@@ -223,3 +223,21 @@ def test_ddp_two_processes_on_cpu(tmp_path, nus_mini):
     assert len(sums) == 2 and sums[0] == sums[1]
     with open(tmp_path / "ddp" / "metrics.csv") as f:
         assert len(list(csv.DictReader(f))) == 2
+
+
+def test_resume_uses_the_runs_own_config_and_refuses_changes(tmp_path, nus_mini, capsys):
+    cfg = tiny_cfg(tmp_path, nus_mini, epochs=1)
+    run = train(cfg)
+    with open(run / "metrics.csv", "a") as f:  # a row logged just before a crash
+        f.write("2,1,1,1,1,1,1,1,1,1\n")
+    # no CONFIG argument: the run's config.yaml, with a longer run asked for
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2"]) == 0
+    with open(run / "metrics.csv") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2"]
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--lr", "0.5"]) == 2
+    assert "optim.lr: 0.0001 -> 0.5" in capsys.readouterr().err
+
+
+def test_loss_must_suit_the_output(tmp_path, nus_mini):
+    with pytest.raises(SalmapError, match="'kld' does not suit model.output='sigmoid'"):
+        train(tiny_cfg(tmp_path, nus_mini, "loss={kld: 1}", epochs=1))

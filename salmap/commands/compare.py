@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
         "--n", type=int, default=4, help="how many dataset images (the first of the split)"
     )
     p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=run)
 
 
@@ -33,6 +34,8 @@ def run(args) -> int:
     from salmap.models.io import model_label
     from salmap.viz import comparison_figure, save_figure
 
+    if Path(args.out).exists() and not args.overwrite:
+        raise SalmapError(f"{args.out} exists; pass --overwrite to replace it")
     labels = args.labels or [model_label(m) for m in args.models]
     if len(labels) != len(args.models):
         raise SalmapError(f"{len(args.models)} models but {len(labels)} labels")

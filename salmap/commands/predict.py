@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from salmap.errors import DataError, SalmapError
+from salmap.errors import SalmapError
 
 OUTPUTS = ("map", "density", "overlay", "side-by-side")
 SUFFIX = {
@@ -89,8 +89,12 @@ def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[str
     seen: dict[Path, Path] = {}
     unique = []
     for path, stem in found:
-        if stem in seen and seen[stem] != path:
-            stem = stem.with_name(f"{stem.name}{path.suffix.replace('.', '_')}")
+        if seen.get(stem) == path:
+            continue  # the same file named twice
+        base, k = stem, 1
+        while stem in seen:  # a.jpg and a.png, or the same name from two inputs
+            k += 1
+            stem = base.with_name(f"{base.name}-{k}")
         seen[stem] = path
         unique.append((path, stem))
     return unique, problems
@@ -171,40 +175,28 @@ def run(args) -> int:
 
 
 def predict_files(items, plans, runner, args, progress: bool = True) -> tuple[int, list[str]]:
-    """Decode (2 threads), run ``runner`` on batches, restore and write each image's outputs.
-    Returns how many were done and why the others were skipped."""
+    """Predict every image of ``items`` and write its outputs as ``plans`` say (decoding and
+    writing in 2 threads). Returns how many were done and why the others were skipped."""
     from tqdm import tqdm
 
-    from salmap.data.images import load_image
-    from salmap.inference import prepare, restore
+    from salmap.inference import predict_stream
 
-    done, skipped = 0, []
-
-    def load(path):
-        try:
-            image = load_image(path)
-            return image, *prepare(image, runner.config)
-        except DataError as e:
-            return e
-
-    bar = tqdm(total=len(items), desc="predicting", unit="img", disable=not progress)
-    with ThreadPoolExecutor(2) as pool:
-        for start in range(0, len(items), args.batch_size):
-            chunk = list(
-                zip(items[start : start + args.batch_size], plans[start : start + args.batch_size])
-            )
-            loaded = list(pool.map(load, [path for (path, _), _ in chunk]))
-            ok = [(c, x) for c, x in zip(chunk, loaded) if not isinstance(x, Exception)]
-            skipped += [str(x) for x in loaded if isinstance(x, Exception)]
-            if ok:
-                maps = runner(np.stack([x[1] for _, x in ok]))
-                jobs = [
-                    pool.submit(write_outputs, x[0], restore(m, x[2]), plan, args)
-                    for ((_, plan), x), m in zip(ok, maps)
-                ]
-                for j in jobs:
-                    j.result()
-                done += len(ok)
-            bar.update(len(chunk))
-    bar.close()
+    done, skipped, writes = 0, [], []
+    with (
+        ThreadPoolExecutor(2) as pool,
+        tqdm(total=len(items), desc="predicting", unit="img", disable=not progress) as bar,
+    ):
+        results = predict_stream(runner, [path for path, _ in items], args.batch_size, pool)
+        for (path, _), plan, (image, result) in zip(items, plans, results):
+            if isinstance(result, Exception):
+                message = str(result)
+                skipped.append(message if str(path) in message else f"{path}: {message}")
+            else:
+                writes.append(pool.submit(write_outputs, image, result, plan, args))
+                done += 1
+                if len(writes) > 2 * args.batch_size:  # bound the images held in memory
+                    writes.pop(0).result()
+            bar.update(1)
+        for w in writes:
+            w.result()
     return done, skipped

@@ -46,14 +46,21 @@ FLAG_FIELDS = {
 
 
 def run(args) -> int:
+    from salmap.errors import SalmapError
     from salmap.train import load_config, train
+    from salmap.train.config import resume_config
 
     overrides = [
         f"{key}={getattr(args, flag)}"
         for flag, key in FLAG_FIELDS.items()
         if getattr(args, flag) is not None
     ]
-    cfg = load_config(args.config, overrides + args.overrides)
+    if args.resume and args.out is None:
+        raise SalmapError("--resume needs --out RUN, the folder of the run to continue")
+    if args.resume and args.config is None:  # the run's own recipe
+        cfg = resume_config(args.out, overrides + args.overrides)
+    else:
+        cfg = load_config(args.config, overrides + args.overrides)
     out = train(cfg, resume=args.resume)
     print(f"run written to {out} (model: {out / 'models' / 'best'})")
     return 0

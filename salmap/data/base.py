@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from salmap.data.fixations import DENSITY_SIGMA, density_map, drop_outside, split_inside
+from salmap.data.fixations import DENSITY_SIGMA, density_map, split_inside
 from salmap.data.images import image_size, load_image, load_map
 from salmap.errors import DataError
 
@@ -47,8 +46,6 @@ class SaliencyDataset:
     """
 
     format: ClassVar[str] = ""
-    has_maps: ClassVar[bool] = True
-    has_fixations: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -75,7 +72,7 @@ class SaliencyDataset:
         rec = self.records[index]
         image = load_image(rec.image)
         shape = image.shape[:2]
-        fixations, subjects, dropped = self._fixations_in(rec, shape)
+        fixations, subjects, dropped = self.fixations_inside(index, shape)
         if rec.map is not None:
             smap = load_map(rec.map)
             if smap.shape != shape:
@@ -101,7 +98,12 @@ class SaliencyDataset:
             "dropped": dropped,
         }
 
-    def _fixations_in(self, rec: Record, shape: tuple[int, int]):
+    def fixations_inside(self, index: int, shape: tuple[int, int] | None = None):
+        """(fixations N x 2, subjects N or None, how many fell outside and were dropped) of
+        image ``index``, or (None, None, 0) where it has none. ``shape`` (H, W) defaults to the
+        image's header, so no pixels are decoded."""
+        rec = self.records[index]
+        shape = self.image_size(index) if shape is None else shape
         loaded = self.load_fixations(rec, shape)
         if loaded is None:
             return None, None, 0
@@ -130,17 +132,6 @@ class SaliencyDataset:
     def image_size(self, index: int) -> tuple[int, int]:
         """(H, W) of one image, from its header."""
         return image_size(self.records[index].image)
-
-    def fixation_counts(self) -> list[int] | None:
-        """Fixations per image inside the image, where the format has fixations."""
-        if not self.has_fixations:
-            return None
-        counts = []
-        for i, rec in enumerate(self.records):
-            shape = self.image_size(i)
-            loaded = self.load_fixations(rec, shape)
-            counts.append(0 if loaded is None else len(drop_outside(loaded[0], shape)[0]))
-        return counts
 
     def subset(self, indices) -> SaliencyDataset:
         """A dataset of the same kind holding only the records at ``indices``."""
@@ -194,7 +185,3 @@ def split_indices(
         val.extend(ordered[: int(round(val_fraction * len(members)))])
     val_set = set(val)
     return [i for i in range(len(ids)) if i not in val_set], sorted(val)
-
-
-def category_counts(dataset: SaliencyDataset) -> Counter:
-    return Counter(c for c in dataset.categories if c is not None)

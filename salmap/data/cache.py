@@ -35,11 +35,11 @@ def default_cache_root() -> Path:
 
 def cache_key(dataset: SaliencyDataset, size, aspect: str) -> str:
     files = []
-    for rec in dataset.records:
-        for p in (rec.image, rec.map, rec.fixations):
-            if p is not None:
-                st = Path(p).stat()
-                files.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns])
+    paths = [p for rec in dataset.records for p in (rec.image, rec.map, rec.fixations)]
+    for p in paths + list(getattr(dataset, "index_files", [])):  # e.g. NUS-Scene's fixations.mat
+        if p is not None:
+            st = Path(p).stat()
+            files.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns])
     desc = {
         "v": CACHE_VERSION,
         "format": dataset.format,

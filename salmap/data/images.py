@@ -21,6 +21,8 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", 
 # Images above this many pixels are refused before decoding (a 1920x1080 photo is 2 Mpx,
 # a 50 Mpx camera image passes). Override with SALMAP_MAX_PIXELS.
 MAX_PIXELS = int(os.environ.get("SALMAP_MAX_PIXELS", 120_000_000))
+# Pillow's own guard would refuse at its smaller default before ours is consulted; ours governs.
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
 
 # Transparent pixels are shown to the model over this background (RGB, 0-255).
 BACKGROUND = (255, 255, 255)
@@ -37,13 +39,13 @@ def _open(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             im = Image.open(path)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not an image") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    except Image.DecompressionBombError as e:
         raise DataError(f"{path}: refused as a decompression bomb ({e})") from None
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file, or a format Pillow cannot read") from None
@@ -90,12 +92,19 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def _full_scale(a: np.ndarray) -> float:
+    """The value that means "full intensity" for an integer array: 255 for 8-bit data,
+    65535 for 16-bit data (any value above 255 marks it as such)."""
+    return 65535.0 if a.size and a.max() > 255 else 255.0
+
+
 def _high_bit_depth_to_uint8(a: np.ndarray) -> np.ndarray:
-    a = a.astype(np.float64)
-    if a.dtype.kind == "f" and np.isfinite(a).all() and a.max() <= 1.0 and a.min() >= 0.0:
-        return np.round(a * 255).astype(np.uint8)
-    top = 65535.0 if a.max() > 255 else 255.0
-    return np.clip(np.round(a * 255.0 / top), 0, 255).astype(np.uint8)
+    if a.dtype.kind == "f":
+        a = np.nan_to_num(a.astype(np.float64))
+        top = 1.0 if a.size and a.min() >= 0 and a.max() <= 1 else 255.0
+    else:
+        top = _full_scale(a)
+    return np.clip(np.round(a.astype(np.float64) * 255.0 / top), 0, 255).astype(np.uint8)
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
@@ -128,17 +137,21 @@ def to_rgb_array(image) -> np.ndarray:
     if a.shape[2] == 4:
         a = a[..., :3]
     if a.dtype != np.uint8:
-        if a.dtype.kind == "f" and a.size and np.nanmax(a) <= 1.0:
-            a = a * 255.0
-        a = np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8)
+        a = _high_bit_depth_to_uint8(a)  # floats in [0, 1] or 0-255, 16-bit integers
     return np.ascontiguousarray(a)
+
+
+# Pillow modes a map is read in directly; any other (palette, RGB, CMYK...) becomes "L" first.
+_GRAY_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L")
 
 
 def load_map(path: str | os.PathLike) -> np.ndarray:
     """Read a saliency map as an H x W float32 array in [0, 1].
 
-    Image files are read as grayscale (8-bit maps divided by 255, 16-bit by 65535); ``.npy``
-    files are taken as they are (any non-negative scale) and must be 2-D and finite.
+    Image files are read as grayscale: 8-bit maps divided by 255, 16-bit ones by 65535, float
+    (TIFF) maps kept as they are when in [0, 1]; palette and colour files are converted to
+    grayscale first. ``.npy`` maps may have any non-negative scale and are divided by their
+    maximum. NaN, infinite or negative values are refused.
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
@@ -148,19 +161,20 @@ def load_map(path: str | os.PathLike) -> np.ndarray:
             raise DataError(f"{path}: cannot be read as a .npy array ({e})") from None
         if a.ndim != 2:
             raise DataError(f"{path}: a saliency map must be 2-D, this one has shape {a.shape}")
-        a = a.astype(np.float32)
-        if not np.isfinite(a).all():
-            raise DataError(f"{path}: contains NaN or infinite values")
-        return a
-    im = _open(path)
-    a = np.asarray(im)
-    if a.ndim == 3:
-        a = np.asarray(im.convert("L"))
-    if a.dtype == np.uint8 or a.dtype == bool:
-        return a.astype(np.float32) / (1.0 if a.dtype == bool else 255.0)
+    else:
+        im = _open(path)
+        a = np.asarray(im if im.mode in _GRAY_MODES else im.convert("L"))
+        if a.dtype == bool:
+            return a.astype(np.float32)
+        if a.dtype.kind != "f":
+            return (a.astype(np.float64) / _full_scale(a)).astype(np.float32)
     a = a.astype(np.float32)
-    top = 65535.0 if a.max() > 255 else 255.0
-    return a / top
+    if not np.isfinite(a).all():
+        raise DataError(f"{path}: contains NaN or infinite values")
+    if a.size and a.min() < 0:
+        raise DataError(f"{path}: a saliency map cannot have negative values (min {a.min():g})")
+    top = float(a.max()) if a.size else 0.0
+    return a / top if top > 1.0 or (path.suffix.lower() == ".npy" and top > 0) else a
 
 
 def resize_array(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:

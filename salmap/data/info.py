@@ -31,10 +31,8 @@ def summarize(dataset: SaliencyDataset, check: bool = True, progress=None) -> di
             if check:
                 sample = dataset.sample(i, density=False)
                 fix, subj, n_out = sample["fixations"], sample["subjects"], sample["dropped"]
-            elif dataset.has_fixations:
-                fix, subj, n_out = dataset._fixations_in(rec, (h, w))
             else:
-                fix, subj, n_out = None, None, 0
+                fix, subj, n_out = dataset.fixations_inside(i, (h, w))
         except (DataError, OSError, ValueError) as e:
             problems.append(str(e) if str(rec.image) in str(e) else f"{rec.image}: {e}")
             continue

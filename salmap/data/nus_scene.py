@@ -18,7 +18,6 @@ from salmap.errors import DataError
 
 class NUSScene(SaliencyDataset):
     format = "nus-scene"
-    has_maps = False
 
     @staticmethod
     def find_root(path: Path) -> Path | None:
@@ -50,6 +49,7 @@ class NUSScene(SaliencyDataset):
             records.append(Record(id=img.stem, image=img, extra={"fixations": per_subject}))
         ds = cls(root, records, problems, **kwargs)
         ds.n_subjects = cells.shape[1]
+        ds.index_files = [mat]
         return ds
 
     def load_fixations(self, rec: Record, shape):

@@ -28,7 +28,12 @@ class SALICON(SaliencyDataset):
             labels = [
                 root / kind / split for kind in ("maps", "fixations") for split in ("train", "val")
             ]
-            if (root / "images").is_dir() and any(p.is_dir() for p in labels):
+            # COCO names tell SALICON from a user's folder dataset with train/ subfolders
+            if (
+                (root / "images").is_dir()
+                and any(p.is_dir() for p in labels)
+                and next((root / "images").rglob("COCO_*2014_*"), None) is not None
+            ):
                 return root
         return None
 

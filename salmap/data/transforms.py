@@ -130,19 +130,10 @@ def hflip(sample: dict) -> dict:
         out["saliency_map"] = np.ascontiguousarray(sample["saliency_map"][:, ::-1])
     if sample.get("fixations") is not None:
         fix = np.array(sample["fixations"], dtype=np.float64).reshape(-1, 2)
-        fix[:, 0] = sample["image"].shape[1] - fix[:, 0]
+        # pixel c covers [c, c+1); its mirror W-1-c covers [W-1-c, W-c): x -> just below W - x
+        fix[:, 0] = np.nextafter(sample["image"].shape[1] - fix[:, 0], -np.inf)
         out["fixations"] = fix
     return out
-
-
-class RandomHorizontalFlip:
-    """Flip with probability ``p``, drawing from the generator passed with each call."""
-
-    def __init__(self, p: float = 0.5):
-        self.p = p
-
-    def __call__(self, sample: dict, rng: np.random.Generator) -> dict:
-        return hflip(sample) if rng.random() < self.p else sample
 
 
 class Normalize:

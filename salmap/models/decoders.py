@@ -1,7 +1,7 @@
 """Decoders: from an encoder's feature pyramid to a one-channel logit map.
 
-A decoder is built from the encoder's ``out_channels`` (finest first) and returns B x 1 x h x w
-logits at ``input / output_stride``; the head brings them to the input size.
+A decoder is built from the encoder's ``out_channels`` and ``reductions`` (finest first) and
+returns B x 1 x h x w logits at ``input / output_stride``; the head brings them to the input size.
 """
 
 from __future__ import annotations
@@ -30,12 +30,22 @@ class SeedDecoder(nn.Module):
     ``widths`` scales it down for tests.
     """
 
-    output_stride = 1
-
     def __init__(
-        self, encoder_channels: Sequence[int], widths: Sequence[int] = (1024, 512, 256, 128, 64)
+        self,
+        encoder_channels: Sequence[int],
+        encoder_reductions: Sequence[int],
+        widths: Sequence[int] = (1024, 512, 256, 128, 64),
     ):
         super().__init__()
+        self.output_stride = encoder_reductions[-1] // 2 ** len(widths)
+        if (
+            self.output_stride < 1
+            or self.output_stride * 2 ** len(widths) != encoder_reductions[-1]
+        ):
+            raise SalmapError(
+                f"the seed decoder's {len(widths)} upsamplings do not fit the encoder's stride "
+                f"{encoder_reductions[-1]}: give it log2(stride) widths"
+            )
         layers: list[nn.Module] = []
         cin = encoder_channels[-1]
         for w in widths[:-1]:
@@ -65,10 +75,14 @@ class UNetDecoder(nn.Module):
     (bilinear x2), concatenating the encoder feature of that stride and applying two
     conv-BN-ReLU blocks; a 1x1 conv gives the logits at stride 4."""
 
-    output_stride = 4
-
-    def __init__(self, encoder_channels: Sequence[int], widths: Sequence[int] = (256, 128, 64)):
+    def __init__(
+        self,
+        encoder_channels: Sequence[int],
+        encoder_reductions: Sequence[int],
+        widths: Sequence[int] = (256, 128, 64),
+    ):
         super().__init__()
+        self.output_stride = encoder_reductions[1]
         chans = list(encoder_channels)[1:]  # strides 4, 8, 16, 32
         if len(widths) != len(chans) - 1:
             raise SalmapError(f"unet decoder needs {len(chans) - 1} widths, got {list(widths)}")
@@ -93,10 +107,11 @@ class FPNDecoder(nn.Module):
     channels by a 1x1 conv, upsampled to stride 4 and summed; two 3x3 conv blocks (the second
     dilated, for context) and a 1x1 conv give the logits at stride 4."""
 
-    output_stride = 4
-
-    def __init__(self, encoder_channels: Sequence[int], width: int = 64):
+    def __init__(
+        self, encoder_channels: Sequence[int], encoder_reductions: Sequence[int], width: int = 64
+    ):
         super().__init__()
+        self.output_stride = encoder_reductions[1]
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in list(encoder_channels)[1:])
         self.smooth = nn.Sequential(
             conv_bn_relu(width, width),
@@ -122,15 +137,15 @@ class ReadoutDecoder(nn.Module):
     convolutions only (``widths`` channels each, Softplus between). The pretrained encoder
     does the seeing; the readout only learns which of its features attract the eye."""
 
-    output_stride = 8
-
     def __init__(
         self,
         encoder_channels: Sequence[int],
+        encoder_reductions: Sequence[int],
         widths: Sequence[int] = (16, 32, 2),
         dropout: float = 0.0,
     ):
         super().__init__()
+        self.output_stride = encoder_reductions[2]
         chans = list(encoder_channels)[2:]  # strides 8, 16, 32
         layers: list[nn.Module] = [nn.Dropout2d(dropout)] if dropout else []
         cin = sum(chans)
@@ -157,7 +172,12 @@ DECODERS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def create_decoder(name: str, encoder_channels: Sequence[int], **kwargs) -> nn.Module:
+def create_decoder(
+    name: str, encoder_channels: Sequence[int], encoder_reductions: Sequence[int], **kwargs
+) -> nn.Module:
     if name not in DECODERS:
         raise SalmapError(f"unknown decoder {name!r}; valid: {', '.join(sorted(DECODERS))}")
-    return DECODERS[name](encoder_channels, **kwargs)
+    try:
+        return DECODERS[name](encoder_channels, encoder_reductions, **kwargs)
+    except TypeError as e:  # a misspelt decoder_args key
+        raise SalmapError(f"decoder {name!r}: {e}") from None

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from salmap.baselines import CENTRE_SIGMA
+
 
 class LearnedBlur(nn.Module):
     """Separable Gaussian blur with a learned sigma (a fraction of the map's longer side).
@@ -66,7 +68,8 @@ class CentreBias(nn.Module):
         self.register_buffer("ys", ys.view(1, 1, h, 1), persistent=False)
         self.register_buffer("xs", xs.view(1, 1, 1, w), persistent=False)
         self.mean = nn.Parameter(torch.zeros(2))
-        self.log_sigma = nn.Parameter(torch.full((2,), math.log(0.5)))
+        # coordinates span 2 per side here, so the benchmarks' sigma doubles
+        self.log_sigma = nn.Parameter(torch.full((2,), math.log(2 * CENTRE_SIGMA)))
         self.weight = nn.Parameter(torch.tensor(1.0))
 
     def log_prior(self) -> torch.Tensor:

@@ -36,7 +36,10 @@ class SaliencyModel(nn.Module):
         config.mean, config.std = self.encoder.mean, self.encoder.std
         self.config = config
         self.decoder = create_decoder(
-            config.decoder, self.encoder.out_channels, **config.decoder_args
+            config.decoder,
+            self.encoder.out_channels,
+            self.encoder.reductions,
+            **config.decoder_args,
         )
         ds = self.decoder.output_stride
         self.head = SaliencyHead(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from salmap.data.base import SPLIT_SEED, VAL_FRACTION
 from salmap.data.fixations import DENSITY_SIGMA
 from salmap.errors import SalmapError
 from salmap.models.config import ModelConfig
@@ -17,8 +18,8 @@ from salmap.models.config import ModelConfig
 class DataConfig:
     path: str | None = None  # dataset folder (required to train)
     format: str | None = None  # guessed from the layout when None
-    val_fraction: float = 0.2
-    split_seed: int = 0
+    val_fraction: float = VAL_FRACTION
+    split_seed: int = SPLIT_SEED
     sigma: float = DENSITY_SIGMA  # density blur, fraction of the longer side
     hflip: float = 0.5  # probability of a horizontal flip (the only augmentation that is safe)
     cache_dir: str | None = None  # decoded-sample cache; default ~/.cache/salmap
@@ -105,3 +106,43 @@ def save_config(config: TrainConfig, path: Path) -> None:
     from salmap.files import atomic_write_bytes
 
     atomic_write_bytes(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode())
+
+
+# What may differ when a run is resumed: where things are and how long it goes on.
+RESUMABLE_CHANGES = ("out", "device", "epochs", "data.path", "data.workers", "data.cache_dir")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("loss", "decoder_args"):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_resumable(saved: dict, current: dict, checkpoint) -> None:
+    """Refuse to resume a run with settings other than those it was started with (except
+    :data:`RESUMABLE_CHANGES`), or a cosine schedule with another length."""
+    a, b = _flatten(saved), _flatten(current)
+    ignore = set(RESUMABLE_CHANGES) | {"model.mean", "model.std"}
+    changed = sorted(k for k in a.keys() | b.keys() if k not in ignore and a.get(k) != b.get(k))
+    if a.get("optim.scheduler") != "none" and a.get("epochs") != b.get("epochs"):
+        changed.append("epochs (with a learning-rate schedule)")
+    if changed:
+        diff = ", ".join(
+            f"{k}: {a.get(k)!r} -> {b.get(k)!r}" if " " not in k else k for k in changed
+        )
+        raise SalmapError(
+            f"{checkpoint} was trained with other settings ({diff}); resume with the run's own "
+            "config (salmap train --out RUN --resume), or start a new run"
+        )
+
+
+def resume_config(run: str | Path, overrides: list[str] = ()) -> TrainConfig:
+    """The config of the run in folder ``run`` with ``overrides`` applied (see check_resumable)."""
+    path = Path(run) / "config.yaml"
+    if not path.is_file():
+        raise SalmapError(f"{run}: no config.yaml, so no run to resume there")
+    return load_config(path, overrides)

@@ -11,12 +11,14 @@ repeated (shuffling and flips are seeded by epoch, so the resumed run matches an
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +33,12 @@ from salmap.data import open_dataset
 from salmap.data.cache import SampleCache, build_cache
 from salmap.data.transforms import Normalize
 from salmap.errors import SalmapError
+from salmap.files import atomic_write_bytes
 from salmap.losses import CombinedLoss, cc_per_map, nss_per_map
 from salmap.models.io import save_model
 from salmap.models.model import SaliencyModel
 from salmap.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from salmap.train.config import TrainConfig, save_config
+from salmap.train.config import TrainConfig, check_resumable, save_config
 
 COLUMNS = [
     "epoch",
@@ -111,7 +114,8 @@ def setup_distributed(device: str) -> Distributed:
         if cuda:
             torch.cuda.set_device(dev)
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if cuda else "gloo")
+            # rank 0 may spend a long time building the cache while the others wait
+            dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(hours=3))
         return Distributed(dist.get_rank(), world, dev)
     if device == "auto":
         device = "cuda" if cuda else "cpu"
@@ -173,6 +177,7 @@ class Trainer:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = CombinedLoss(cfg.loss)
+        self.loss.check_output(cfg.model.output)
         self.opt = make_optimizer(self.model, cfg.optim)
         self.sched = make_scheduler(self.opt, cfg.optim, cfg.epochs)
         self.bf16 = cfg.amp == "bf16" or (cfg.amp == "auto" and self.ddp.device.type == "cuda")
@@ -199,9 +204,8 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             for p in ds.problems[:20]:
                 tqdm.write(f"warning: {p}")
-            (self.out / "split.json").write_text(
-                json.dumps({k: v.ids for k, v in parts.items()}, indent=1)
-            )
+            split = json.dumps({k: v.ids for k, v in parts.items()}, indent=1)
+            atomic_write_bytes(self.out / "split.json", split.encode())
         normalize = Normalize.from_config(cfg.model)
         self.sets, self.samplers = {}, {}
         for name, part in parts.items():
@@ -280,7 +284,8 @@ class Trainer:
             with torch.set_grad_enabled(train), self._autocast():
                 logits = self.net(x)
             loss, _ = self.loss(logits, target, fix)
-            if not torch.isfinite(loss):
+            bad = self.ddp.sum([float(not torch.isfinite(loss))])[0]  # every rank stops together
+            if bad:
                 raise TrainingError(
                     f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, {name} step {step + 1}; "
                     f"stopped. The last good checkpoint is {self.last if self.last.exists() else 'none yet'}"
@@ -325,11 +330,25 @@ class Trainer:
         }
 
     def _restore(self, state: dict):
+        check_resumable(state["config"], self.cfg.to_dict(), self.last)
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.start_epoch, self.best, self.stale = state["epoch"], state["best"], state["stale"]
         set_rng_state(state["rng"])
+
+    def _trim_log(self):
+        """Drop rows of epochs after the checkpoint (logged just before a crash) from the CSV."""
+        path = self.out / "metrics.csv"
+        if not path.exists():
+            return
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= self.start_epoch]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_bytes(path, buf.getvalue().encode())
 
     def _log(self, row: dict, writer):
         path = self.out / "metrics.csv"
@@ -357,6 +376,7 @@ class Trainer:
         writer = None
         if ddp.main:
             save_config(cfg, self.out / "config.yaml")
+            self._trim_log()
             from torch.utils.tensorboard import SummaryWriter
 
             writer = SummaryWriter(str(self.out / "tb"))
@@ -398,7 +418,8 @@ class Trainer:
         return self.out
 
     def _check_ranks_agree(self):
-        """Under DDP, record every rank's weight checksum: they must be identical."""
+        """Under DDP, compare every rank's weight checksum (recorded in ddp_ranks.json): they must
+        be identical, else the run fails."""
         if self.ddp.world == 1:
             return
         flat = torch.cat(
@@ -415,9 +436,13 @@ class Trainer:
         )
         gathered = [torch.zeros_like(mine) for _ in range(self.ddp.world)]
         dist.all_gather(gathered, mine)
+        sums = [g.tolist() for g in gathered]
         if self.ddp.main:
-            sums = [g.tolist() for g in gathered]
-            (self.out / "ddp_ranks.json").write_text(json.dumps({"checksums": sums}))
+            atomic_write_bytes(
+                self.out / "ddp_ranks.json", json.dumps({"checksums": sums}).encode()
+            )
+        if any(s != sums[0] for s in sums):
+            raise TrainingError(f"the ranks ended with different weights (checksums {sums})")
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
