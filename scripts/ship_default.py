@@ -1,6 +1,6 @@
 """Copy a trained model into the package as the default: fp16 safetensors + its JSON config.
 
-    python scripts/ship_default.py runs/default/models/best
+python scripts/ship_default.py runs/default/models/best
 """
 
 import shutil

@@ -57,11 +57,6 @@ def fixation_map(fixations: np.ndarray, shape: tuple[int, int], counts: bool = F
     return out
 
 
-def sigma_pixels(shape: tuple[int, int], sigma: float = DENSITY_SIGMA) -> float:
-    """The density blur in pixels for an image of ``shape``: ``sigma`` times its longer side."""
-    return float(sigma) * max(shape)
-
-
 def density_map(
     fixations: np.ndarray,
     shape: tuple[int, int],
