@@ -156,8 +156,9 @@ def test_nus_scene_real(nus_scene):
 
 
 @pytest.mark.shared
-def test_nus_scene_quirk_is_undone(nus_scene):
-    """Read as stored, about a fifth of the fixations on non-square images fall outside."""
+def test_nus_scene_coordinates_are_row_column(nus_scene):
+    """Stored as (row, column): so read, every fixation of a non-square image lies inside it;
+    read as (x, y), about a fifth fall outside."""
     ds = open_dataset(nus_scene)
     outside = total = 0
     for i, rec in enumerate(ds.records):
@@ -167,7 +168,13 @@ def test_nus_scene_quirk_is_undone(nus_scene):
         raw = np.concatenate(rec.extra["fixations"])
         outside += int(((raw[:, 0] >= w) | (raw[:, 1] >= h)).sum())
         total += len(raw)
+        fix, _, dropped = ds.fixations_inside(i)
+        assert dropped == 0
+        np.testing.assert_array_equal(fix, raw[:, ::-1])
     assert 0.15 < outside / total < 0.25
+    # 001 is a beach: the observers follow the shoreline across the image, not down its middle
+    fix, _, _ = ds.fixations_inside(ds.ids.index("001"))
+    assert fix[:, 0].std() > 2 * fix[:, 1].std()
 
 
 def test_readers_never_write(tmp_path):

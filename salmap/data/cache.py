@@ -25,7 +25,7 @@ from salmap.data.base import SaliencyDataset
 from salmap.data.fixations import fixation_map
 from salmap.data.transforms import Resize
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def default_cache_root() -> Path:
