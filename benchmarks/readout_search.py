@@ -23,7 +23,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from salmap.data import open_dataset
@@ -33,6 +32,7 @@ from salmap.losses import cc as cc_loss
 from salmap.losses import kld as kld_loss
 from salmap.losses import nss as nss_loss
 from salmap.metrics import auc_judd, cc, nss
+from salmap.models.decoders import ReadoutDecoder
 from salmap.models.encoders import efficientnet_lite_classifier
 from salmap.models.heads import SaliencyHead
 
@@ -77,49 +77,37 @@ class Energy(nn.Module):
 
     def __init__(self, chans, widths, norm: bool, dropout: float):
         super().__init__()
-        layers: list[nn.Module] = []
-        cin = len(chans)
-        for w in widths:
-            layers += [nn.Conv2d(cin, w, 1), nn.Softplus()]
-            cin = w
-        layers.append(nn.Conv2d(cin, 1, 1))
-        self.readout = nn.Sequential(*layers)
+        # one map per stage; the decoder upsamples them to the first one's size and reads out
+        self.decoder = ReadoutDecoder([0, 0, *([1] * len(chans))], [2, 4, 8], widths, dropout)
 
     def forward(self, feats):
-        size = feats[0].shape[-2:]
         maps = []
         for f in feats:
             e = torch.log(f.pow(2).mean(1, keepdim=True) + 1e-6)
-            e = (e - e.mean((2, 3), keepdim=True)) / e.std((2, 3), keepdim=True).clamp_min(1e-5)
-            maps.append(F.interpolate(e, size=size, mode="bilinear", align_corners=False))
-        return self.readout(torch.cat(maps, 1))
+            maps.append(
+                (e - e.mean((2, 3), keepdim=True)) / e.std((2, 3), keepdim=True).clamp_min(1e-5)
+            )
+        return self.decoder([None, None, *maps])
 
 
 class Readout(nn.Module):
+    """salmap's readout decoder, optionally on features normalised per stage (GroupNorm with
+    one group: each stage's map to zero mean, unit variance), or nothing (widths None)."""
+
     def __init__(self, chans, widths, norm: bool, dropout: float):
         super().__init__()
         self.zero = widths is None  # centre bias and nothing else
-        widths = widths or []
         self.norms = nn.ModuleList(
             [nn.GroupNorm(1, c, affine=False) if norm else nn.Identity() for c in chans]
         )
-        layers: list[nn.Module] = [nn.Dropout2d(dropout)] if dropout else []
-        cin = sum(chans)
-        for w in widths:
-            layers += [nn.Conv2d(cin, w, 1), nn.Softplus()]
-            cin = w
-        layers.append(nn.Conv2d(cin, 1, 1))
-        self.readout = nn.Sequential(*layers)
+        # the decoder reads the stages from the third on (strides 8, 16, 32, ...)
+        reductions = [2, 4] + [8 * 2**i for i in range(len(chans))]
+        self.decoder = ReadoutDecoder([0, 0, *chans], reductions, widths or [], dropout)
 
     def forward(self, feats):
         if self.zero:
             return feats[0][:, :1] * 0.0
-        size = feats[0].shape[-2:]
-        up = [
-            F.interpolate(n(f), size=size, mode="bilinear", align_corners=False)
-            for n, f in zip(self.norms, feats)
-        ]
-        return self.readout(torch.cat(up, 1))
+        return self.decoder([None, None, *(n(f) for n, f in zip(self.norms, feats))])
 
 
 def ll_loss(logits, target, fix):
