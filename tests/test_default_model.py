@@ -31,12 +31,18 @@ def test_default_model_loads_offline_and_predicts(nus_mini):
 
 
 def test_default_model_beats_the_centre_bias_on_unseen_images(nus_mini):
-    """The bundled images are from the validation split: the model never trained on them."""
+    """The bundled images are from the validation split: the model never trained on them.
+    (A model trained on transposed fixations scored within 0.1 NSS of the centre bias.)"""
     model = salmap.load_model("default")
     ds = open_dataset(nus_mini)
     ours, centre = [], []
     for i in range(len(ds)):
-        s = ds.sample(i, density=False)
-        ours.append(metrics.nss(model.predict(s["image"]), s["fixations"]))
-        centre.append(metrics.nss(centre_gaussian(s["image"].shape[:2]), s["fixations"]))
-    assert np.mean(ours) > np.mean(centre) + 0.05
+        s = ds.sample(i)
+        smap = model.predict(s["image"])
+        prior = centre_gaussian(smap.shape)
+        ours.append([metrics.nss(smap, s["fixations"]), metrics.cc(smap, s["saliency_map"])])
+        centre.append([metrics.nss(prior, s["fixations"]), metrics.cc(prior, s["saliency_map"])])
+    ours, centre = np.array(ours), np.array(centre)
+    assert ours[:, 0].mean() > centre[:, 0].mean() + 0.5  # NSS: 1.88 vs 1.05 when shipped
+    assert ours[:, 1].mean() > centre[:, 1].mean() + 0.15  # CC: 0.71 vs 0.45
+    assert (ours[:, 0] > centre[:, 0]).sum() >= 10  # 12 of 12 when shipped
