@@ -50,21 +50,23 @@ def odd_images(tmp_path):
     return root
 
 
+def predict_args(inputs, model, out, *options) -> list[str]:
+    """The command line of ``salmap predict INPUTS --model MODEL --out OUT [OPTIONS]``."""
+    return ["predict", *map(str, inputs), "--model", str(model), "--out", str(out), *options]
+
+
 def test_predict_any_image_mirrors_the_tree(tiny_model, odd_images, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
-        [
-            "predict",
-            str(odd_images),
-            "--model",
-            str(tiny_model),
-            "--out",
-            str(out),
+        predict_args(
+            [odd_images],
+            tiny_model,
+            out,
             "--save",
             "map,density,overlay,side-by-side",
             "--batch-size",
             "3",
-        ]
+        )
     )
     assert code == 1  # broken.jpg skipped
     text = capsys.readouterr()
@@ -89,14 +91,7 @@ def test_predict_any_image_mirrors_the_tree(tiny_model, odd_images, tmp_path, ca
 
 def test_predict_refuses_to_overwrite(tiny_model, nus_mini, tmp_path, capsys):
     out = tmp_path / "out"
-    args = [
-        "predict",
-        str(nus_mini / "images" / "048.jpg"),
-        "--model",
-        str(tiny_model),
-        "--out",
-        str(out),
-    ]
+    args = predict_args([nus_mini / "images" / "048.jpg"], tiny_model, out)
     assert main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == ["048_map.png", "048_overlay.jpg"]
     assert main(args) == 2
@@ -107,19 +102,8 @@ def test_predict_refuses_to_overwrite(tiny_model, nus_mini, tmp_path, capsys):
 
 def test_predict_globs_and_missing_inputs(tiny_model, nus_mini, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(
-        [
-            "predict",
-            str(nus_mini / "images" / "0*.jpg"),
-            str(tmp_path / "nope.jpg"),
-            "--model",
-            str(tiny_model),
-            "--out",
-            str(out),
-            "--save",
-            "map",
-        ]
-    )
+    inputs = [nus_mini / "images" / "0*.jpg", tmp_path / "nope.jpg"]
+    code = main(predict_args(inputs, tiny_model, out, "--save", "map"))
     assert code == 1 and (out / "048_map.png").is_file() and (out / "078_map.png").is_file()
     assert "nope.jpg: no such file" in capsys.readouterr().err
 
@@ -201,16 +185,7 @@ def test_same_names_from_several_folders_get_distinct_outputs(tiny_model, nus_mi
         (tmp_path / d).mkdir()
         (tmp_path / d / "a.jpg").write_bytes((nus_mini / "images" / "048.jpg").read_bytes())
     out = tmp_path / "out"
-    args = [
-        "predict",
-        *(str(tmp_path / d / "a.jpg") for d in "xyz"),
-        "--model",
-        str(tiny_model),
-        "--out",
-        str(out),
-        "--save",
-        "map",
-    ]
+    args = predict_args([tmp_path / d / "a.jpg" for d in "xyz"], tiny_model, out, "--save", "map")
     assert main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a-2_map.png", "a-3_map.png", "a_map.png"]
 
@@ -224,19 +199,7 @@ def test_a_broken_prediction_is_skipped_not_written(
         TorchRunner, "__call__", lambda self, batch: np.full((len(batch), 64, 64), np.nan)
     )
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "predict",
-                str(nus_mini / "images" / "048.jpg"),
-                "--model",
-                str(tiny_model),
-                "--out",
-                str(out),
-            ]
-        )
-        == 1
-    )
+    assert main(predict_args([nus_mini / "images" / "048.jpg"], tiny_model, out)) == 1
     assert "NaN" in capsys.readouterr().err and not out.exists() or not list(out.iterdir())
 
 
