@@ -3,7 +3,8 @@
 NUS-Scene images (../shared/datasets/nus-scene, when present) are resized to 1024 x 768 with
 their fixations and ground-truth densities; elsewhere synthetic fixations stand in (the metrics
 never look at the pixels). The prediction scored is a noisy centre bias, the IG baseline the
-centre Gaussian, the sAUC negatives the fixations of the other images, as in `salmap evaluate`.
+centre Gaussian, the sAUC negatives the fixations of the other images: each metric is timed
+through `salmap.evaluate.score_map`, the call `salmap evaluate` makes.
 
     python benchmarks/bench_metrics.py [--data DIR] [--n 100] [--size 768 1024]
 """
@@ -16,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from salmap import metrics as M
 from salmap.baselines import centre_gaussian
-from salmap.data import density_map, fixation_map, open_dataset
+from salmap.data import density_map, open_dataset
 from salmap.data.transforms import Resize
-from salmap.evaluate import OtherFixations
+from salmap.evaluate import METRICS, OtherFixations, ground_truth, score_map
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nus-scene"
 
@@ -35,12 +35,14 @@ def nus_images(path: Path, n: int, size: tuple[int, int]) -> list[dict]:
 def synthetic_images(n: int, size: tuple[int, int]) -> list[dict]:
     rng = np.random.default_rng(0)
     h, w = size
+    image = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (h, w, 3))  # never looked at
     out = []
-    for _ in range(n):
+    for i in range(n):
         centres = rng.uniform(0.2, 0.8, (4, 2)) * [w, h]
         fix = np.concatenate([rng.normal(c, 0.06 * w, (22, 2)) for c in centres])
         fix = fix[(fix[:, 0] >= 0) & (fix[:, 0] < w) & (fix[:, 1] >= 0) & (fix[:, 1] < h)]
-        out.append({"fixations": fix, "saliency_map": density_map(fix, size)})
+        smap = density_map(fix, size)
+        out.append({"id": str(i), "image": image, "fixations": fix, "saliency_map": smap})
     return out
 
 
@@ -60,34 +62,22 @@ def main() -> None:
     prep = time.perf_counter() - t
     h, w = size
     other = OtherFixations([im["fixations"] / [w, h] for im in images])
-    centre = centre_gaussian(size)
+    truths = [ground_truth(im, other.points_for(i, size)) for i, im in enumerate(images)]
     rng = np.random.default_rng(1)
+    centre = centre_gaussian(size)
     predictions = [centre * rng.uniform(0.8, 1.2, size).astype(np.float32) for _ in images]
-    negatives = [fixation_map(other.points_for(i, size), size) for i in range(len(images))]
     n_fix = np.mean([len(im["fixations"]) for im in images])
     print(
         f"{len(images)} images of {w}x{h} from {source}, {n_fix:.0f} fixations each on average; "
         f"reading, resizing and ground-truth densities {prep:.1f} s"
     )
 
-    calls = {
-        "auc_judd": lambda i, s, im: M.auc_judd(s, im["fixations"]),
-        "auc_borji": lambda i, s, im: M.auc_borji(s, im["fixations"]),
-        "auc_shuffled": lambda i, s, im: M.auc_shuffled(s, im["fixations"], negatives[i]),
-        "nss": lambda i, s, im: M.nss(s, im["fixations"]),
-        "info_gain": lambda i, s, im: M.info_gain(s, centre, im["fixations"]),
-        "cc": lambda i, s, im: M.cc(s, im["saliency_map"]),
-        "sim": lambda i, s, im: M.sim(s, im["saliency_map"]),
-        "kld": lambda i, s, im: M.kld(s, im["saliency_map"]),
-        "ssim": lambda i, s, im: M.ssim(s, im["saliency_map"]),
-        "emd": lambda i, s, im: M.emd(s, im["saliency_map"]),
-    }
-    calls["ssim"](0, predictions[0], images[0])  # import torch outside the timing
+    score_map(predictions[0], truths[0], ["ssim"])  # import torch outside the timing
     times = {}
     print(f"{'metric':<14}{'total s':>9}{'ms/image':>10}{'mean':>9}")
-    for name, call in calls.items():
+    for name in METRICS:
         t = time.perf_counter()
-        values = [call(i, s, im) for i, (s, im) in enumerate(zip(predictions, images))]
+        values = [score_map(s, truth, [name])[name] for s, truth in zip(predictions, truths)]
         times[name] = time.perf_counter() - t
         ms = 1000 * times[name] / len(images)
         print(f"{name:<14}{times[name]:9.2f}{ms:10.1f}{np.mean(values):9.3f}")

@@ -28,9 +28,7 @@ from torch import nn
 from salmap.data import open_dataset
 from salmap.data.cache import build_cache
 from salmap.data.transforms import Normalize, fit
-from salmap.losses import cc as cc_loss
-from salmap.losses import kld as kld_loss
-from salmap.losses import nss as nss_loss
+from salmap.losses import CombinedLoss
 from salmap.metrics import auc_judd, cc, nss
 from salmap.models.decoders import ReadoutDecoder
 from salmap.models.encoders import efficientnet_lite_classifier
@@ -117,11 +115,14 @@ def ll_loss(logits, target, fix):
     return -((logp * f).sum(1) / f.sum(1).clamp_min(1)).mean()
 
 
+def combined(weights):
+    loss = CombinedLoss(weights)
+    return lambda logits, target, fix: loss(logits, target, fix)[0]
+
+
 LOSSES = {
-    "kld-cc-nss": lambda lo, t, f: (
-        kld_loss(lo, t) - 0.1 * cc_loss(lo, t) - 0.1 * nss_loss(lo, t, f)
-    ),
-    "kld": lambda lo, t, f: kld_loss(lo, t),
+    "kld-cc-nss": combined({"kld": 1, "cc": -0.1, "nss": -0.1}),  # the default model's loss
+    "kld": combined({"kld": 1}),
     "ll": ll_loss,
 }
 

@@ -44,12 +44,13 @@ from salmap.baselines import (
     relative_fixations,
     split_halves,
 )
-from salmap.data.fixations import DENSITY_SIGMA, density_map, fixation_map
+from salmap.data.fixations import DENSITY_SIGMA, fixation_map
 from salmap.data.folder import MAP_EXTENSIONS
 from salmap.data.images import load_map, resize_array
 from salmap.data.transforms import apply_geometry, fit
 from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
+from salmap.inference import OUTPUT_SUFFIX
 
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -109,8 +110,8 @@ class PredictionFolder:
     ``<stem>_map.png`` match ``<stem>``, and its overlays and side-by-sides are ignored.
     Maps of any size are resized to the image."""
 
-    OUTPUT_SUFFIXES = ("_density", "_map")  # salmap predict's maps, best first
-    IGNORED_SUFFIXES = ("_overlay", "_side")
+    OUTPUT_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("density", "map"))  # best first
+    IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side"))
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -180,27 +181,26 @@ class Truth:
         return None if self.other is None else fixation_map(self.other, self.shape)
 
 
-def rescale(sample: dict, longer_side: int) -> dict:
+def rescale(sample: dict, longer_side: int, sigma: float | None = None) -> dict:
     """A sample scaled so that its image's longer side is ``longer_side`` pixels: image,
-    fixations (those leaving the frame dropped, with their subjects) and distributed map."""
+    fixations (those leaving the frame dropped, with their subjects) and map; with ``sigma``,
+    a fixation density is made in the new frame (see :func:`apply_geometry`)."""
     h, w = sample["image"].shape[:2]
     s = longer_side / max(h, w)
     return apply_geometry(
-        sample, fit((h, w), (max(1, round(h * s)), max(1, round(w * s))), "resize")
+        sample, fit((h, w), (max(1, round(h * s)), max(1, round(w * s))), "resize"), sigma
     )
 
 
 def ground_truth(sample: dict, other: np.ndarray | None, sigma: float = DENSITY_SIGMA) -> Truth:
-    """The :class:`Truth` of a sample (already in its evaluation frame)."""
+    """The :class:`Truth` of a sample in its evaluation frame, with its map (the distributed
+    one, or the fixation density of blur ``sigma`` that the sample was made with)."""
     shape = sample["image"].shape[:2]
     fix = sample.get("fixations")
     fix = None if fix is None or len(fix) == 0 else fix
-    if sample.get("map_kind") == "distributed":
-        density = sample["saliency_map"]
-    elif fix is not None:
-        density = density_map(fix, shape, sigma)
-    else:
-        raise DataError(f"{sample['id']}: no map and no fixations inside the image")
+    density = sample["saliency_map"]
+    if density is None:
+        raise ValueError(f"{sample['id']}: the sample has no map; make it with its density")
     return Truth(
         id=sample["id"],
         image=sample["image"],
@@ -274,9 +274,7 @@ def score_map(
     if smap.ndim != 2:
         raise ValueError(f"a prediction must be an H x W map, got shape {smap.shape}")
     if smap.shape != truth.shape:
-        if not np.isfinite(smap).all():
-            raise ValueError("the prediction contains NaN or infinite values")
-        smap = resize_array(smap, truth.shape)
+        smap = M.resize_to(smap, truth.shape)  # NaN stays NaN: the metrics refuse it
     return {m: _metric(m, smap, truth, truth.fixations, convention) for m in metrics}
 
 
@@ -356,15 +354,15 @@ class _Scorer:
         self.metrics, self.convention, self.other = metrics, convention, other
 
     def __call__(self, i: int) -> list[dict]:
-        try:
-            sample = self.part.sample(i, density=False)
+        try:  # with a rescale, the density is made in the new frame: blur the small image
+            sample = self.part.sample(i, density=not self.longer_side)
         except DataError as e:  # an unreadable image is a row with a reason, not the end
             row = {"id": self.part.ids[i], "status": "error", "message": str(e)}
             return [
                 row | {"predictor": name} | dict.fromkeys(self.metrics) for name in self.predictors
             ]
         if self.longer_side:
-            sample = rescale(sample, self.longer_side)
+            sample = rescale(sample, self.longer_side, self.part.sigma)
         shape = sample["image"].shape[:2]
         other = self.other.points_for(i, shape) if self.other else None
         truth = ground_truth(sample, other, self.part.sigma)
@@ -406,8 +404,7 @@ def evaluate(
     ``progress`` wraps the iteration over images (e.g. a tqdm).
     """
     global _WORKER_SCORER
-    if convention not in M.CONVENTIONS:
-        raise ValueError(f"unknown convention {convention!r}; expected one of {M.CONVENTIONS}")
+    M.check_convention(convention)
     metrics = check_metrics(metrics)
     part = dataset.split(split)
     other = OtherFixations(relative_fixations(part)) if "sauc" in metrics else None

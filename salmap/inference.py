@@ -12,11 +12,21 @@ from itertools import islice
 
 import numpy as np
 
+from salmap.baselines import uniform
 from salmap.data.images import to_rgb_array
 from salmap.data.transforms import Geometry, Normalize, fit, resize_image
 from salmap.errors import DataError
 
 Runner = Callable[[np.ndarray], np.ndarray]
+
+# What ``salmap predict`` writes per image: ``<stem><suffix>.<ext>`` for each kind of output.
+OUTPUT_SUFFIX = {
+    "map": "_map",
+    "density": "_density",
+    "overlay": "_overlay",
+    "side-by-side": "_side",
+}
+OUTPUT_EXTENSION = {"map": ".png", "density": ".npy", "overlay": ".jpg", "side-by-side": ".jpg"}
 
 
 def prepare(image, config) -> tuple[np.ndarray, Geometry]:
@@ -36,7 +46,7 @@ def restore(prediction: np.ndarray, geometry: Geometry) -> np.ndarray:
     m = np.clip(geometry.to_original(prediction), 0, None)
     total = float(m.sum())
     if total <= 0:
-        return np.full(geometry.shape, 1.0 / (geometry.shape[0] * geometry.shape[1]), np.float32)
+        return uniform(geometry.shape)
     return (m / total).astype(np.float32)
 
 

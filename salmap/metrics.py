@@ -76,7 +76,7 @@ __all__ = [
 
 
 # -- input checks and conversions ------------------------------------------------------------
-def _array(a, name: str) -> np.ndarray:
+def _array(a) -> np.ndarray:
     """A numpy array from an array-like or a torch tensor (detached, on the CPU)."""
     if hasattr(a, "detach"):
         a = a.detach().cpu().numpy()
@@ -85,7 +85,7 @@ def _array(a, name: str) -> np.ndarray:
 
 def _map(a, name: str) -> np.ndarray:
     """A finite, non-empty 2-D float64 map, or a ValueError that says what is wrong."""
-    m = _array(a, name)
+    m = _array(a)
     if m.ndim == 3 and 1 in (m.shape[0], m.shape[-1]):
         m = m.squeeze(0 if m.shape[0] == 1 else -1)
     if m.ndim != 2:
@@ -101,9 +101,10 @@ def _map(a, name: str) -> np.ndarray:
     return m
 
 
-def _resized(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``m`` at ``shape`` (bilinear). Scaled into [-1, 1] first so float32 resizing cannot
-    overflow; every metric here is invariant to that positive scale."""
+def resize_to(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A map at ``shape`` (bilinear, float64), scaled into [-1, 1] first so that float32
+    resizing cannot overflow: every metric here is invariant to that positive scale, so use
+    this, not a plain resize, to bring a prediction to a ground truth's frame."""
     if m.shape == tuple(shape):
         return m
     top = np.abs(m).max()
@@ -111,7 +112,7 @@ def _resized(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return resize_array(scaled, shape).astype(np.float64)
 
 
-def _check_convention(convention: str) -> None:
+def check_convention(convention: str) -> None:
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {CONVENTIONS}")
 
@@ -136,7 +137,7 @@ def _binary_map(a: np.ndarray, name: str) -> np.ndarray:
 def _fixated(fixations, shape: tuple[int, int], name: str = "fixations") -> np.ndarray:
     """Flat pixel indices (one per fixation, duplicates kept) of N x 2 points in a frame of
     ``shape``. Points outside the frame are an error."""
-    fix = _array(fixations, name).astype(np.float64)
+    fix = _array(fixations).astype(np.float64)
     if fix.size == 0:
         raise ValueError(f"no {name}: the metric needs at least one")
     inside = split_inside(fix, shape)
@@ -156,19 +157,19 @@ def _with_fixations(saliency_map, fixations) -> tuple[np.ndarray, np.ndarray]:
     N x 2 points are in the prediction's own frame; a binary map sets the frame, and the
     prediction is resized to it."""
     smap = _map(saliency_map, "saliency_map")
-    fix = _array(fixations, "fixations")
+    fix = _array(fixations)
     if _is_point_array(fix) or fix.size == 0:
         return smap, _fixated(fix, smap.shape)
     fmap = _binary_map(fix, "fixations")
     points = fixations_from_map(fmap)
     if len(points) == 0:
         raise ValueError("the fixation map has no fixated (nonzero) pixel")
-    return _resized(smap, fmap.shape), _fixated(points, fmap.shape)
+    return resize_to(smap, fmap.shape), _fixated(points, fmap.shape)
 
 
 def _other_fixated(other_fixations, shape: tuple[int, int]) -> np.ndarray:
     """Flat indices of other images' fixations, as points or a binary map of ``shape``."""
-    other = _array(other_fixations, "other_fixations")
+    other = _array(other_fixations)
     if _is_point_array(other) or other.size == 0:
         return _fixated(other, shape, "other_fixations")
     omap = _binary_map(other, "other_fixations")
@@ -191,7 +192,7 @@ def _with_density(saliency_map, density_map) -> tuple[np.ndarray, np.ndarray]:
     if gt.max() == 0:
         raise ValueError("density_map is all zero: it holds no fixation density")
     smap = _map(saliency_map, "saliency_map")
-    return _resized(smap, gt.shape), gt
+    return resize_to(smap, gt.shape), gt
 
 
 def _minmax(m: np.ndarray) -> np.ndarray | None:
@@ -231,7 +232,7 @@ def auc_judd(saliency_map, fixations, *, convention: str = MIT, seed: int = 0) -
     is used and ties count one half; no jitter.
     A constant map scores 0.5.
     """
-    _check_convention(convention)
+    check_convention(convention)
     smap, flat = _with_fixations(saliency_map, fixations)
     s = _minmax(smap)
     if s is None:
@@ -327,7 +328,7 @@ def auc_shuffled(
     all thresholds, ties one half.
     A constant map scores 0.5.
     """
-    _check_convention(convention)
+    check_convention(convention)
     smap, flat = _with_fixations(saliency_map, fixations)
     other = _other_fixated(other_fixations, smap.shape)
     s = _minmax(smap)
@@ -351,7 +352,7 @@ def nss(saliency_map, fixations, *, convention: str = MIT) -> float:
     Tuebingen: population standard deviation (N); every fixation counts, duplicates too.
     A constant map scores 0.
     """
-    _check_convention(convention)
+    check_convention(convention)
     smap, flat = _with_fixations(saliency_map, fixations)
     std = smap.std(ddof=1 if convention == MIT and smap.size > 1 else 0)
     if std == 0:
@@ -370,9 +371,9 @@ def info_gain(saliency_map, baseline_map, fixations, *, convention: str = MIT) -
     min-max; negative maps shifted to start at 0); every fixation counts.
     Both maps are resized to the fixations' frame; a constant map is the uniform distribution.
     """
-    _check_convention(convention)
+    check_convention(convention)
     smap, flat = _with_fixations(saliency_map, fixations)
-    base = _resized(_map(baseline_map, "baseline_map"), smap.shape)
+    base = resize_to(_map(baseline_map, "baseline_map"), smap.shape)
     if convention == MIT:
         flat = np.unique(flat)
     p = _distribution(smap, minmax=convention == MIT).ravel()[flat]
@@ -405,7 +406,7 @@ def sim(saliency_map, density_map, *, convention: str = MIT) -> float:
     MIT (default): each map min-max normalised, then divided by its sum. Tuebingen: divided by
     its sum only (no min-max). A constant map is the uniform distribution.
     """
-    _check_convention(convention)
+    check_convention(convention)
     smap, gt = _with_density(saliency_map, density_map)
     minmax = convention == MIT
     return float(np.minimum(_distribution(smap, minmax), _distribution(gt, minmax)).sum())
@@ -464,8 +465,8 @@ def emd(saliency_map, density_map, *, downsize: int = EMD_DOWNSIZE) -> float:
         ) from None
     smap, gt = _with_density(saliency_map, density_map)
     small = (-(-gt.shape[0] // downsize), -(-gt.shape[1] // downsize))
-    q = _distribution(_resized(gt, small), minmax=False)
-    p = _distribution(_resized(smap, small), minmax=False)
+    q = _distribution(resize_to(gt, small), minmax=False)
+    p = _distribution(resize_to(smap, small), minmax=False)
     rows, cols = np.indices(small)
     xy = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(np.float64)
     cost = ot.dist(xy, xy, metric="euclidean")

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 from salmap.files import atomic_write_bytes  # noqa: E402
 
 DEFAULT_COLORMAP = "inferno"  # perceptually uniform, readable in grayscale print
+DEFAULT_ALPHA = 0.7  # heatmap opacity of an overlay at its most salient pixel
 
 
 def save_figure(fig, path: Path, dpi: int = 110) -> None:
@@ -56,7 +57,10 @@ def heatmap_rgb(smap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarra
 
 
 def overlay(
-    image: np.ndarray, smap: np.ndarray, alpha: float = 0.5, colormap: str = DEFAULT_COLORMAP
+    image: np.ndarray,
+    smap: np.ndarray,
+    alpha: float = DEFAULT_ALPHA,
+    colormap: str = DEFAULT_COLORMAP,
 ) -> np.ndarray:
     """The heatmap of ``smap`` over ``image`` (both H x W): each pixel's opacity is ``alpha``
     times its saliency relative to the map's maximum, so unsalient regions show the image as
@@ -69,7 +73,10 @@ def overlay(
 
 
 def comparison_figure(
-    rows: list[dict], labels: list[str], colormap: str = DEFAULT_COLORMAP, alpha: float = 0.6
+    rows: list[dict],
+    labels: list[str],
+    colormap: str = DEFAULT_COLORMAP,
+    alpha: float = DEFAULT_ALPHA,
 ):
     """One row per image: the image, its ground truth (density with fixations) when known, then
     the heatmap of each model over the image. ``rows`` hold ``image``, ``maps`` (one per label)

@@ -168,7 +168,7 @@ def test_nus_scene_coordinates_are_row_column(nus_scene):
         raw = np.concatenate(rec.extra["fixations"])
         outside += int(((raw[:, 0] >= w) | (raw[:, 1] >= h)).sum())
         total += len(raw)
-        fix, _, dropped = ds.fixations_inside(i)
+        fix, _, dropped = ds.fixations_inside(i, (h, w))
         assert dropped == 0
         np.testing.assert_array_equal(fix, raw[:, ::-1])
     assert 0.15 < outside / total < 0.25

@@ -18,8 +18,10 @@ from salmap.evaluate import (
     bootstrap_interval,
     evaluate,
     format_table,
+    ground_truth,
     rescale,
     rows_to_csv,
+    score_map,
     summarize,
     write_results,
 )
@@ -133,6 +135,17 @@ def test_predictors_see_the_rescaled_image_and_may_answer_at_any_size(mini):
     )
     assert all(max(shape[:2]) == 160 and shape[2] == 3 for shape in seen)
     assert all(r["status"] == "ok" and r["auc_judd"] == 0.5 for r in rows)
+
+
+def test_a_prediction_of_any_scale_and_size_scores_as_itself(mini):
+    """Bringing a map to the truth's frame must not overflow float32 (1e300 is a fine scale)."""
+    truth = ground_truth(mini.sample(0), None)
+    h, w = truth.shape
+    smap = B.centre_gaussian((h // 2, w // 3)).astype(np.float64)
+    plain, huge = score_map(smap, truth, FAST), score_map(smap * 1e300, truth, FAST)
+    assert huge == pytest.approx(plain, rel=1e-5)
+    with pytest.raises(ValueError, match="NaN"):
+        score_map(np.full((h // 2, w // 3), np.nan), truth, FAST)
 
 
 def test_rescale_scales_fixations_and_drops_their_subjects_with_them(mini):

@@ -77,8 +77,8 @@ def add_parser(sub) -> None:
         "--workers",
         type=int,
         default=0,
-        help="processes scoring images in parallel (default: one per CPU core, but a single "
-        "one when a saved model is scored)",
+        help="processes scoring images in parallel (default: one per CPU core, at most 4, but "
+        "a single one when a saved model is scored)",
     )
     p.set_defaults(run=run)
 

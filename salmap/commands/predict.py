@@ -19,12 +19,6 @@ import numpy as np
 from salmap.errors import SalmapError
 
 OUTPUTS = ("map", "density", "overlay", "side-by-side")
-SUFFIX = {
-    "map": "_map.png",
-    "density": "_density.npy",
-    "overlay": "_overlay.jpg",
-    "side-by-side": "_side.jpg",
-}
 
 
 def add_parser(sub) -> None:
@@ -50,7 +44,10 @@ def add_parser(sub) -> None:
         "--colormap", default=None, help="matplotlib colormap for heatmaps (default: inferno)"
     )
     p.add_argument(
-        "--alpha", type=float, default=0.7, help="heatmap opacity at the most salient point (0-1)"
+        "--alpha",
+        type=float,
+        default=None,
+        help="heatmap opacity at the most salient point, 0-1 (default: 0.7)",
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
@@ -101,10 +98,12 @@ def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[str
 
 
 def plan_outputs(items, out: Path, kinds: list[str], overwrite: bool) -> list[dict[str, Path]]:
+    from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
+
     inputs = {p.resolve() for p, _ in items}
     plans, clashes = [], []
     for _, stem in items:
-        plan = {k: out / f"{stem}{SUFFIX[k]}" for k in kinds}
+        plan = {k: out / f"{stem}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
         for target in plan.values():
             if target.resolve() in inputs:
                 raise SalmapError(f"{target} is one of the inputs: choose another --out")
@@ -125,9 +124,10 @@ def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path],
     from PIL import Image
 
     from salmap.files import atomic_write_bytes
-    from salmap.viz import DEFAULT_COLORMAP, heatmap_rgb, overlay
+    from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, heatmap_rgb, overlay
 
     cmap = args.colormap or DEFAULT_COLORMAP
+    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
 
     def png(array, fmt="PNG", **kw) -> bytes:
         buf = io.BytesIO()
@@ -144,7 +144,7 @@ def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path],
             scaled = np.round(density / max(float(density.max()), 1e-30) * top)
             data = png(scaled.astype(np.uint16 if args.bits == 16 else np.uint8))
         elif kind == "overlay":
-            data = png(overlay(image, density, args.alpha, cmap), "JPEG", quality=92)
+            data = png(overlay(image, density, alpha, cmap), "JPEG", quality=92)
         else:
             side = np.concatenate([image, heatmap_rgb(density, cmap)], axis=1)
             data = png(side, "JPEG", quality=92)
@@ -159,7 +159,7 @@ def run(args) -> int:
     bad = [k for k in kinds if k not in OUTPUTS]
     if bad or not kinds:
         raise SalmapError(f"--save takes {', '.join(OUTPUTS)}; got {args.save!r}")
-    if not 0.0 <= args.alpha <= 1.0:
+    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
         raise SalmapError("--alpha must be between 0 and 1")
     items, skipped = collect_inputs(args.inputs)
     out = Path(args.out)

@@ -59,6 +59,6 @@ class NUSScene(SaliencyDataset):
 
     def load_fixations(self, rec: Record, shape):
         per_subject = rec.extra["fixations"]
-        fix = np.concatenate(per_subject).copy()
+        fix = np.concatenate(per_subject)[:, ::-1].copy()  # stored as (row, column)
         subjects = np.concatenate([np.full(len(f), j) for j, f in enumerate(per_subject)])
-        return fix[:, ::-1].copy(), subjects  # stored as (row, column)
+        return fix, subjects
