@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from salmap.data.base import SPLITS, VAL_FRACTION, Record, SaliencyDataset, split_indices
+from salmap.data.base import (
+    SPLITS,
+    VAL_FRACTION,
+    Record,
+    SaliencyDataset,
+    fold_indices,
+    split_indices,
+)
 from salmap.data.cat2000 import CAT2000
 from salmap.data.fixations import DENSITY_SIGMA, density_map, drop_outside, fixation_map
 from salmap.data.folder import FolderDataset
 from salmap.data.images import load_image, load_map
 from salmap.data.mit1003 import MIT1003
 from salmap.data.nus_scene import NUSScene
+from salmap.data.osie import OSIE
 from salmap.data.salicon import SALICON
 from salmap.errors import DataError
 
@@ -22,6 +30,7 @@ FORMATS: dict[str, type[SaliencyDataset]] = {
     "mit1003": MIT1003,
     "salicon": SALICON,
     "nus-scene": NUSScene,
+    "osie": OSIE,
     "folder": FolderDataset,
 }
 
@@ -37,6 +46,7 @@ __all__ = [
     "density_map",
     "drop_outside",
     "fixation_map",
+    "fold_indices",
     "guess_format",
     "load_image",
     "load_map",
@@ -56,7 +66,7 @@ def guess_format(path: str | Path) -> str:
     raise DataError(
         f"{path}: no known dataset layout. Expected one of: CAT2000 (Stimuli/ + FIXATIONMAPS/), "
         "MIT1003 (ALLSTIMULI/ + ALLFIXATIONMAPS/), SALICON (images/ + maps/ or fixations/), "
-        "NUS-Scene (stimuli/ + tidy/fixations.mat), or a folder (images/ + maps/ and/or "
+        "NUS-Scene (stimuli/ + tidy/fixations.mat), OSIE (stimuli/ + eye/fixations.mat), or a folder (images/ + maps/ and/or "
         "fixations/). Pass --format to say which."
     )
 
