@@ -125,7 +125,15 @@ def save_config(config: TrainConfig, path: Path) -> None:
 
 
 # What may differ when a run is resumed: where things are and how long it goes on.
-RESUMABLE_CHANGES = ("out", "device", "epochs", "data.path", "data.workers", "data.cache_dir")
+RESUMABLE_CHANGES = (
+    "out",
+    "device",
+    "epochs",
+    "data.path",
+    "data.workers",
+    "data.cache_dir",
+    "data.cache_features",  # the same training either way (up to the features' float16 rounding)
+)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

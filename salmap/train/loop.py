@@ -303,7 +303,7 @@ class Trainer:
             flips=2 if hflip else 1,
             device=self.ddp.device,
             batch_size=self.cfg.batch_size,
-            progress=self._bar(f"encoder features of {what}"),
+            progress=self._bar(f"encoder features of {what}", unit="batch"),
         )
         return FeatureSet(cache, feats, first_level(self.model), hflip, cfg.seed)
 
@@ -345,9 +345,9 @@ class Trainer:
             prefetch_factor=4 if workers else None,
         )
 
-    def _bar(self, desc):
+    def _bar(self, desc, unit="img"):
         return lambda it, total=None: tqdm(
-            it, total=total, desc=desc, unit="img", leave=False, disable=not self.ddp.main
+            it, total=total, desc=desc, unit=unit, leave=False, disable=not self.ddp.main
         )
 
     # -- one pass ---------------------------------------------------------------------------
