@@ -369,6 +369,24 @@ def test_osie_baselines_every_fifth_image(osie):
             assert mean[predictor][metric] == pytest.approx(value, abs=0.05), (predictor, metric)
 
 
+@pytest.mark.shared
+@pytest.mark.slow
+def test_osie_reference_table(osie, tmp_path):
+    """All 700 images through the command, as the README describes them (about 8 minutes on a
+    busy 2-core machine): uniform SIM 0.257, KLD 1.841; centre AUC-Judd 0.738, NSS 0.841,
+    CC 0.275, SIM 0.333, KLD 1.501."""
+    out = tmp_path / "eval"
+    args = ["evaluate", "--data", str(osie), "--split", "all", "--longer-side", "512"]
+    args += ["--no-baselines", "--model", "uniform", "--model", "centre"]
+    assert main([*args, "--metrics", ",".join(FAST), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())["predictors"]
+    for predictor, values in OSIE_REFERENCE.items():
+        assert summary[predictor]["ok"] == 700
+        for metric, value in values.items():
+            mean = summary[predictor]["metrics"][metric]["mean"]
+            assert mean == pytest.approx(value, abs=0.006), (predictor, metric)
+
+
 def test_salmap_predict_outputs_can_be_scored(tmp_path, nus_mini):
     """`salmap predict` writes <stem>_map.png, _density.npy and overlays; evaluate finds the maps."""
     from salmap.evaluate import PredictionFolder
