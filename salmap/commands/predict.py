@@ -422,9 +422,10 @@ def run(args) -> int:
     reused = len(items) - len(todo)
     ignored = ", ".join(f"{n} {why}" for why, n in sorted(found.ignored.items()))
     print(
-        f"{done} image(s) done, {reused} already done, {len(skipped)} skipped"
-        + (f", files ignored: {ignored}" if ignored else "")
-        + f"; outputs in {out}, list in {out / MANIFEST}"
+        f"{done} image(s) done, {len(skipped)} skipped"
+        + (f", {reused} done by an earlier run" if reused else "")
+        + (f"; files ignored: {ignored}" if ignored else "")
+        + f"; outputs in {out}, listed in {out / MANIFEST}"
     )
     for reason in skipped:
         print(f"  skipped: {reason}", file=sys.stderr)
