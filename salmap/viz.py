@@ -29,9 +29,10 @@ MASS_CONTOURS = (0.25, 0.5, 0.75)
 # down to FOG_FLOOR of its brightness where the predicted attention is lowest.
 FOG_CLEAR = 0.75
 FOG_FLOOR = 0.2
-# mass_levels builds its level curve from at most this many pixels (a strided sample of larger
-# maps, which are smooth upsamplings of the model's output) and works in bands of this many.
-_LEVEL_SAMPLES = 4_000_000
+# mass_levels is exact on maps of up to this many pixels and samples larger ones down to it:
+# they hold no more detail than the model's output (512 x 512 for the shipped model) upsampled.
+_LEVEL_SAMPLES = 512 * 512
+_LEVEL_STEPS = 4096
 _BAND_PIXELS = 2_000_000
 
 
@@ -73,22 +74,39 @@ def mass_levels(density: np.ndarray) -> np.ndarray:
     in pixels whose value is at least the pixel's own: H x W float32 in [0, 1].
 
     Near 0 at the most salient pixel, 1 at the least salient; ``mass_levels(d) <= 0.5`` is the
-    smallest region holding half of the attention. A map that is zero everywhere gives 1."""
+    smallest region holding half of the attention. A map that is zero everywhere gives 1.
+    Exact up to :data:`_LEVEL_SAMPLES` pixels; on a larger map (a smooth upsampling of the
+    model's output) the share above each of :data:`_LEVEL_STEPS` values from 0 to the maximum
+    is measured on an evenly strided sample, and each pixel takes its nearest value's."""
     d = np.asarray(density, dtype=np.float32)
     if d.ndim != 2:
         raise ValueError(f"expected an H x W map, got shape {d.shape}")
-    stride = max(1, int(np.ceil(np.sqrt(d.size / _LEVEL_SAMPLES))))
+    if d.size <= _LEVEL_SAMPLES:
+        return _exact_mass_levels(d)
+    stride = int(np.ceil((d.size / _LEVEL_SAMPLES) ** 0.5))
     values = np.sort(d[::stride, ::stride], axis=None).astype(np.float64)
-    total = values.sum()
-    if not total > 0:
+    top = float(d.max())
+    if not values.sum() > 0:
         return np.ones(d.shape, np.float32)
-    # tail[i]: the share held by values[i:], with tail[len] = 0 past the end
-    tail = np.concatenate([np.cumsum(values[::-1])[::-1], [0.0]]) / total
-    tail = tail.astype(np.float32)
+    tail = np.append(np.cumsum(values[::-1])[::-1], 0.0) / values.sum()
+    curve = tail[np.searchsorted(values, np.linspace(0, top, _LEVEL_STEPS))].astype(np.float32)
     out = np.empty(d.shape, np.float32)
     for rows in _bands(*d.shape):
-        out[rows] = tail[np.searchsorted(values, d[rows], side="left")]
+        out[rows] = curve[np.rint(d[rows] * np.float32((_LEVEL_STEPS - 1) / top)).astype(np.int32)]
     return out
+
+
+def _exact_mass_levels(d: np.ndarray) -> np.ndarray:
+    flat = d.ravel()
+    order = np.argsort(flat)
+    values = flat[order].astype(np.float64)
+    tail = np.cumsum(values[::-1])[::-1]  # tail[i]: the total of values[i:]
+    if not tail.size or not tail[0] > 0:
+        return np.ones(d.shape, np.float32)
+    first = np.searchsorted(values, values, side="left")  # ties share the level of all of them
+    out = np.empty(flat.size, np.float32)
+    out[order] = tail[first] / tail[0]
+    return out.reshape(d.shape)
 
 
 def _heat(smap: np.ndarray, scale: str, rows: slice | None = None, levels=None) -> np.ndarray:

@@ -50,9 +50,9 @@ def test_mass_levels_of_a_large_map_use_a_sample_and_stay_close(monkeypatch):
     yy, xx = np.mgrid[:300, :400]  # smooth, as maps upsampled from the model's output are
     d = np.exp(-((xx - 120) ** 2 + (yy - 100) ** 2) / 800) + 0.3 * np.exp(-((xx - 300) ** 2) / 5e3)
     exact = mass_levels(d)
-    monkeypatch.setattr(viz, "_LEVEL_SAMPLES", 20000)  # every 9th pixel
+    monkeypatch.setattr(viz, "_LEVEL_SAMPLES", 20000)  # every 3rd pixel of every 3rd row
     monkeypatch.setattr(viz, "_BAND_PIXELS", 1000)
-    assert np.abs(mass_levels(d) - exact).max() < 0.02
+    assert np.abs(mass_levels(d) - exact).max() < 0.03
     assert (mass_levels(np.zeros((4, 5))) == 1).all()
 
 
