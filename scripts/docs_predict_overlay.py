@@ -16,8 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import salmap  # noqa: E402
 from bench_predict import screenshot  # noqa: E402
+
+import salmap  # noqa: E402
 from salmap.data import load_image  # noqa: E402
 from salmap.files import atomic_write_bytes  # noqa: E402
 from salmap.viz import fog, overlay, with_legend  # noqa: E402
