@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from salmap.data.base import (
+    SPLIT_SEED,
     SPLITS,
     VAL_FRACTION,
     Record,
     SaliencyDataset,
+    SplitRule,
     fold_indices,
+    ids_hash,
     split_indices,
 )
 from salmap.data.cat2000 import CAT2000
@@ -39,15 +42,18 @@ __all__ = [
     "FORMATS",
     "NUS_MINI",
     "SPLITS",
+    "SPLIT_SEED",
     "VAL_FRACTION",
     "DataError",
     "Record",
     "SaliencyDataset",
+    "SplitRule",
     "density_map",
     "drop_outside",
     "fixation_map",
     "fold_indices",
     "guess_format",
+    "ids_hash",
     "load_image",
     "load_map",
     "open_dataset",
