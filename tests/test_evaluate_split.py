@@ -70,6 +70,30 @@ def test_a_runs_split_json_is_the_split(mini, tmp_path):
     assert _scored_ids(out / "t") == sorted(train)
 
 
+def test_a_run_on_several_data_sets_is_scored_on_this_ones_split(mini, tmp_path):
+    val = ["078", "367"]
+    train = [i for i in mini.ids if i not in val]
+    listing = {
+        "train": [f"nus_mini/{i}" for i in train] + ["osie/1001"],
+        "val": [f"nus_mini/{i}" for i in val] + ["osie/1002"],
+        "datasets": {
+            "nus_mini": {"train": train, "val": val},
+            "osie": {"train": ["1001"], "val": ["1002"]},
+        },
+    }
+    model = _save(tmp_path / "run", seed=0, split_json=listing, fmt=[None, "osie"])
+    out = tmp_path / "eval"
+    assert main([*BASE, "--model", str(model), "--out", str(out)]) == 0
+    assert _scored_ids(out) == val
+    assert (
+        main([*BASE, "--ids", str(tmp_path / "run" / "split.json"), "--out", str(out / "i")]) == 0
+    )
+    assert _scored_ids(out / "i") == val
+    del listing["datasets"]["nus_mini"]
+    (tmp_path / "run" / "split.json").write_text(json.dumps(listing))
+    assert main([*BASE, "--ids", str(tmp_path / "run" / "split.json")]) == 2
+
+
 def test_models_with_different_splits_are_refused_naming_both(tmp_path, capsys):
     a = _save(tmp_path / "a", seed=1)
     b = _save(tmp_path / "b", seed=2)

@@ -209,6 +209,7 @@ def test_train_on_two_datasets_reports_each(tmp_path, nus_mini):
     split = json.loads((run / "split.json").read_text())
     assert len(split["train"]) == 10 + 5 and len(split["val"]) == 2 + 1
     assert {i.split("/")[0] for i in split["val"]} == {"nus_mini", "osie"}
+    assert len(split["datasets"]["osie"]["train"]) == 5 and "1001" in str(split["datasets"])
     (row,) = _rows(run)
     per = {t: float(row[f"val_{t}_nss"]) for t in ("nus_mini", "osie")}
     assert float(row["val_nss"]) == pytest.approx((2 * per["nus_mini"] + per["osie"]) / 3, rel=1e-4)

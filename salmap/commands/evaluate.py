@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from salmap.data import FORMATS, SPLITS, SplitRule, ids_hash, open_dataset
+from salmap.data import FORMATS, SPLITS, SplitRule, dataset_tag, ids_hash, open_dataset
 from salmap.errors import SalmapError
 from salmap.models.io import WEIGHTS, model_label, resolve
 
@@ -140,14 +140,17 @@ def model_split_rule(path: str, model, dataset) -> SplitRule | None:
     ``RUN/models/NAME``), else the seed and fraction of its recipe; None when the model was
     trained on other data (a different format, or none of the run's ids in ``dataset``)."""
     data = (getattr(model, "training_recipe", None) or {}).get("data") or {}
-    if data.get("format") and data["format"] != dataset.format:
+    formats = data.get("format") if isinstance(data.get("format"), list) else [data.get("format")]
+    if None not in formats and dataset.format not in formats:  # None: guessed, so unknown
         return None
     seed, fraction = data.get("split_seed"), data.get("val_fraction")
     if not str(path).endswith(".onnx"):
         folder = resolve(path).parent if Path(path).name != WEIGHTS else Path(path).parent
         listing = folder.parent.parent / "split.json"
         if folder.parent.name == "models" and listing.is_file():
-            rule = SplitRule.from_ids_file(listing, seed, fraction)
+            rule = SplitRule.from_ids_file(listing, seed, fraction, dataset_tag(dataset))
+            if rule is None:  # a run on several data sets, not on this one
+                return None
             have = set(dataset.ids)
             if not any(i in have for ids in rule.ids.values() for i in ids):
                 return None
@@ -161,12 +164,17 @@ def model_split_rule(path: str, model, dataset) -> SplitRule | None:
     )
 
 
-def _flags_rule(args) -> SplitRule | None:
+def _flags_rule(args, dataset) -> SplitRule | None:
     """The rule the split flags give, or None where none was given."""
     if args.val_fraction is not None and not 0.0 <= args.val_fraction < 1.0:
         raise SalmapError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
     if args.ids:
-        return SplitRule.from_ids_file(args.ids, args.split_seed, args.val_fraction)
+        rule = SplitRule.from_ids_file(
+            args.ids, args.split_seed, args.val_fraction, dataset_tag(dataset)
+        )
+        if rule is None:
+            raise SalmapError(f"{args.ids}: lists no images of {dataset_tag(dataset)}")
+        return rule
     if args.split_seed is None and args.val_fraction is None:
         return None
     return SplitRule(
@@ -180,7 +188,7 @@ def choose_split(args, dataset, rules: dict[str, SplitRule]):
     """(rule, part): the one split every scored predictor shares. ``rules`` maps each saved
     model's label to the rule it was trained with; they and the flags must all select the same
     images, or a SalmapError names the two that differ."""
-    flags = _flags_rule(args)
+    flags = _flags_rule(args, dataset)
     candidates = dict(rules)
     if flags is not None:
         candidates["the split flags"] = flags

@@ -170,9 +170,18 @@ class SplitRule:
     source: str = "salmap's default split"
 
     @classmethod
-    def from_ids_file(cls, path: str | Path, seed: int | None = None, val_fraction=None):
+    def from_ids_file(
+        cls,
+        path: str | Path,
+        seed: int | None = None,
+        val_fraction=None,
+        dataset_tag: str | None = None,
+    ):
         """A rule from a file of ids: a run's ``split.json`` ({"train": [...], "val": [...]})
-        or a text file with one id per line, read as the validation ids."""
+        or a text file with one id per line, read as the validation ids. A run on several data
+        sets lists each one's ids under ``"datasets": {tag: {"train": ..., "val": ...}}``: the
+        lists of ``dataset_tag`` (see :func:`dataset_tag`) are used, and None is returned when
+        the run did not train on that data set."""
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -183,6 +192,10 @@ class SplitRule:
                 data = json.loads(text)
             except json.JSONDecodeError as e:
                 raise DataError(f"{path}: not valid JSON ({e})") from None
+            if isinstance(data, dict) and isinstance(data.get("datasets"), dict):
+                if dataset_tag not in data["datasets"]:
+                    return None
+                data = data["datasets"][dataset_tag]
             if not isinstance(data, dict) or not all(
                 isinstance(data.get(k), list) for k in ("train", "val")
             ):
@@ -225,6 +238,12 @@ class SplitRule:
         if self.ids is not None:
             return f"the id lists of {self.source}"
         return f"seed {self.seed}, validation fraction {self.val_fraction:g} ({self.source})"
+
+
+def dataset_tag(dataset: SaliencyDataset) -> str:
+    """A short name for a data set in a run on several: its format's name (``nus-scene``,
+    ``osie``), or the folder's name for the folder format."""
+    return Path(dataset.root).name if dataset.format == "folder" else dataset.format
 
 
 def ids_hash(ids: Iterable[str]) -> str:

@@ -29,7 +29,7 @@ from torch.utils.data.distributed import DistributedSampler
 from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
 from tqdm import tqdm
 
-from salmap.data import open_dataset
+from salmap.data import dataset_tag, open_dataset
 from salmap.data.cache import SampleCache, build_cache
 from salmap.data.transforms import Normalize
 from salmap.errors import SalmapError
@@ -106,7 +106,7 @@ def open_sources(data: DataConfig) -> dict:
     datasets = {}
     for path, fmt in sources:
         ds = open_dataset(path, fmt, data.sigma)
-        base = Path(ds.root).name if ds.format == "folder" else ds.format
+        base = dataset_tag(ds)
         tag, k = base, 2
         while tag in datasets:
             tag, k = f"{base}-{k}", k + 1
@@ -116,15 +116,15 @@ def open_sources(data: DataConfig) -> dict:
 
 def split_json(parts: dict) -> str:
     """The ids of each split: ``{"train": [...], "val": [...]}`` for one dataset; for several,
-    the same with ids written ``<tag>/<id>``."""
-    several = len(parts) > 1
-    return json.dumps(
-        {
-            name: [f"{tag}/{i}" if several else i for tag, p in parts.items() for i in p[name].ids]
-            for name in ("train", "val")
-        },
-        indent=1,
-    )
+    the same with ids written ``<tag>/<id>``, and each one's own lists under ``"datasets"``
+    (what ``salmap evaluate`` reads, see :meth:`salmap.data.SplitRule.from_ids_file`)."""
+    names = ("train", "val")
+    if len(parts) == 1:
+        (p,) = parts.values()
+        return json.dumps({name: p[name].ids for name in names}, indent=1)
+    listing = {name: [f"{t}/{i}" for t, p in parts.items() for i in p[name].ids] for name in names}
+    listing["datasets"] = {t: {name: p[name].ids for name in names} for t, p in parts.items()}
+    return json.dumps(listing, indent=1)
 
 
 @dataclass
