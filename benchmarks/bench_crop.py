@@ -18,7 +18,8 @@ all run in this one process on the same decoded images:
 - ``oracle``: the same search on the human fixations themselves (the upper bound).
 
 Time per image is the time to produce the eight boxes from the decoded image (the map, when
-there is one, computed once), on this machine's CPU, shared with anything else running.
+there is one, computed once), with every library held to ``--threads`` CPU threads (default 1:
+on a shared machine, several threads per library measure the contention more than the method).
 
     pip install -e .[bench]
     nice python benchmarks/bench_crop.py [--data ../shared/datasets/nus-scene] [--limit N]
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import time
 from pathlib import Path
 
@@ -160,10 +162,15 @@ def save_map(folder: Path, name: str, m: np.ndarray) -> None:
     atomic_write_bytes(folder / f"{name}.npy", buf.getvalue())
 
 
-def run(data: Path, limit: int | None, model_path: str, save_maps: Path | None):
+def run(data: Path, limit: int | None, model_path: str, save_maps: Path | None, threads: int):
     dataset = open_dataset(data).split("val")
     n = len(dataset) if limit is None else min(limit, len(dataset))
     model = load_model(model_path)
+    if hasattr(model, "session"):  # onnxruntime: held to the same threads as the others
+        from salmap.export import OnnxModel
+
+        model = OnnxModel(model.source, threads=threads)
+    print(f"salmap model {model_path} on {'onnxruntime' if hasattr(model, 'session') else 'torch'}")
     methods = {
         "centre": centre,
         "smartcrop": smartcrop_method(),
@@ -207,6 +214,22 @@ def run(data: Path, limit: int | None, model_path: str, save_maps: Path | None):
     return n, scores, {m: t / n for m, t in seconds.items()}
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def set_threads(n: int) -> None:
+    """Hold torch, OpenCV and libvips to ``n`` threads (libvips reads its variable at import)."""
+    import cv2
+    import torch
+
+    os.environ["VIPS_CONCURRENCY"] = str(n)
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+
+
 def report(n: int, scores, per_image: dict) -> str:
     def label(s):
         return f"{s[0]} @{s[1]:g}"
@@ -236,7 +259,7 @@ def report(n: int, scores, per_image: dict) -> str:
     wins = [all(mean["salmap"][s] > mean[m][s] for m in rivals) for s in SETTINGS]
     lines.append("")
     lines.append(
-        f"{n} validation images. salmap beats every other non-oracle method at "
+        f"{n} validation images, {torch_threads()} thread(s) per library. salmap beats every other non-oracle method at "
         f"{sum(wins)} of {len(SETTINGS)} settings; mean share of the centre-to-oracle gap "
         f"{np.mean(gap):.0%}."
     )
@@ -249,8 +272,12 @@ def main():
     p.add_argument("--limit", type=int, default=None, help="only the first N validation images")
     p.add_argument("--model", default="default", help="salmap model to use")
     p.add_argument("--save-maps", type=Path, default=None, help="write the OpenCV maps here")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per library (default 1)")
     args = p.parse_args()
-    n, scores, per_image = run(Path(args.data), args.limit, args.model, args.save_maps)
+    set_threads(args.threads)
+    n, scores, per_image = run(
+        Path(args.data), args.limit, args.model, args.save_maps, args.threads
+    )
     print(report(n, scores, per_image))
 
 

@@ -57,6 +57,12 @@ def add_parser(sub) -> None:
         "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
     )
     p.add_argument(
+        "--runner",
+        choices=("onnx", "torch"),
+        default=None,
+        help="onnxruntime or PyTorch (default: as salmap predict chooses)",
+    )
+    p.add_argument(
         "--save",
         default="crop",
         help=f"comma-separated outputs: {', '.join(OUTPUTS)} (default: crop); "
@@ -151,6 +157,8 @@ def write_crops(image, density, windows, plan, args) -> None:
 def check_options(args) -> tuple[list[str], list[str]]:
     """The aspect ratios and the outputs asked for, checked before any model loads."""
     from salmap.cropping import check_zoom, parse_aspects
+    from salmap.inference import check_device
+    from salmap.models.io import choose_runner
 
     aspects = list(dict.fromkeys(parse_aspects(args.aspect)))
     check_zoom(args.zoom)
@@ -162,21 +170,24 @@ def check_options(args) -> tuple[list[str], list[str]]:
         raise SalmapError("--alpha must be between 0 and 1")
     if args.batch_size < 1:
         raise SalmapError("--batch-size must be at least 1")
+    args.runner = choose_runner(args.model, args.runner)
+    check_device(args.device, args.runner)
     return aspects, kinds
 
 
 def run(args) -> int:
     from salmap import load_model
-    from salmap.commands.predict import collect_inputs
+    from salmap.commands.predict import check_output_folder, collect_inputs
     from salmap.files import atomic_write_bytes
-    from salmap.inference import TorchRunner
+    from salmap.inference import make_runner
 
     aspects, kinds = check_options(args)
-    items, skipped = collect_inputs(args.inputs)
     out = Path(args.out)
+    found = collect_inputs(args.inputs, exclude=out)
+    items, skipped = [(item.path, item.stem) for item in found.items], list(found.problems)
     plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
-    model = load_model(args.model)
-    runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
+    runner = make_runner(load_model(args.model, runner=args.runner), args.device)
+    check_output_folder(out)  # after the model loads: a bad --model leaves no folder behind
     lines = crop_files(items, plans, unreadable, runner, aspects, args)
     atomic_write_bytes(out / JSONL, "".join(json.dumps(line) + "\n" for line in lines).encode())
     failed = [line["error"] for line in lines if "error" in line]
