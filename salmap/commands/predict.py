@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from salmap.distributed import add_engine_arguments, check_engine_arguments
 from salmap.errors import SalmapError
 
 OUTPUTS = ("map", "density", "overlay", "side-by-side")
@@ -54,6 +55,7 @@ def add_parser(sub) -> None:
         "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
+    add_engine_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -97,13 +99,18 @@ def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[str
     return unique, problems
 
 
-def plan_outputs(items, out: Path, kinds: list[str], overwrite: bool) -> list[dict[str, Path]]:
+def output_paths(stem: Path, out: Path, kinds: list[str]) -> dict[str, Path]:
+    """Where each kind of output of the image with output stem ``stem`` goes under ``out``."""
     from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
 
+    return {k: out / f"{stem}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+
+
+def plan_outputs(items, out: Path, kinds: list[str], overwrite: bool) -> list[dict[str, Path]]:
     inputs = {p.resolve() for p, _ in items}
     plans, clashes = [], []
     for _, stem in items:
-        plan = {k: out / f"{stem}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+        plan = output_paths(stem, out, kinds)
         for target in plan.values():
             if target.resolve() in inputs:
                 raise SalmapError(f"{target} is one of the inputs: choose another --out")
@@ -118,7 +125,16 @@ def plan_outputs(items, out: Path, kinds: list[str], overwrite: bool) -> list[di
     return plans
 
 
-def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path], args) -> None:
+def map_array(density: np.ndarray, bits: int = 8) -> np.ndarray:
+    """The map as the PNG holds it: the density scaled so its peak is 255 (or 65535), rounded."""
+    top = 65535 if bits == 16 else 255
+    scaled = np.round(density / max(float(density.max()), 1e-30) * top)
+    return scaled.astype(np.uint16 if bits == 16 else np.uint8)
+
+
+def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict, args, write=None) -> None:
+    """Encode and write the outputs ``plan`` names (kind -> path); ``write(path, data)``
+    defaults to an atomic local write (the Ray engine passes one for any file system)."""
     import io
 
     from PIL import Image
@@ -140,35 +156,44 @@ def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path],
             np.save(buf, density.astype(np.float32))
             data = buf.getvalue()
         elif kind == "map":
-            top = 65535 if args.bits == 16 else 255
-            scaled = np.round(density / max(float(density.max()), 1e-30) * top)
-            data = png(scaled.astype(np.uint16 if args.bits == 16 else np.uint8))
+            data = png(map_array(density, args.bits))
         elif kind == "overlay":
             data = png(overlay(image, density, alpha, cmap), "JPEG", quality=92)
         else:
             side = np.concatenate([image, heatmap_rgb(density, cmap)], axis=1)
             data = png(side, "JPEG", quality=92)
-        atomic_write_bytes(path, data)
+        (write or atomic_write_bytes)(path, data)
 
 
-def run(args) -> int:
+def load_runner(model: str, device: str | None = None):
+    """The runner for ``--model`` (an ONNX session runs as it is, a torch model on ``device``)."""
     from salmap import load_model
     from salmap.inference import TorchRunner
 
+    loaded = load_model(model)
+    return loaded if hasattr(loaded, "session") else TorchRunner(loaded, device)
+
+
+def run(args) -> int:
     kinds = [k.strip() for k in args.save.split(",") if k.strip()]
     bad = [k for k in kinds if k not in OUTPUTS]
     if bad or not kinds:
         raise SalmapError(f"--save takes {', '.join(OUTPUTS)}; got {args.save!r}")
     if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
         raise SalmapError("--alpha must be between 0 and 1")
+    check_engine_arguments(args)
     items, skipped = collect_inputs(args.inputs)
-    out = Path(args.out)
-    plans = plan_outputs(items, out, kinds, args.overwrite)
-    model = load_model(args.model)
-    runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
-    done, failed = predict_files(items, plans, runner, args)
+    if args.engine == "ray":
+        from salmap.distributed import predict_files_on_ray
+
+        done, kept, failed = predict_files_on_ray(items, kinds, args)
+        note = f"{kept} kept from an earlier run, " if kept else ""
+    else:
+        plans = plan_outputs(items, Path(args.out), kinds, args.overwrite)
+        done, failed = predict_files(items, plans, load_runner(args.model, args.device), args)
+        note = ""
     skipped += failed
-    print(f"{done} image(s) done, {len(skipped)} skipped; outputs in {out}")
+    print(f"{done} image(s) done, {note}{len(skipped)} skipped; outputs in {args.out}")
     for reason in skipped:
         print(f"  skipped: {reason}", file=sys.stderr)
     return 1 if skipped else 0
