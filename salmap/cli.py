@@ -21,6 +21,8 @@ COMMANDS = {
     "predict": "salmap.commands.predict",
     "export": "salmap.commands.export",
     "compare": "salmap.commands.compare",
+    "crop": "salmap.commands.crop",
+    "attention": "salmap.commands.attention",
 }
 
 
