@@ -14,8 +14,10 @@ paths (a shared file system) and have salmap installed; Ray itself is the ``salm
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,10 @@ def add_engine_arguments(p) -> None:
     )
     g.add_argument("--actors", type=int, default=None, help="model actors (default: 1)")
     g.add_argument(
-        "--gpus-per-actor", type=float, default=None, help="GPUs per actor, e.g. 1 or 0.5 (default: 0)"
+        "--gpus-per-actor",
+        type=float,
+        default=None,
+        help="GPUs per actor, e.g. 1 or 0.5 (default: 0)",
     )
 
 
@@ -139,7 +144,8 @@ def missing_outputs(fs, plans: list[dict[str, str]]) -> list[dict[str, str]]:
     from pyarrow.fs import FileType
 
     paths = [p for plan in plans for p in plan.values()]
-    exists = {i.path for i in fs.get_file_info(paths) if i.type != FileType.NotFound}
+    infos = fs.get_file_info(paths)
+    exists = {p for p, i in zip(paths, infos) if i.type != FileType.NotFound}
     return [{k: p for k, p in plan.items() if p not in exists} for plan in plans]
 
 
@@ -222,6 +228,81 @@ class FilePredictor(Predictor):
         write_file(self.fs, path, data)
 
 
+class CropPredictor(FilePredictor):
+    """Ray Data actor for ``salmap crop --engine ray``: rows ``path``, ``stem`` and ``line``
+    (the image's JSONL line from an earlier run, or ""); an image whose line is known and whose
+    files all exist is kept, any other is predicted, searched and its missing files written.
+    Gives back ``status``, ``message`` and the image's JSONL ``line``."""
+
+    def __init__(self, model, device, out: str, aspects: list[str], kinds: list[str], options):
+        super().__init__(model, device, out, kinds, options)
+        self.aspects = aspects
+
+    def plan(self, path: str, stem: str, line: str) -> dict:
+        from salmap.commands.crop import crop_plan
+        from salmap.data.images import image_size
+
+        if line:  # the earlier run's, for the same aspect ratios (see __call__)
+            earlier = json.loads(line)
+            size = (earlier["width"], earlier["height"])
+        else:
+            height, width = image_size(path)  # the header only
+            size = (width, height)
+        plan = crop_plan(
+            Path(stem), Path(self.root), size, self.aspects, self.options.zoom, self.kinds
+        )
+        files = {f"crop {a}": str(p) for a, p in plan["crop"].items()}
+        if plan["preview"] is not None:
+            files["preview"] = str(plan["preview"])
+        return files
+
+    def __call__(self, batch: dict) -> dict:
+        from salmap.commands.crop import crop_line, write_crops
+        from salmap.cropping import best_window
+
+        paths = [str(p) for p in batch["path"]]
+        n = len(paths)
+        status, messages, lines = [KEPT] * n, [""] * n, [str(x) for x in batch["line"]]
+        plans = {}
+        for i, (path, stem, line) in enumerate(zip(paths, batch["stem"], lines)):
+            if line and list(json.loads(line)["crops"]) != self.aspects:
+                lines[i] = line = ""  # cropped to other ratios: not this job's line
+            try:
+                plans[i] = self.plan(path, str(stem), line)
+            except DataError as e:
+                status[i], messages[i] = SKIPPED, message(path, e)
+        wanted = list(plans.values())
+        todo = dict(
+            zip(plans, wanted if self.options.overwrite else missing_outputs(self.fs, wanted))
+        )
+        work = [i for i in plans if todo[i] or not lines[i]]
+        for i, (image, density) in zip(work, self.predict([paths[i] for i in work])):
+            if isinstance(density, Exception):
+                status[i], messages[i] = SKIPPED, message(paths[i], density)
+                continue
+            windows = {a: best_window(density, a, self.options.zoom) for a in self.aspects}
+            missing = todo[i]
+            plan = {
+                "crop": {a: missing[f"crop {a}"] for a in self.aspects if f"crop {a}" in missing},
+                "preview": missing.get("preview"),
+            }
+            try:
+                write_crops(image, density, windows, plan, self.options, write=self.write)
+            except OSError as e:
+                status[i], messages[i] = SKIPPED, f"{paths[i]}: cannot write its crops ({e})"
+                continue
+            status[i], lines[i] = DONE, json.dumps(crop_line(paths[i], density, windows))
+        for i in range(n):
+            if status[i] == SKIPPED:
+                lines[i] = json.dumps({"image": paths[i], "error": messages[i]})
+        return {
+            "path": np.array(paths, dtype=object),
+            "status": status,
+            "message": messages,
+            "line": lines,
+        }
+
+
 def message(image, error: Exception) -> str:
     """The error, naming the file when the image was one (as the local engine reports it)."""
     text = str(error)
@@ -277,7 +358,9 @@ def predict_dataset(
         raise SalmapError(f"output must be 'density' or 'map', got {output!r}")
     columns = set(ds.columns() or [])
     if not columns & {"path", "image"}:
-        raise DataError(f"the dataset needs a 'path' or an 'image' column; it has {sorted(columns)}")
+        raise DataError(
+            f"the dataset needs a 'path' or an 'image' column; it has {sorted(columns)}"
+        )
     return ds.map_batches(
         Predictor,
         fn_constructor_kwargs={"model": str(model), "device": device, "output": output},
@@ -292,9 +375,18 @@ def predict_files_on_ray(items, kinds: list[str], args) -> tuple[int, int, list[
     :func:`salmap.commands.predict.collect_inputs` gives them) predicted and written under
     ``args.out`` by Ray actors. Returns how many were done, how many kept from an earlier run,
     and why the others were skipped."""
+    from pyarrow.fs import LocalFileSystem
     from tqdm import tqdm
 
-    resolve_filesystem(args.out)  # a bad URI fails here, before Ray starts
+    from salmap.commands.predict import output_paths
+
+    fs, root = resolve_filesystem(args.out)  # a bad URI fails here, before Ray starts
+    if isinstance(fs, LocalFileSystem):
+        inputs = {str(path.resolve()) for path, _ in items}
+        for _, stem in items:
+            for target in output_paths(stem, Path(root), kinds).values():
+                if str(target) in inputs:
+                    raise SalmapError(f"{target} is one of the inputs: choose another --out")
     ray = connect(args.address)
     if not items:
         return 0, 0, []
@@ -322,3 +414,80 @@ def predict_files_on_ray(items, kinds: list[str], args) -> tuple[int, int, list[
                     counts[status] += 1
             bar.update(len(batch["status"]))
     return counts[DONE], counts[KEPT], sorted(skipped)
+
+
+# An interrupted crop job keeps the JSONL lines it had received here (one file per flush);
+# the next run reads them, and the finished job folds them into crops.jsonl and removes them.
+JOURNAL = ".crops.partial"
+JOURNAL_EVERY_S = 30
+
+
+def read_lines(fs, paths: list[str]) -> dict[str, str]:
+    """Image path -> its JSONL line (without errors) from the files that exist among ``paths``;
+    a line that does not parse (a crash in the middle of a write elsewhere) is ignored."""
+    from pyarrow.fs import FileType
+
+    known = {}
+    for info in fs.get_file_info(paths):
+        if info.type != FileType.File:
+            continue
+        with fs.open_input_stream(info.path) as f:
+            for text in f.read().decode().splitlines():
+                try:
+                    line = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(line, dict) and "crops" in line:
+                    known[line["image"]] = text
+    return known
+
+
+def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tuple[list[dict], int]:
+    """``salmap crop --engine ray``: crops of ``items`` ((path, output stem) pairs) written under
+    ``args.out`` by Ray actors, and ``crops.jsonl`` written once all are done. Returns the JSONL
+    lines in the order of ``items`` and how many images were kept from an earlier run."""
+    from pyarrow.fs import FileSelector
+    from tqdm import tqdm
+
+    from salmap.commands.crop import JSONL, jsonl
+
+    fs, root = resolve_filesystem(args.out)
+    ray = connect(args.address)
+    journal = f"{root}/{JOURNAL}"
+    known = {}
+    if not args.overwrite:
+        parts = [i.path for i in fs.get_file_info(FileSelector(journal, allow_not_found=True))]
+        known = read_lines(fs, [f"{root}/{JSONL}", *parts])
+    rows = [{"path": str(p), "stem": str(s), "line": known.get(str(p), "")} for p, s in items]
+    lines, kept, pending, flushed = {}, 0, [], time.monotonic()
+    if rows:
+        results = ray.data.from_items(rows).map_batches(
+            CropPredictor,
+            fn_constructor_kwargs={
+                "model": str(args.model),
+                "device": args.device,
+                "out": args.out,
+                "aspects": aspects,
+                "kinds": kinds,
+                "options": args,
+            },
+            batch_size=args.batch_size,
+            batch_format="numpy",
+            **actor_options(args.actors, args.gpus_per_actor, ray),
+        )
+        with tqdm(total=len(rows), desc="cropping", unit="img") as bar:
+            for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+                for path, status, line in zip(batch["path"], batch["status"], batch["line"]):
+                    lines[str(path)] = json.loads(line)
+                    kept += status == KEPT
+                    pending += [str(line)] if status == DONE else []
+                if pending and time.monotonic() - flushed > JOURNAL_EVERY_S:
+                    part = f"{journal}/{int(time.time() * 1e3)}-{secrets.token_hex(4)}.jsonl"
+                    write_file(fs, part, "".join(x + "\n" for x in pending).encode())
+                    pending, flushed = [], time.monotonic()
+                bar.update(len(batch["status"]))
+    ordered = [lines[str(p)] for p, _ in items]
+    write_file(fs, f"{root}/{JSONL}", jsonl(ordered))
+    if fs.get_file_info(journal).type.name != "NotFound":
+        fs.delete_dir(journal)
+    return ordered, kept

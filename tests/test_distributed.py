@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from test_predict import predict_args, tiny_model  # noqa: F401 (a fixture)
 
 from salmap.cli import main
+from salmap.commands.crop import JSONL
 from salmap.commands.predict import load_runner
 from salmap.distributed import write_file
 from salmap.inference import predict_images
@@ -35,20 +35,24 @@ def twenty_images(tmp_path_factory):
     return root
 
 
+def predict_args(inputs, model, out, *options) -> list[str]:
+    return ["predict", *map(str, inputs), "--model", str(model), "--out", str(out), *options]
+
+
 def files(root):
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
 def test_ray_engine_equals_local_and_resumes(
-    ray_local, tiny_model, twenty_images, tmp_path, capsys
+    ray_local, tiny_saved_model, twenty_images, tmp_path, capsys
 ):
     local, distributed = tmp_path / "local", tmp_path / "ray"
     save = ("--save", "density,map", "--batch-size", "4")
-    assert main(predict_args([twenty_images], tiny_model, local, *save)) == 1
+    assert main(predict_args([twenty_images], tiny_saved_model, local, *save)) == 1
     capsys.readouterr()
     ray_flags = ("--engine", "ray", "--actors", "2")
     uri = f"file://{distributed}"  # any pyarrow file system URI
-    assert main(predict_args([twenty_images], tiny_model, uri, *save, *ray_flags)) == 1
+    assert main(predict_args([twenty_images], tiny_saved_model, uri, *save, *ray_flags)) == 1
     text = capsys.readouterr()
     assert "20 image(s) done, 1 skipped" in text.out
     assert "corrupt.jpg" in text.err and "skipped" in text.err
@@ -63,35 +67,69 @@ def test_ray_engine_equals_local_and_resumes(
     for p in gone:
         p.unlink()
     before = {p: p.stat().st_mtime_ns for p in distributed.rglob("*") if p.is_file()}
-    assert main(predict_args([twenty_images], tiny_model, distributed, *save, *ray_flags)) == 1
+    assert (
+        main(predict_args([twenty_images], tiny_saved_model, distributed, *save, *ray_flags)) == 1
+    )
     assert "10 image(s) done, 10 kept from an earlier run, 1 skipped" in capsys.readouterr().out
     assert files(distributed) == files(local)
     after = {p: p.stat().st_mtime_ns for p in distributed.rglob("*") if p.is_file()}
     assert {p for p in after if before.get(p) != after[p]} == set(gone)
 
 
-def test_predict_dataset_in_memory(ray_local, tiny_model):
+def test_ray_crops_equal_local_and_resume_from_the_journal(
+    ray_local, tiny_saved_model, twenty_images, tmp_path, capsys
+):
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    options = ("--aspect", "1:1,16:9", "--zoom", "0.8", "--save", "crop,preview")
+    crop = ["crop", str(twenty_images), "--model", str(tiny_saved_model), *options]
+    assert main([*crop, "--out", str(local)]) == 1
+    capsys.readouterr()
+    ray_flags = ("--engine", "ray", "--actors", "1", "--batch-size", "4")
+    assert main([*crop, "--out", str(distributed), *ray_flags]) == 1
+    assert "20 image(s) cropped, 1 skipped" in capsys.readouterr().out
+    assert files(distributed) == files(local) and len(files(local)) == 61
+    expected = (local / JSONL).read_text()
+    assert (distributed / JSONL).read_text() == expected
+
+    # Interrupted before crops.jsonl was written: the lines received so far are in the journal.
+    journal = distributed / ".crops.partial"
+    journal.mkdir()
+    (distributed / JSONL).rename(journal / "1.jsonl")
+    gone = sorted(distributed.rglob("*_crop_*.jpg"))[::4]  # 10 of the 40 crops
+    for p in gone:
+        p.unlink()
+    before = {p: p.stat().st_mtime_ns for p in distributed.rglob("*") if p.is_file()}
+    assert main([*crop, "--out", str(distributed), *ray_flags]) == 1
+    assert "(10 kept from an earlier run)" in capsys.readouterr().out
+    assert (distributed / JSONL).read_text() == expected and not journal.exists()
+    after = {p: p.stat().st_mtime_ns for p in distributed.rglob("*") if p.is_file()}
+    assert {p for p in after if before.get(p) != after[p]} == {*gone, distributed / JSONL}
+
+
+def test_predict_dataset_in_memory(ray_local, tiny_saved_model):
     from salmap.distributed import predict_dataset
 
     rng = np.random.default_rng(2)
     images = [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for h, w in [(30, 50), (64, 20)]]
     rows = [{"id": i, "image": im} for i, im in enumerate(images)]
     rows.append({"id": 2, "image": np.zeros((8, 8, 2), np.uint8)})  # not an image
-    out = predict_dataset(ray_local.data.from_items(rows), tiny_model, batch_size=2)
+    out = predict_dataset(ray_local.data.from_items(rows), tiny_saved_model, batch_size=2)
     got = sorted(out.take_all(), key=lambda r: r["id"])
-    expected = predict_images(load_runner(str(tiny_model)), images)
+    expected = predict_images(load_runner(str(tiny_saved_model)), images)
     for row, density in zip(got, expected):
         assert row["error"] == "" and row["density"].shape == density.shape
         assert np.abs(row["density"] - density).max() <= 1e-6
     assert "shape (8, 8, 2)" in got[2]["error"] and got[2]["density"].size == 0
 
 
-def test_without_ray_the_error_names_the_extra(tiny_model, photos, tmp_path, monkeypatch, capsys):
+def test_without_ray_the_error_names_the_extra(
+    tiny_saved_model, photos, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    args = predict_args([photos], tiny_model, tmp_path / "out", "--engine", "ray")
+    args = predict_args([photos], tiny_saved_model, tmp_path / "out", "--engine", "ray")
     assert main(args) == 2
     assert "pip install 'salmap[ray]'" in capsys.readouterr().err
-    assert main(predict_args([photos], tiny_model, tmp_path / "out", "--actors", "2")) == 2
+    assert main(predict_args([photos], tiny_saved_model, tmp_path / "out", "--actors", "2")) == 2
     assert "--actors only apply with --engine ray" in capsys.readouterr().err
 
 
