@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,8 @@ def check_engine_arguments(args) -> None:
     ]
     if args.engine == "local" and ray_only:
         raise SalmapError(f"{', '.join(ray_only)} only apply with --engine ray")
+    if args.engine == "local" and "://" in args.out:
+        raise SalmapError(f"--out {args.out}: a URI needs --engine ray; give a folder otherwise")
     if args.actors is not None and args.actors < 1:
         raise SalmapError(f"--actors must be at least 1, got {args.actors}")
     if args.gpus_per_actor is not None and args.gpus_per_actor < 0:
@@ -139,12 +142,12 @@ def write_file(fs, path: str, data: bytes) -> None:
             fs.delete_file(tmp)
 
 
-def missing_outputs(fs, plans: list[dict[str, str]]) -> list[dict[str, str]]:
+def missing_outputs(fs, plans: list[dict]) -> list[dict]:
     """For each plan (kind -> path), the part whose files do not exist yet (one listing call)."""
     from pyarrow.fs import FileType
 
     paths = [p for plan in plans for p in plan.values()]
-    infos = fs.get_file_info(paths)
+    infos = fs.get_file_info([str(p) for p in paths])
     exists = {p for p, i in zip(paths, infos) if i.type != FileType.NotFound}
     return [{k: p for k, p in plan.items() if p not in exists} for plan in plans]
 
@@ -160,10 +163,11 @@ class Predictor:
     "map"``, ``map`` (H x W uint8, the map PNG's pixels), and ``error`` ("" when all went well;
     a failed row's map is 0 x 0)."""
 
-    def __init__(self, model: str = "default", device: str | None = None, output: str = "density"):
-        from salmap.commands.predict import load_runner
+    def __init__(self, model="default", runner=None, device=None, output: str = "density"):
+        from salmap import load_model
+        from salmap.inference import make_runner
 
-        self.runner = load_runner(model, device)
+        self.runner = make_runner(load_model(model, runner=runner), device)
         self.output = output
 
     def predict(self, images) -> list:
@@ -187,45 +191,52 @@ class Predictor:
 
 
 class FilePredictor(Predictor):
-    """Ray Data actor for ``salmap predict --engine ray``: rows ``path``, ``stem``; predicts the
-    images whose outputs are missing under ``out``, writes them and gives back one status row
-    per image (``status`` done, kept or skipped, and ``message``)."""
+    """Ray Data actor for ``salmap predict --engine ray``: rows ``index``, ``path``, ``stem``,
+    ``frame``;
+    runs the local engine (:func:`salmap.commands.predict.predict_files`) on the images of a
+    batch whose outputs under ``out`` are missing (all of them with ``--overwrite``) and gives
+    back one row per image: ``status`` (done, existing, error) and its manifest ``entry``."""
 
-    def __init__(self, model, device, out: str, kinds: list[str], options):
-        super().__init__(model, device)
+    def __init__(self, model, runner, device, out: str, kinds: list[str], options, args):
+        super().__init__(model, runner, device)
         self.fs, self.root = resolve_filesystem(out)
-        self.kinds, self.options = kinds, options
+        self.kinds, self.options, self.args = kinds, options, args
 
     def __call__(self, batch: dict) -> dict:
-        from salmap.commands.predict import output_paths, write_outputs
+        from salmap.commands.predict import Input, _entry, output_paths, predict_files
 
-        paths = [str(p) for p in batch["path"]]
-        plans = [
-            {k: str(v) for k, v in output_paths(Path(s), Path(self.root), self.kinds).items()}
-            for s in batch["stem"]
+        root = Path(self.root)
+        items = [
+            Input(Path(str(p)), Path(str(s)), int(f))
+            for p, s, f in zip(batch["path"], batch["stem"], batch["frame"])
         ]
-        todo = plans if self.options.overwrite else missing_outputs(self.fs, plans)
-        status, messages = [KEPT] * len(paths), [""] * len(paths)
+        plans = [output_paths(item.stem, root, self.kinds) for item in items]
+        todo = plans if self.args.overwrite else missing_outputs(self.fs, plans)
         work = [i for i, plan in enumerate(todo) if plan]
-        results = self.predict([paths[i] for i in work])
-        for i, (image, density) in zip(work, results):
-            if isinstance(density, Exception):
-                status[i], messages[i] = SKIPPED, message(paths[i], density)
-                continue
-            try:
-                write_outputs(image, density, todo[i], self.options, write=self.write)
-                status[i] = DONE
-            except OSError as e:
-                status[i], messages[i] = SKIPPED, f"{paths[i]}: cannot write its outputs ({e})"
-        return {"path": np.array(paths, dtype=object), "status": status, "message": messages}
+        entries = {i: _entry(items[i], plans[i], root, "existing") for i in range(len(items))}
 
-    def predict(self, images) -> list:
-        from salmap.inference import predict_stream
+        def record(k: int, status: str, error=None, note=None) -> None:
+            i = work[k]
+            entries[i] = _entry(items[i], plans[i], root, status, error, note)
 
-        return list(predict_stream(self.runner, images, max(len(images), 1)))
+        predict_files(
+            [items[i] for i in work],
+            [todo[i] for i in work],
+            self.runner,
+            self.options,
+            self.args,
+            progress=False,
+            entries=record,
+            write=self.write,
+        )
+        return {
+            "index": batch["index"],
+            "status": [entries[i]["status"] for i in range(len(items))],
+            "entry": [json.dumps(entries[i], ensure_ascii=False) for i in range(len(items))],
+        }
 
-    def write(self, path: str, data: bytes) -> None:
-        write_file(self.fs, path, data)
+    def write(self, path, data: bytes) -> None:
+        write_file(self.fs, str(path), data)
 
 
 class CropPredictor(FilePredictor):
@@ -234,9 +245,14 @@ class CropPredictor(FilePredictor):
     files all exist is kept, any other is predicted, searched and its missing files written.
     Gives back ``status``, ``message`` and the image's JSONL ``line``."""
 
-    def __init__(self, model, device, out: str, aspects: list[str], kinds: list[str], options):
-        super().__init__(model, device, out, kinds, options)
+    def __init__(self, model, runner, device, out: str, aspects: list[str], kinds: list[str], args):
+        super().__init__(model, runner, device, out, kinds, None, args)
         self.aspects = aspects
+
+    def predict(self, images) -> list:
+        from salmap.inference import predict_stream
+
+        return list(predict_stream(self.runner, images, max(len(images), 1)))
 
     def plan(self, path: str, stem: str, line: str) -> dict:
         from salmap.commands.crop import crop_plan
@@ -249,7 +265,7 @@ class CropPredictor(FilePredictor):
             height, width = image_size(path)  # the header only
             size = (width, height)
         plan = crop_plan(
-            Path(stem), Path(self.root), size, self.aspects, self.options.zoom, self.kinds
+            Path(stem), Path(self.root), size, self.aspects, self.args.zoom, self.kinds
         )
         files = {f"crop {a}": str(p) for a, p in plan["crop"].items()}
         if plan["preview"] is not None:
@@ -272,22 +288,20 @@ class CropPredictor(FilePredictor):
             except DataError as e:
                 status[i], messages[i] = SKIPPED, message(path, e)
         wanted = list(plans.values())
-        todo = dict(
-            zip(plans, wanted if self.options.overwrite else missing_outputs(self.fs, wanted))
-        )
+        todo = dict(zip(plans, wanted if self.args.overwrite else missing_outputs(self.fs, wanted)))
         work = [i for i in plans if todo[i] or not lines[i]]
         for i, (image, density) in zip(work, self.predict([paths[i] for i in work])):
             if isinstance(density, Exception):
                 status[i], messages[i] = SKIPPED, message(paths[i], density)
                 continue
-            windows = {a: best_window(density, a, self.options.zoom) for a in self.aspects}
+            windows = {a: best_window(density, a, self.args.zoom) for a in self.aspects}
             missing = todo[i]
             plan = {
                 "crop": {a: missing[f"crop {a}"] for a in self.aspects if f"crop {a}" in missing},
                 "preview": missing.get("preview"),
             }
             try:
-                write_crops(image, density, windows, plan, self.options, write=self.write)
+                write_crops(image, density, windows, plan, self.args, write=self.write)
             except OSError as e:
                 status[i], messages[i] = SKIPPED, f"{paths[i]}: cannot write its crops ({e})"
                 continue
@@ -370,50 +384,72 @@ def predict_dataset(
     )
 
 
-def predict_files_on_ray(items, kinds: list[str], args) -> tuple[int, int, list[str]]:
-    """``salmap predict --engine ray``: the images of ``items`` ((path, output stem) pairs, as
-    :func:`salmap.commands.predict.collect_inputs` gives them) predicted and written under
-    ``args.out`` by Ray actors. Returns how many were done, how many kept from an earlier run,
-    and why the others were skipped."""
-    from pyarrow.fs import LocalFileSystem
+def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, int, list[str]]:
+    """``salmap predict --engine ray``: the images of ``items`` (:class:`~salmap.commands.
+    predict.Input`, as the local engine collects them) predicted and written under ``args.out``
+    by Ray actors, with ``manifest.jsonl``. Existing outputs are refused, replaced or kept as
+    the local engine does (``--overwrite``, ``--skip-existing``). Returns how many images were
+    done, how many kept from an earlier run, and why the others were skipped."""
     from tqdm import tqdm
 
-    from salmap.commands.predict import output_paths
+    from salmap.commands.predict import MANIFEST, output_paths, write_manifest
 
     fs, root = resolve_filesystem(args.out)  # a bad URI fails here, before Ray starts
-    if isinstance(fs, LocalFileSystem):
-        inputs = {str(path.resolve()) for path, _ in items}
-        for _, stem in items:
-            for target in output_paths(stem, Path(root), kinds).values():
-                if str(target) in inputs:
-                    raise SalmapError(f"{target} is one of the inputs: choose another --out")
+    plans = check_existing(fs, root, items, kinds, args)
     ray = connect(args.address)
-    if not items:
-        return 0, 0, []
-    rows = [{"path": str(path), "stem": str(stem)} for path, stem in items]
-    results = ray.data.from_items(rows).map_batches(
-        FilePredictor,
-        fn_constructor_kwargs={
-            "model": str(args.model),
-            "device": args.device,
-            "out": args.out,
-            "kinds": kinds,
-            "options": args,
-        },
-        batch_size=args.batch_size,
-        batch_format="numpy",
-        **actor_options(args.actors, args.gpus_per_actor, ray),
-    )
-    counts, skipped = {DONE: 0, KEPT: 0}, []
-    with tqdm(total=len(rows), desc="predicting", unit="img") as bar:
-        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-            for status, text in zip(batch["status"], batch["message"]):
-                if status == SKIPPED:
-                    skipped.append(str(text))
-                else:
-                    counts[status] += 1
-            bar.update(len(batch["status"]))
-    return counts[DONE], counts[KEPT], sorted(skipped)
+    entries: dict[int, dict] = {}
+    try:
+        if items:
+            rows = [
+                {"index": i, "path": str(it.path), "stem": str(it.stem), "frame": it.frame}
+                for i, it in enumerate(items)
+            ]
+            results = ray.data.from_items(rows).map_batches(
+                FilePredictor,
+                fn_constructor_kwargs={
+                    "model": str(args.model),
+                    "runner": args.runner,
+                    "device": args.device,
+                    "out": args.out,
+                    "kinds": kinds,
+                    "options": options,
+                    "args": args,
+                },
+                batch_size=args.batch_size,
+                batch_format="numpy",
+                **actor_options(args.actors, args.gpus_per_actor, ray),
+            )
+            with tqdm(total=len(rows), desc="predicting", unit="img") as bar:
+                for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+                    for i, entry in zip(batch["index"], batch["entry"]):
+                        entries[int(i)] = json.loads(entry)
+                    bar.update(len(batch["index"]))
+    finally:
+        plans = plans or [output_paths(it.stem, Path(root), kinds) for it in items]
+        manifest = f"{root}/{MANIFEST}"
+        write_manifest(manifest, items, plans, Path(root), entries, write=partial(write_file, fs))
+    statuses = [e["status"] for e in entries.values()]
+    failed = sorted(e["error"] for e in entries.values() if e["status"] == "error")
+    return statuses.count("done"), statuses.count("existing"), failed
+
+
+def check_existing(fs, root: str, items, kinds: list[str], args) -> list | None:
+    """Refuse existing outputs unless ``--overwrite`` or ``--skip-existing``, as the local
+    engine does: for a local folder with its own checks (which give the plans), elsewhere from
+    one recursive listing of ``root``."""
+    from pyarrow.fs import FileSelector, FileType, LocalFileSystem
+
+    from salmap.commands.predict import output_paths, plan_outputs, refuse_existing
+
+    if isinstance(fs, LocalFileSystem):
+        return plan_outputs(items, Path(root), kinds, args.overwrite, args.skip_existing)
+    if args.overwrite or args.skip_existing:
+        return None
+    listing = fs.get_file_info(FileSelector(root, recursive=True, allow_not_found=True))
+    existing = {i.path for i in listing if i.type == FileType.File}
+    targets = (str(p) for it in items for p in output_paths(it.stem, Path(root), kinds).values())
+    refuse_existing([t for t in targets if t in existing])
+    return None
 
 
 # An interrupted crop job keeps the JSONL lines it had received here (one file per flush);
@@ -465,11 +501,12 @@ def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tupl
             CropPredictor,
             fn_constructor_kwargs={
                 "model": str(args.model),
+                "runner": None,
                 "device": args.device,
                 "out": args.out,
                 "aspects": aspects,
                 "kinds": kinds,
-                "options": args,
+                "args": args,
             },
             batch_size=args.batch_size,
             batch_format="numpy",

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from salmap import load_model
 from salmap.cli import main
 from salmap.commands.crop import JSONL
-from salmap.commands.predict import load_runner
+from salmap.commands.predict import MANIFEST
 from salmap.distributed import write_file
-from salmap.inference import predict_images
+from salmap.inference import make_runner, predict_images
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,8 @@ def test_ray_engine_equals_local_and_resumes(
     assert "20 image(s) done, 1 skipped" in text.out
     assert "corrupt.jpg" in text.err and "skipped" in text.err
 
-    assert files(distributed) == files(local) and len(files(local)) == 40
+    assert files(distributed) == files(local) and len(files(local)) == 41  # + manifest.jsonl
+    assert (distributed / MANIFEST).read_text() == (local / MANIFEST).read_text()
     for npy in local.rglob("*_density.npy"):
         ours = np.load(distributed / npy.relative_to(local))
         assert np.abs(ours - np.load(npy)).max() <= 1e-6
@@ -67,13 +69,14 @@ def test_ray_engine_equals_local_and_resumes(
     for p in gone:
         p.unlink()
     before = {p: p.stat().st_mtime_ns for p in distributed.rglob("*") if p.is_file()}
-    assert (
-        main(predict_args([twenty_images], tiny_saved_model, distributed, *save, *ray_flags)) == 1
-    )
-    assert "10 image(s) done, 10 kept from an earlier run, 1 skipped" in capsys.readouterr().out
+    rerun = predict_args([twenty_images], tiny_saved_model, distributed, *save, *ray_flags)
+    assert main(rerun) == 2  # refused, as by the local engine
+    assert "--skip-existing" in capsys.readouterr().err
+    assert main([*rerun, "--skip-existing"]) == 1
+    assert "10 image(s) done, 1 skipped, 10 done by an earlier run" in capsys.readouterr().out
     assert files(distributed) == files(local)
     after = {p: p.stat().st_mtime_ns for p in distributed.rglob("*") if p.is_file()}
-    assert {p for p in after if before.get(p) != after[p]} == set(gone)
+    assert {p for p in after if before.get(p) != after[p]} == {*gone, distributed / MANIFEST}
 
 
 def test_ray_crops_equal_local_and_resume_from_the_journal(
@@ -115,7 +118,7 @@ def test_predict_dataset_in_memory(ray_local, tiny_saved_model):
     rows.append({"id": 2, "image": np.zeros((8, 8, 2), np.uint8)})  # not an image
     out = predict_dataset(ray_local.data.from_items(rows), tiny_saved_model, batch_size=2)
     got = sorted(out.take_all(), key=lambda r: r["id"])
-    expected = predict_images(load_runner(str(tiny_saved_model)), images)
+    expected = predict_images(make_runner(load_model(tiny_saved_model)), images)
     for row, density in zip(got, expected):
         assert row["error"] == "" and row["density"].shape == density.shape
         assert np.abs(row["density"] - density).max() <= 1e-6

@@ -191,13 +191,16 @@ def jsonl(lines: list[dict]) -> bytes:
 
 
 def run(args) -> int:
-    from salmap.commands.predict import collect_inputs, load_runner
+    from salmap import load_model
+    from salmap.commands.predict import collect_inputs
     from salmap.distributed import check_engine_arguments
     from salmap.files import atomic_write_bytes
+    from salmap.inference import make_runner
 
     aspects, kinds = check_options(args)
     check_engine_arguments(args)
-    items, skipped = collect_inputs(args.inputs)
+    found = collect_inputs(args.inputs)
+    items, skipped = [(item.path, item.stem) for item in found.items], list(found.problems)
     note = ""
     if args.engine == "ray":
         from salmap.distributed import crop_files_on_ray
@@ -207,7 +210,7 @@ def run(args) -> int:
     else:
         out = Path(args.out)
         plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
-        runner = load_runner(args.model, args.device)
+        runner = make_runner(load_model(args.model), args.device)
         lines = crop_files(items, plans, unreadable, runner, aspects, args)
         atomic_write_bytes(out / JSONL, jsonl(lines))
     failed = [line["error"] for line in lines if "error" in line]
