@@ -30,8 +30,9 @@ import numpy as np
 
 from salmap import load_model
 from salmap.cli import main as salmap
-from salmap.commands.predict import collect_inputs, plan_outputs, predict_files
+from salmap.commands.predict import OutputOptions, collect_inputs, plan_outputs, predict_files
 from salmap.data import NUS_MINI
+from salmap.models.io import choose_runner
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nus-scene" / "stimuli"
 
@@ -68,10 +69,15 @@ class ConstantRunner:
 def time_cpu_side(items, batch_size, work) -> None:
     out = Path(tempfile.mkdtemp(dir=work))
     runner = ConstantRunner(load_model("default").config)
-    args = SimpleNamespace(batch_size=batch_size, bits=8, colormap=None, alpha=None)
-    plans = plan_outputs(items, out, ["map", "overlay"], overwrite=False)
+    args = SimpleNamespace(
+        batch_size=batch_size,
+        background_rgb=(255, 255, 255),
+        max_output_side=None,
+        all_frames=False,
+    )
+    plans = plan_outputs(items, out, ["map", "overlay"])
     t = time.perf_counter()
-    done, _ = predict_files(items, plans, runner, args, progress=False)
+    done, _ = predict_files(items, plans, runner, OutputOptions(), args, progress=False)
     rate = done / (time.perf_counter() - t)
     print(f"| {'CPU side only, no model':<28} | {rate:8.2f} | {rate:8.2f} |         |", flush=True)
 
@@ -83,19 +89,18 @@ def main():
     p.add_argument("--warm", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args()
-    items = collect_inputs([args.images])[0][: args.n]
-    paths = [path for path, _ in items]
+    items = collect_inputs([args.images]).items[: args.n]
+    paths = [item.path for item in items]
 
     import ray
-    import torch
 
     t = time.perf_counter()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     started = time.perf_counter() - t
     print(
-        f"{len(paths)} images from {args.images}, default model, batch {args.batch_size}; "
-        f"{os.cpu_count()} CPU cores, torch threads (local engine) {torch.get_num_threads()}, "
-        f"one thread per Ray actor; Ray {ray.__version__} started in {started:.1f} s\n"
+        f"{len(paths)} images from {args.images}, default model (runner "
+        f"{choose_runner('default')}), batch {args.batch_size}; {os.cpu_count()} CPU cores; "
+        f"Ray {ray.__version__} started in {started:.1f} s\n"
     )
     print("| engine                       | images/s end to end | steady images/s | seconds |")
     print("|---|---:|---:|---:|")

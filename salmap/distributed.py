@@ -4,11 +4,13 @@ Ray Data streams the inputs through a pool of model actors (``map_batches`` with
 class): each actor loads the model once, reads and decodes its own images, predicts them batch
 by batch with :func:`salmap.inference.predict_stream` (the local engine's path, so the maps are
 the same) and writes their outputs with the local engine's writers. The driver only lists the
-inputs and tallies one small status row per image, so it never holds pixels.
+inputs and gathers one small row per image (its manifest or crops.jsonl line), so it never
+holds pixels.
 
 Outputs go to a local folder or to any file system pyarrow reaches by URI (``s3://``, ``gs://``,
 ``hdfs://``, ``file://``). A rerun with the same output folder does only the images whose
-outputs are missing. On a cluster every node must see the inputs and the model at the same
+outputs are missing (``salmap predict --skip-existing`` as locally; ``salmap crop`` by itself).
+On a cluster every node must see the inputs and the model at the same
 paths (a shared file system) and have salmap installed; Ray itself is the ``salmap[ray]`` extra.
 """
 
@@ -27,7 +29,7 @@ from salmap.errors import DataError, SalmapError
 
 ENGINES = ("local", "ray")
 RAY_EXTRA = "pip install 'salmap[ray]'"
-# Statuses of the rows the actors give back, one per image.
+# Statuses of the rows the crop actors give back, one per image.
 DONE, KEPT, SKIPPED = "done", "kept", "skipped"
 
 
@@ -171,16 +173,17 @@ class Predictor:
         self.output = output
 
     def predict(self, images) -> list:
+        """``(rgb, density)`` or ``(None, error)`` per image, as the local engine's stream."""
         from salmap.inference import predict_stream
 
-        return [r for _, r in predict_stream(self.runner, images, max(len(images), 1))]
+        return list(predict_stream(self.runner, images, max(len(images), 1)))
 
     def __call__(self, batch: dict) -> dict:
         from salmap.commands.predict import map_array
 
         images = batch["path"] if "path" in batch else batch["image"]
         maps, errors = [], []
-        for image, result in zip(images, self.predict(list(images))):
+        for image, (_, result) in zip(images, self.predict(list(images))):
             if isinstance(result, Exception):
                 errors.append(message(image, result))
                 maps.append(np.zeros((0, 0), np.uint8 if self.output == "map" else np.float32))
@@ -248,11 +251,6 @@ class CropPredictor(FilePredictor):
     def __init__(self, model, runner, device, out: str, aspects: list[str], kinds: list[str], args):
         super().__init__(model, runner, device, out, kinds, None, args)
         self.aspects = aspects
-
-    def predict(self, images) -> list:
-        from salmap.inference import predict_stream
-
-        return list(predict_stream(self.runner, images, max(len(images), 1)))
 
     def plan(self, path: str, stem: str, line: str) -> dict:
         from salmap.commands.crop import crop_plan
