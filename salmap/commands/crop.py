@@ -98,7 +98,7 @@ def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list,
 
     plans, unreadable = [], []
     targets = [out / JSONL]
-    for path, stem in items:
+    for path, stem, _ in items:  # (path, output stem, frame) from collect_inputs
         try:
             height, width = image_size(path)
         except DataError as e:
@@ -113,7 +113,7 @@ def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list,
             plan["preview"] = out / preview_name(stem)
         plans.append(plan)
         targets += [*plan["crop"].values(), *([plan["preview"]] if plan["preview"] else [])]
-    inputs = {Path(p).resolve() for p, _ in items}
+    inputs = {Path(item.path).resolve() for item in items}
     clashes = []
     for target in dict.fromkeys(targets):  # two ratios may give the same size, hence file
         if target.resolve() in inputs:
@@ -172,8 +172,9 @@ def run(args) -> int:
     from salmap.inference import TorchRunner
 
     aspects, kinds = check_options(args)
-    items, skipped = collect_inputs(args.inputs)
     out = Path(args.out)
+    found = collect_inputs(args.inputs, exclude=out)
+    items, skipped = found.items, list(found.problems)
     plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
     model = load_model(args.model)
     runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
@@ -198,7 +199,7 @@ def crop_files(items, plans, unreadable, runner, aspects, args, progress=True) -
     reasons = iter(unreadable)
     lines = [
         None if plan else {"image": str(path), "error": next(reasons)}
-        for (path, _), plan in zip(items, plans)
+        for (path, *_), plan in zip(items, plans)
     ]
     todo = [i for i, plan in enumerate(plans) if plan]
     writes = []
