@@ -210,7 +210,7 @@ class FilePredictor(Predictor):
 
         root = Path(self.root)
         items = [
-            Input(Path(str(p)), Path(str(s)), int(f))
+            Input(Path(str(p)), Path(str(s)), None if f < 0 else int(f))
             for p, s, f in zip(batch["path"], batch["stem"], batch["frame"])
         ]
         plans = [output_paths(item.stem, root, self.kinds) for item in items]
@@ -240,6 +240,11 @@ class FilePredictor(Predictor):
 
     def write(self, path, data: bytes) -> None:
         write_file(self.fs, str(path), data)
+
+
+def frame(item) -> int:
+    """An Input's frame as a column value: -1 for None (the first, not split by --all-frames)."""
+    return -1 if item.frame is None else item.frame
 
 
 class CropPredictor(FilePredictor):
@@ -399,7 +404,7 @@ def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, i
     try:
         if items:
             rows = [
-                {"index": i, "path": str(it.path), "stem": str(it.stem), "frame": it.frame}
+                {"index": i, "path": str(it.path), "stem": str(it.stem), "frame": frame(it)}
                 for i, it in enumerate(items)
             ]
             results = ray.data.from_items(rows).map_batches(
@@ -492,7 +497,10 @@ def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tupl
     if not args.overwrite:
         parts = [i.path for i in fs.get_file_info(FileSelector(journal, allow_not_found=True))]
         known = read_lines(fs, [f"{root}/{JSONL}", *parts])
-    rows = [{"path": str(p), "stem": str(s), "line": known.get(str(p), "")} for p, s in items]
+    rows = [
+        {"path": str(it.path), "stem": str(it.stem), "line": known.get(str(it.path), "")}
+        for it in items
+    ]
     lines, kept, pending, flushed = {}, 0, [], time.monotonic()
     if rows:
         results = ray.data.from_items(rows).map_batches(
@@ -521,7 +529,7 @@ def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tupl
                     write_file(fs, part, "".join(x + "\n" for x in pending).encode())
                     pending, flushed = [], time.monotonic()
                 bar.update(len(batch["status"]))
-    ordered = [lines[str(p)] for p, _ in items]
+    ordered = [lines[str(it.path)] for it in items]
     write_file(fs, f"{root}/{JSONL}", jsonl(ordered))
     if fs.get_file_info(journal).type.name != "NotFound":
         fs.delete_dir(journal)

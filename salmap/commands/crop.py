@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "crop",
         help="crop images to aspect ratios where the predicted attention is",
-        description=__doc__.split("\n\n")[1],
+        description=__doc__.split("\n\n")[1].replace("``", ""),
     )
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns"
@@ -114,7 +114,7 @@ def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list,
 
     plans, unreadable = [], []
     targets = [out / JSONL]
-    for path, stem in items:
+    for path, stem, _ in items:  # (path, output stem, frame) from collect_inputs
         try:
             height, width = image_size(path)
         except DataError as e:
@@ -124,7 +124,7 @@ def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list,
         plan = crop_plan(stem, out, (width, height), aspects, zoom, kinds)
         plans.append(plan)
         targets += [*plan["crop"].values(), *([plan["preview"]] if plan["preview"] else [])]
-    inputs = {Path(p).resolve() for p, _ in items}
+    inputs = {Path(item.path).resolve() for item in items}
     clashes = []
     for target in dict.fromkeys(targets):  # two ratios may give the same size, hence file
         if target.resolve() in inputs:
@@ -199,8 +199,9 @@ def run(args) -> int:
 
     aspects, kinds = check_options(args)
     check_engine_arguments(args)
-    found = collect_inputs(args.inputs)
-    items, skipped = [(item.path, item.stem) for item in found.items], list(found.problems)
+    out = Path(args.out)
+    found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
+    items, skipped = found.items, list(found.problems)
     note = ""
     if args.engine == "ray":
         from salmap.distributed import crop_files_on_ray
@@ -208,7 +209,6 @@ def run(args) -> int:
         lines, kept = crop_files_on_ray(items, aspects, kinds, args)
         note = f" ({kept} kept from an earlier run)" if kept else ""
     else:
-        out = Path(args.out)
         plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
         runner = make_runner(load_model(args.model), args.device)
         lines = crop_files(items, plans, unreadable, runner, aspects, args)
@@ -233,7 +233,7 @@ def crop_files(items, plans, unreadable, runner, aspects, args, progress=True) -
     reasons = iter(unreadable)
     lines = [
         None if plan else {"image": str(path), "error": next(reasons)}
-        for (path, _), plan in zip(items, plans)
+        for (path, *_), plan in zip(items, plans)
     ]
     todo = [i for i, plan in enumerate(plans) if plan]
     writes = []
