@@ -6,6 +6,7 @@ file: unreadable or truncated files, decompression bombs, unsupported modes.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -34,37 +35,50 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
-    """Open an image, check its pixel count, decode it fully and apply its EXIF orientation."""
-    path = Path(path)
+class NotAnImageError(DataError):
+    """The data is not in any image format Pillow reads."""
+
+
+class TooManyPixelsError(DataError):
+    """The image is larger than :data:`MAX_PIXELS` (or a decompression bomb)."""
+
+
+def _open(path: str | os.PathLike | io.BytesIO, name: str | None = None) -> Image.Image:
+    """Open an image (a path, or bytes in memory named ``name`` in messages), check its pixel
+    count, decode it fully and apply its EXIF orientation."""
+    if not isinstance(path, io.BytesIO):
+        path = Path(path)
+    label = name or path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             im = Image.open(path)
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{label}: file not found") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not an image") from None
+        raise DataError(f"{label}: is a folder, not an image") from None
     except Image.DecompressionBombError as e:
-        raise DataError(f"{path}: refused as a decompression bomb ({e})") from None
+        raise TooManyPixelsError(f"{label}: refused as a decompression bomb ({e})") from None
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image file, or a format Pillow cannot read") from None
+        raise NotAnImageError(
+            f"{label}: not an image file, or a format Pillow cannot read"
+        ) from None
     except OSError as e:
-        raise DataError(f"{path}: cannot be read ({e})") from None
+        raise DataError(f"{label}: cannot be read ({e})") from None
     w, h = im.size
     if w * h > MAX_PIXELS:
         im.close()
-        raise DataError(
-            f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, more than the limit of "
+        raise TooManyPixelsError(
+            f"{label}: {w}x{h} is {w * h / 1e6:.0f} megapixels, more than the limit of "
             f"{MAX_PIXELS / 1e6:.0f} (set SALMAP_MAX_PIXELS to raise it)"
         )
     if w == 0 or h == 0:
-        raise DataError(f"{path}: image has zero size ({w}x{h})")
+        raise DataError(f"{label}: image has zero size ({w}x{h})")
     try:
         im.load()
         im = ImageOps.exif_transpose(im)
     except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{path}: truncated or corrupt image data ({e})") from None
+        raise DataError(f"{label}: truncated or corrupt image data ({e})") from None
     return im
 
 
@@ -114,11 +128,22 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     transparent images are composited over :data:`BACKGROUND`, CMYK is converted, and the EXIF
     orientation is applied, so the array is the image as a viewer shows it.
     """
-    im = _open(path)
+    return _rgb(_open(path), path)
+
+
+def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
+    """:func:`load_image` for a file's bytes in memory (an upload); ``name`` labels errors.
+    The same pixel cap and decompression-bomb guard apply; nothing touches the disk."""
+    if not data:
+        raise DataError(f"{name}: the file is empty (0 bytes)")
+    return _rgb(_open(io.BytesIO(data), name), name)
+
+
+def _rgb(im: Image.Image, label) -> np.ndarray:
     try:
         return np.asarray(_to_rgb(im), dtype=np.uint8).copy()
     except (OSError, ValueError) as e:
-        raise DataError(f"{path}: cannot convert {im.mode} image to RGB ({e})") from None
+        raise DataError(f"{label}: cannot convert {im.mode} image to RGB ({e})") from None
 
 
 def to_rgb_array(image) -> np.ndarray:

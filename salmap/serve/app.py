@@ -1,0 +1,321 @@
+"""The HTTP API and the page: one FastAPI app around one loaded model.
+
+Every answer to bad input is a 4xx with the JSON body ``{"error": "<what and why>"}``: 400 an
+unreadable image or body, 401 a missing or wrong token, 413 too large (bytes or pixels), 415
+not an image, 422 bad parameters. Decoding, resizing and encoding run in worker threads; the
+forward passes run batched (:class:`~salmap.serve.batching.Batcher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import secrets
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from salmap import __version__
+from salmap.data.images import NotAnImageError, TooManyPixelsError, decode_image
+from salmap.errors import DataError
+from salmap.inference import prepare, restore
+from salmap.serve.batching import Batcher
+from salmap.serve.uploads import ApiError, Upload, read_multipart
+from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, heatmap_rgb
+
+STATIC = Path(__file__).resolve().parent / "static"
+API = "/api/v1"
+# Colormaps the page offers (the default first); their tables come from matplotlib via
+# /colormaps.json, so the page draws exactly the colours `salmap predict` writes.
+PAGE_COLORMAPS = (DEFAULT_COLORMAP, "magma", "viridis", "turbo", "jet", "gray")
+# Shares of attention for which the summary gives the fraction of the image that holds them.
+SUMMARY_MASSES = (0.5, 0.8, 0.95)
+
+IMAGE_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {"image": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
+
+
+@dataclass
+class ServeSettings:
+    max_upload_mb: float = 25.0
+    token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    batch_size: int = 8
+    max_wait_ms: float = 5.0
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def density_summary(density: np.ndarray) -> dict:
+    """Numbers that describe an H x W density (sums to 1): its peak (pixel x, y: column and
+    row), its centre of mass, its entropy in bits, and the fraction of the image's area that
+    holds 50, 80 and 95% of the attention (small = attention concentrated)."""
+    h, w = density.shape
+    row, col = np.unravel_index(int(np.argmax(density)), density.shape)
+    d = density.astype(np.float64)
+    total = d.sum()
+    ys, xs = np.arange(h) + 0.5, np.arange(w) + 0.5
+    cumulative = np.cumsum(np.sort(d.ravel())[::-1]) / total
+    area = {
+        f"{round(m * 100)}%": float((np.searchsorted(cumulative, m) + 1) / d.size)
+        for m in SUMMARY_MASSES
+    }
+    p = d[d > 0] / total
+    return {
+        "peak": {"x": int(col), "y": int(row), "value": float(density[row, col])},
+        "centre_of_mass": {
+            "x": float((d.sum(axis=0) * xs).sum() / total),
+            "y": float((d.sum(axis=1) * ys).sum() / total),
+        },
+        "entropy_bits": float(-(p * np.log2(p)).sum()),
+        "area_for_attention": area,
+    }
+
+
+def encode_map(density: np.ndarray, bits: int) -> bytes:
+    """The density as a grayscale PNG scaled to its maximum (8 or 16 bits), as `salmap predict`
+    writes ``_map.png``."""
+    from PIL import Image
+
+    top = 65535 if bits == 16 else 255
+    scaled = np.round(density / max(float(density.max()), 1e-30) * top)
+    buf = io.BytesIO()
+    Image.fromarray(scaled.astype(np.uint16 if bits == 16 else np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def encode_npy(density: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, density.astype(np.float32))
+    return buf.getvalue()
+
+
+class Service:
+    """The loaded model and its batcher: image bytes in, density at the image's size out."""
+
+    def __init__(self, model, runner, settings: ServeSettings):
+        self.model = model
+        self.runner = runner
+        self.settings = settings
+        self.batcher = Batcher(runner, settings.batch_size, settings.max_wait_ms)
+
+    async def density(self, upload: Upload) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, density) of the upload's ``image`` file."""
+        if "image" not in upload.files:
+            raise ApiError(422, "no file in the form field 'image' (send it as image=@photo.jpg)")
+        name, data = upload.files["image"]
+        rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name)
+        prediction = await self.batcher.run(x)
+        try:
+            return rgb, await asyncio.to_thread(restore, prediction, geometry)
+        except DataError as e:
+            raise ApiError(500, f"the model gave a broken map: {e}") from None
+
+    def _prepare(self, data: bytes, name: str):
+        try:
+            rgb = decode_image(data, name)
+        except NotAnImageError as e:
+            raise ApiError(415, str(e)) from None
+        except TooManyPixelsError as e:
+            raise ApiError(413, str(e)) from None
+        except DataError as e:
+            raise ApiError(400, str(e)) from None
+        return rgb, *prepare(rgb, self.runner.config)
+
+    def info(self) -> dict:
+        from salmap.models.io import DEFAULT_MODEL, model_label
+
+        config = self.runner.config
+        recipe = getattr(self.model, "training_recipe", {}) or {}
+        data = recipe.get("data", {})
+        source = Path(getattr(self.model, "source", "") or "")
+        default = source.resolve() == DEFAULT_MODEL.resolve() if source.name else False
+        return {
+            "name": "default" if default else model_label(source),
+            "runner": "onnxruntime" if hasattr(self.runner, "session") else "torch",
+            "input_size": {"height": config.input_size[0], "width": config.input_size[1]},
+            "aspect": config.aspect,
+            "encoder": config.encoder,
+            "decoder": config.decoder,
+            "output": config.output,
+            "training_data": {"format": data.get("format"), "path": data.get("path")},
+            "licence": "MIT (weights and the NUS-Scene training data)" if default else None,
+            "batch_size": self.settings.batch_size,
+            "max_upload_mb": self.settings.max_upload_mb,
+        }
+
+
+def create_app(model, runner=None, settings: ServeSettings | None = None) -> FastAPI:
+    """The app serving ``model`` (a SaliencyModel or OnnxModel) through ``runner`` (default:
+    the ONNX model itself, or a TorchRunner on the best device)."""
+    from salmap.inference import TorchRunner
+
+    settings = settings or ServeSettings()
+    if runner is None:
+        runner = model if hasattr(model, "session") else TorchRunner(model)
+    service = Service(model, runner, settings)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await service.batcher.start()
+        yield
+        await service.batcher.stop()
+
+    app = FastAPI(
+        title="salmap",
+        version=__version__,
+        description="Saliency maps, crops and attention shares of images. "
+        'Errors are JSON: {"error": "<what and why>"}.',
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization"],
+        )
+    add_error_handlers(app)
+    add_routes(app, service)
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request, e: ApiError):
+        return error(e.status, e.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(request, e: RequestValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in x['loc'][1:]) or 'request'}: {x['msg']}" for x in e.errors()
+        )
+        return error(422, f"bad parameters: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, e: StarletteHTTPException):
+        return error(e.status_code, str(e.detail))
+
+
+def require_token(settings: ServeSettings):
+    async def check(request: Request) -> None:
+        if settings.token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.encode(), settings.token.encode()
+        ):
+            raise ApiError(
+                401, "missing or wrong token: send the header 'Authorization: Bearer TOKEN'"
+            )
+
+    return check
+
+
+def add_routes(app: FastAPI, service: Service) -> None:
+    settings = service.settings
+    auth = [Depends(require_token(settings))]
+    max_bytes = int(settings.max_upload_mb * 2**20)
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str):
+        # only the files shipped beside index.html: no request path reaches the file system
+        files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
+        if name not in files:
+            raise ApiError(404, f"no static file {name!r}")
+        return FileResponse(files[name])
+
+    @app.get("/colormaps.json", include_in_schema=False)
+    async def colormaps():
+        ramp = np.linspace(0, 1, 256)[None, :]
+        tables = {name: heatmap_rgb(ramp, name)[0].tolist() for name in PAGE_COLORMAPS}
+        return {"default": DEFAULT_COLORMAP, "alpha": DEFAULT_ALPHA, "tables": tables}
+
+    @app.get(f"{API}/health", summary="Is the server up")
+    async def health():
+        batcher = service.batcher
+        return {
+            "status": "ok",
+            "version": __version__,
+            "forward_passes": batcher.forward_passes,
+            "images": batcher.images,
+        }
+
+    @app.get(f"{API}/model", summary="The model served", dependencies=auth)
+    async def model_info():
+        return service.info()
+
+    @app.post(
+        f"{API}/saliency",
+        summary="The saliency map of an image, at the image's resolution",
+        description="`png`: 8-bit grayscale scaled to the map's maximum; `png16`: the same in "
+        "16 bits; `npy`: the float32 density (sums to 1); `json`: width, height, the peak and "
+        "a summary of the density.",
+        dependencies=auth,
+        openapi_extra={"requestBody": IMAGE_BODY},
+    )
+    async def saliency(
+        request: Request, format: Literal["png", "png16", "npy", "json"] = Query("png")
+    ):
+        rgb, density = await service.density(await read_multipart(request, max_bytes))
+        if format == "json":
+            summary = await asyncio.to_thread(density_summary, density)
+            h, w = density.shape
+            return {"width": w, "height": h, **summary}
+        if format == "npy":
+            data = await asyncio.to_thread(encode_npy, density)
+            return Response(data, media_type="application/octet-stream")
+        data = await asyncio.to_thread(encode_map, density, 16 if format == "png16" else 8)
+        return Response(data, media_type="image/png")
+
+    add_crop_routes(app, service, auth, max_bytes)
+
+
+def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
+    """``/crop`` and ``/attention``: the best windows per aspect, and shares of regions."""
+
+    @app.post(
+        f"{API}/attention",
+        summary="The share of attention in each region",
+        description="Regions in the form field `regions` (or the query): a JSON list of "
+        'boxes `{"name": ..., "box": [x0, y0, x1, y1]}` in image pixels.',
+        dependencies=auth,
+        openapi_extra={"requestBody": IMAGE_BODY},
+    )
+    async def attention(request: Request, regions: str | None = Query(None)):
+        upload = await read_multipart(request, max_bytes)
+        text = upload.fields.get("regions", regions)
+        if text is None:
+            raise ApiError(422, "no regions: send a JSON list of boxes in the field 'regions'")
+        try:
+            json.loads(text)
+        except ValueError as e:
+            raise ApiError(422, f"regions is not valid JSON ({e})") from None
+        raise ApiError(501, "attention shares arrive with salmap.regions")
