@@ -4,7 +4,24 @@ from salmap.errors import DataError, SalmapError
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "SalmapError", "__version__", "load_model"]
+__all__ = [
+    "DataError",
+    "SalmapError",
+    "__version__",
+    "attention",
+    "attention_shares",
+    "best_window",
+    "crop",
+    "load_model",
+]
+
+# Imported on first use so that ``import salmap`` stays light for data-only use.
+_LAZY = {
+    "crop": "salmap.cropping",
+    "best_window": "salmap.cropping",
+    "attention": "salmap.regions",
+    "attention_shares": "salmap.regions",
+}
 
 
 def load_model(path="default", device=None):
@@ -15,3 +32,11 @@ def load_model(path="default", device=None):
     from salmap.models.io import load_model as _load
 
     return _load(path, device=device)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'salmap' has no attribute {name!r}")
