@@ -166,8 +166,8 @@ def test_page_docs_and_static_files(client):
     assert "http" not in client.get("/static/app.js").text.replace("http://", "")  # no CDN
     assert_error(client.get("/static/..%2Fapp.py"), 404)
     assert_error(client.get("/static/nothing.js"), 404)
-    cm = client.get("/colormaps.json").json()
-    assert len(cm["tables"][cm["default"]]) == 256
+    settings = client.get("/page-settings.json").json()
+    assert len(settings["colormaps"][settings["colormap"]]) == 256
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("saliency", "crop", "attention", "health", "model"):
@@ -238,5 +238,47 @@ def test_serve_reports_a_bad_model_in_one_line(tmp_path, capsys):
     assert "no model there" in capsys.readouterr().err
 
 
-def _unused(x):  # keep json imported for the crop/attention tests below
-    return json.dumps(x)
+def test_crop_gives_the_windows_of_salmap_crop(client):
+    from salmap.cropping import best_window
+
+    data = jpeg(90, 60)
+    density = np.load(io.BytesIO(post(client, "/saliency?format=npy", data).content))
+    r = post(client, "/crop?aspect=1:1,16:9&zoom=0.8", data)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["image"], body["width"], body["height"]) == ("photo.jpg", 90, 60)
+    assert list(body["crops"]) == ["1:1", "16:9"]
+    for aspect, window in body["crops"].items():
+        assert window == best_window(density, aspect, 0.8).to_dict()
+    default = post(client, "/crop", data).json()
+    assert list(default["crops"]) == ["1:1", "16:9", "4:5", "9:16"]
+    assert_error(post(client, "/crop?aspect=16-9", data), 422, "16-9")
+    assert_error(post(client, "/crop?zoom=0", data), 422, "zoom")
+    assert_error(post(client, "/crop?zoom=abc", data), 422, "zoom")
+
+
+def test_attention_gives_the_shares_of_salmap_attention(client):
+    from salmap.regions import attention_shares
+
+    data = jpeg(90, 60)
+    density = np.load(io.BytesIO(post(client, "/saliency?format=npy", data).content))
+    regions = {"logo": [0, 0, 30, 20], "text": [[40, 10], [80, 10], [60, 50]]}
+    r = client.post(
+        f"{API}/attention",
+        files={"image": ("photo.jpg", data, "image/jpeg")},
+        data={"regions": json.dumps(regions)},
+    )
+    assert r.status_code == 200, r.text
+    expected = attention_shares(density, regions).to_dict()
+    assert r.json() == {"image": "photo.jpg", **expected}
+    grid = post(client, "/attention?regions=2x3", data).json()
+    assert len(grid["regions"]) == 6
+    assert sum(v["attention"] for v in grid["regions"].values()) == pytest.approx(1, abs=1e-5)
+
+    assert_error(post(client, "/attention", data), 422, "no regions")
+    assert_error(post(client, "/attention?regions=%7Bnot%20json", data), 422, "RxC")
+    outside = json.dumps({"big": [0, 0, 500, 20]})
+    r = client.post(f"{API}/attention", files={"image": ("p.jpg", data)}, data={"regions": outside})
+    assert_error(r, 422, "big", "outside")
+    # a region parameter is never read as a path, even when such a file exists
+    assert_error(post(client, "/attention?regions=pyproject.toml", data), 422)

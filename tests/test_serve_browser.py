@@ -97,6 +97,16 @@ def density_of(url: str, path: Path) -> np.ndarray:
         return np.load(io.BytesIO(r.read()))
 
 
+def pixels(driver, canvas) -> np.ndarray:
+    """The canvas's RGBA pixels as a flat float array."""
+    data = driver.execute_script(
+        "const c = arguments[0];"
+        "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);",
+        canvas,
+    )
+    return np.asarray(data, dtype=np.float64)
+
+
 def wait_for(driver, condition, timeout=60):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -116,18 +126,17 @@ def test_upload_overlay_region_share_and_screenshot(server, browser, tmp_path):
     size = browser.execute_script("const c = arguments[0]; return [c.width, c.height];", canvas)
     density = density_of(server, IMAGE)
     assert size == [density.shape[1], density.shape[0]]
-    # the overlay is not the plain image: the heatmap coloured it
-    drawn = browser.execute_script(
-        "const c = arguments[0]; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s / (d.length / 4);",
-        canvas,
-    )
-    assert drawn > 0
+    # the overlay is the image coloured by the heatmap: it differs from the plain image view
+    overlay = pixels(browser, canvas)
+    browser.find_element(By.CSS_SELECTOR, "input[name=view][value=image]").click()
+    plain = pixels(browser, canvas)
+    assert np.abs(overlay - plain).mean() > 1
+    browser.find_element(By.CSS_SELECTOR, "input[name=view][value=overlay]").click()
 
     # draw a region from about a quarter to the middle of the image
     w, h = canvas.size["width"], canvas.size["height"]
-    ActionChains(browser).move_to_element_with_offset(canvas, -w // 4, -h // 4).click_and_hold()
-    ActionChains(browser).move_by_offset(w // 4, h // 4).release().perform()
+    chain = ActionChains(browser).move_to_element_with_offset(canvas, -w // 4, -h // 4)
+    chain.click_and_hold().move_by_offset(w // 4, h // 4).release().perform()
     item = browser.find_element(By.CSS_SELECTOR, "#regions li")
     share = float(item.get_attribute("data-share"))
     x0, y0, x1, y1 = browser.execute_script("return state.current.regions[0].box;")

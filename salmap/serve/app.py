@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salmap import __version__
 from salmap.data.images import NotAnImageError, TooManyPixelsError, decode_image
-from salmap.errors import DataError
+from salmap.errors import DataError, SalmapError
 from salmap.inference import prepare, restore
 from salmap.serve.batching import Batcher
 from salmap.serve.uploads import ApiError, Upload, read_multipart
@@ -34,7 +34,7 @@ from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, heatmap_rgb
 STATIC = Path(__file__).resolve().parent / "static"
 API = "/api/v1"
 # Colormaps the page offers (the default first); their tables come from matplotlib via
-# /colormaps.json, so the page draws exactly the colours `salmap predict` writes.
+# /page-settings.json, so the page draws exactly the colours `salmap predict` writes.
 PAGE_COLORMAPS = (DEFAULT_COLORMAP, "magma", "viridis", "turbo", "jet", "gray")
 # Shares of attention for which the summary gives the fraction of the image that holds them.
 SUMMARY_MASSES = (0.5, 0.8, 0.95)
@@ -68,27 +68,24 @@ def error(status: int, message: str) -> JSONResponse:
 
 def density_summary(density: np.ndarray) -> dict:
     """Numbers that describe an H x W density (sums to 1): its peak (pixel x, y: column and
-    row), its centre of mass, its entropy in bits, and the fraction of the image's area that
-    holds 50, 80 and 95% of the attention (small = attention concentrated)."""
+    row), its centre of mass (pixels), its entropy in bits, and the fraction of the image's
+    area that holds 50, 80 and 95% of the attention (:func:`salmap.regions.concentration`;
+    small = attention concentrated, uniform = the share itself)."""
+    from salmap.regions import concentration
+
     h, w = density.shape
     row, col = np.unravel_index(int(np.argmax(density)), density.shape)
     d = density.astype(np.float64)
     total = d.sum()
-    ys, xs = np.arange(h) + 0.5, np.arange(w) + 0.5
-    cumulative = np.cumsum(np.sort(d.ravel())[::-1]) / total
-    area = {
-        f"{round(m * 100)}%": float((np.searchsorted(cumulative, m) + 1) / d.size)
-        for m in SUMMARY_MASSES
-    }
     p = d[d > 0] / total
     return {
         "peak": {"x": int(col), "y": int(row), "value": float(density[row, col])},
         "centre_of_mass": {
-            "x": float((d.sum(axis=0) * xs).sum() / total),
-            "y": float((d.sum(axis=1) * ys).sum() / total),
+            "x": float((d.sum(axis=0) * (np.arange(w) + 0.5)).sum() / total),
+            "y": float((d.sum(axis=1) * (np.arange(h) + 0.5)).sum() / total),
         },
         "entropy_bits": float(-(p * np.log2(p)).sum()),
-        "area_for_attention": area,
+        "area_for_attention": {f"{round(m * 100)}%": concentration(d, m) for m in SUMMARY_MASSES},
     }
 
 
@@ -215,6 +212,11 @@ def add_error_handlers(app: FastAPI) -> None:
         )
         return error(422, f"bad parameters: {problems}")
 
+    @app.exception_handler(Exception)
+    async def internal(request, e: Exception):
+        # a fault of the server, not of the input: still a JSON answer, never a traceback
+        return error(500, f"internal error ({type(e).__name__}); see the server's log")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, e: StarletteHTTPException):
         return error(e.status_code, str(e.detail))
@@ -252,11 +254,17 @@ def add_routes(app: FastAPI, service: Service) -> None:
             raise ApiError(404, f"no static file {name!r}")
         return FileResponse(files[name])
 
-    @app.get("/colormaps.json", include_in_schema=False)
-    async def colormaps():
+    @app.get("/page-settings.json", include_in_schema=False)
+    async def page_settings():
+        from salmap.cropping import PREVIEW_COLOURS
+
         ramp = np.linspace(0, 1, 256)[None, :]
-        tables = {name: heatmap_rgb(ramp, name)[0].tolist() for name in PAGE_COLORMAPS}
-        return {"default": DEFAULT_COLORMAP, "alpha": DEFAULT_ALPHA, "tables": tables}
+        return {
+            "colormap": DEFAULT_COLORMAP,
+            "alpha": DEFAULT_ALPHA,
+            "colormaps": {name: heatmap_rgb(ramp, name)[0].tolist() for name in PAGE_COLORMAPS},
+            "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
+        }
 
     @app.get(f"{API}/health", summary="Is the server up")
     async def health():
@@ -300,22 +308,83 @@ def add_routes(app: FastAPI, service: Service) -> None:
 
 def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     """``/crop`` and ``/attention``: the best windows per aspect, and shares of regions."""
+    from salmap.cropping import best_window, check_zoom, parse_aspects
+
+    @app.post(
+        f"{API}/crop",
+        summary="The crop of each aspect ratio that keeps the most attention",
+        description="As a line of `salmap crop`'s crops.jsonl: per aspect ratio the box "
+        "`[x0, y0, x1, y1]` in image pixels (x1, y1 exclusive) and the share of attention in it. "
+        "`zoom` in (0, 1]: the window's size relative to the largest that fits.",
+        dependencies=auth,
+        openapi_extra={"requestBody": IMAGE_BODY},
+    )
+    async def crop(
+        request: Request,
+        aspect: str = Query("1:1,16:9,4:5,9:16", examples=["1:1,16:9"]),
+        zoom: float = Query(1.0),
+    ):
+        try:
+            aspects = list(dict.fromkeys(parse_aspects(aspect)))
+            check_zoom(zoom)
+        except SalmapError as e:
+            raise ApiError(422, str(e)) from None
+        upload = await read_multipart(request, max_bytes)
+        _, density = await service.density(upload)
+
+        def windows():
+            return {a: best_window(density, a, zoom).to_dict() for a in aspects}
+
+        h, w = density.shape
+        crops = await asyncio.to_thread(windows)
+        return {"image": upload.files["image"][0], "width": w, "height": h, "crops": crops}
 
     @app.post(
         f"{API}/attention",
         summary="The share of attention in each region",
-        description="Regions in the form field `regions` (or the query): a JSON list of "
-        'boxes `{"name": ..., "box": [x0, y0, x1, y1]}` in image pixels.',
+        description="As `salmap attention --json`. `regions` (a form field, or the query): a "
+        'JSON object of named boxes and polygons, `{"logo": [x0, y0, x1, y1], "shape": '
+        "[[x, y], [x, y], [x, y]]}` in image pixels, or a grid `RxC` such as `3x3`.",
         dependencies=auth,
         openapi_extra={"requestBody": IMAGE_BODY},
     )
     async def attention(request: Request, regions: str | None = Query(None)):
         upload = await read_multipart(request, max_bytes)
-        text = upload.fields.get("regions", regions)
-        if text is None:
-            raise ApiError(422, "no regions: send a JSON list of boxes in the field 'regions'")
+        spec = parse_regions(upload.fields.get("regions", regions))
+        rgb, density = await service.density(upload)
         try:
-            json.loads(text)
-        except ValueError as e:
-            raise ApiError(422, f"regions is not valid JSON ({e})") from None
-        raise ApiError(501, "attention shares arrive with salmap.regions")
+            shares = await asyncio.to_thread(attention_of, density, spec)
+        except SalmapError as e:
+            raise ApiError(422, str(e)) from None
+        return {"image": upload.files["image"][0], **shares.to_dict()}
+
+
+def parse_regions(text: str | None):
+    """The ``regions`` parameter: a dict of named boxes/polygons, or (rows, columns) of a grid.
+    Never a path: no request parameter reaches the file system."""
+    from salmap.regions import parse_grid
+
+    if text is None or not text.strip():
+        raise ApiError(
+            422, "no regions: send {\"name\": [x0, y0, x1, y1], ...} or RxC in the field 'regions'"
+        )
+    try:
+        spec = json.loads(text)
+    except ValueError:
+        try:
+            return parse_grid(text)
+        except SalmapError:
+            raise ApiError(
+                422, f"regions {text[:80]!r} is neither a JSON object of named regions nor RxC"
+            ) from None
+    if not isinstance(spec, dict) or not spec:
+        raise ApiError(422, 'regions must be a JSON object: {"name": [x0, y0, x1, y1], ...}')
+    return spec
+
+
+def attention_of(density: np.ndarray, spec):
+    from salmap.regions import attention_shares, grid_regions
+
+    if isinstance(spec, tuple):
+        spec = grid_regions(*spec, density.shape)
+    return attention_shares(density, spec)

@@ -7,7 +7,6 @@
 const API = "/api/v1";
 const ASPECTS = ["1:1", "16:9", "4:5", "9:16"];
 const REGION_COLOURS = ["#2f6fed", "#12b76a", "#f79009", "#ee46bc", "#06aed4", "#875bf7"];
-const CROP_COLOUR = "#ffffff";
 
 const state = {
   items: [],          // {id, name, file, url, status, error, img, w, h, density, max, sat, summary, crops, regions}
@@ -16,6 +15,7 @@ const state = {
   alpha: 0.7,
   colormap: null,
   tables: {},
+  cropColours: [],
   token: sessionStorage.getItem("salmap-token") || "",
   selectedRegion: -1,
 };
@@ -156,17 +156,31 @@ function grayMap(item) {
   return out;
 }
 
+function cropColour(i) {
+  return state.cropColours[i % state.cropColours.length];
+}
+
+function fitCanvas() {
+  // show the image as large as the stage allows (up to 2x its pixels), keeping its shape
+  const c = $("canvas"), stage = c.parentElement;
+  if (!c.width || stage.clientWidth === 0) return;
+  const maxW = stage.clientWidth - 24, maxH = Math.max(240, window.innerHeight * 0.58);
+  const s = Math.min(maxW / c.width, maxH / c.height, 2);
+  c.style.width = `${Math.round(c.width * s)}px`;
+  c.style.height = `${Math.round(c.height * s)}px`;
+}
+
 function pct(x) {
   return `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
 }
 
-function drawLabel(g, text, x, y, colour, scale) {
+function drawLabel(g, text, x, y, colour, scale, dark = true) {
   g.font = `600 ${Math.round(13 * scale)}px system-ui, sans-serif`;
   const pad = 4 * scale, h = 18 * scale;
   const w = g.measureText(text).width + 2 * pad;
   g.fillStyle = colour;
   g.fillRect(x, y, w, h);
-  g.fillStyle = colour === CROP_COLOUR ? "#111" : "#fff";
+  g.fillStyle = dark ? "#fff" : "#111";
   g.fillText(text, x + pad, y + h - 5 * scale);
 }
 
@@ -175,6 +189,7 @@ function draw() {
   if (!item || !item.density) return;
   const canvas = $("canvas");
   if (canvas.width !== item.w || canvas.height !== item.h) { canvas.width = item.w; canvas.height = item.h; }
+  fitCanvas();
   const key = `${state.view}|${state.alpha}|${state.colormap}`;
   if (item.viewKey !== key) {
     item.viewData = renderView(item, state.view, state.alpha, state.colormap);
@@ -182,19 +197,33 @@ function draw() {
   }
   const g = canvas.getContext("2d");
   g.putImageData(item.viewData, 0, 0);
-  const scale = Math.max(1, item.w / 900);
+  // canvas pixels per screen pixel: lines and labels keep their size on screen
+  const scale = item.w / (parseFloat(canvas.style.width) || item.w);
   if ($("show-crops").checked && item.crops) {
-    g.setLineDash([8 * scale, 6 * scale]);
-    g.lineWidth = 2 * scale;
-    for (const c of item.crops) {
+    const shown = item.crops.map((c, i) => [c, i]).filter(([, i]) => item.focusCrop == null || item.focusCrop === i);
+    if (item.focusCrop != null) {
+      // one crop chosen: what it cuts away is dimmed
+      const [x0, y0, x1, y1] = item.crops[item.focusCrop].box;
+      g.fillStyle = "rgba(10,12,16,.6)";
+      g.fillRect(0, 0, item.w, y0);
+      g.fillRect(0, y1, item.w, item.h - y1);
+      g.fillRect(0, y0, x0, y1 - y0);
+      g.fillRect(x1, y0, item.w - x1, y1 - y0);
+    }
+    g.setLineDash(item.focusCrop == null ? [6 * scale, 4 * scale] : []);
+    for (const [c, i] of shown) {
       const [x0, y0, x1, y1] = c.box;
-      g.strokeStyle = "rgba(0,0,0,.55)";
-      g.strokeRect(x0 + scale, y0 + scale, x1 - x0, y1 - y0);
-      g.strokeStyle = CROP_COLOUR;
-      g.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      const inset = scale;
+      g.lineWidth = 3 * scale;
+      g.strokeStyle = "rgba(0,0,0,.45)";
+      g.strokeRect(x0 + inset, y0 + inset, x1 - x0 - 2 * inset, y1 - y0 - 2 * inset);
+      g.lineWidth = 1.5 * scale;
+      g.strokeStyle = cropColour(i);
+      g.strokeRect(x0 + inset, y0 + inset, x1 - x0 - 2 * inset, y1 - y0 - 2 * inset);
     }
     g.setLineDash([]);
-    for (const c of item.crops) drawLabel(g, c.aspect, c.box[0], c.box[1], CROP_COLOUR, scale);
+    // labels stack down the top-left corner, so that boxes sharing a corner stay readable
+    shown.forEach(([c, i], k) => drawLabel(g, `${c.aspect} ${pct(c.attention)}`, c.box[0] + 3 * scale, c.box[1] + (3 + 20 * k) * scale, cropColour(i), scale, false));
   }
   item.regions.forEach((r, i) => {
     const [x0, y0, x1, y1] = r.box;
@@ -233,20 +262,32 @@ function listRegions() {
 function drawCrops(item) {
   const box = $("crops");
   box.replaceChildren();
-  for (const c of item.crops || []) {
+  (item.crops || []).forEach((c, i) => {
     const [x0, y0, x1, y1] = c.box;
-    const fig = document.createElement("figure");
+    const fig = document.createElement("button");
+    fig.type = "button";
+    fig.className = "crop";
+    fig.setAttribute("aria-pressed", item.focusCrop === i ? "true" : "false");
+    fig.title = "Show this crop on the image (again: show all)";
     const cv = document.createElement("canvas");
     const s = Math.min(1, 360 / Math.max(x1 - x0, y1 - y0));
     cv.width = Math.max(1, Math.round((x1 - x0) * s));
     cv.height = Math.max(1, Math.round((y1 - y0) * s));
     cv.getContext("2d").drawImage(item.img, x0, y0, x1 - x0, y1 - y0, 0, 0, cv.width, cv.height);
     cv.setAttribute("aria-label", `${c.aspect} crop keeping ${pct(c.attention)} of the attention`);
-    const cap = document.createElement("figcaption");
-    cap.innerHTML = `<span>${c.aspect}</span><span>keeps <b>${pct(c.attention)}</b></span>`;
+    const cap = document.createElement("span");
+    cap.className = "caption";
+    cap.innerHTML = `<span><span class="swatch" style="background:${cropColour(i)}"></span>${c.aspect} · ${x1 - x0} × ${y1 - y0}</span><span>keeps <b>${pct(c.attention)}</b></span>`;
     fig.append(cv, cap);
+    fig.onclick = () => {
+      item.focusCrop = item.focusCrop === i ? null : i;
+      $("show-crops").checked = true;
+      draw();
+      drawCrops(item);
+      box.children[i].focus();
+    };
     box.append(fig);
-  }
+  });
 }
 
 function showStats(item) {
@@ -270,7 +311,8 @@ function listItems() {
     b.className = item.status;
     b.setAttribute("aria-current", item === state.current ? "true" : "false");
     const note = item.status === "failed" ? item.error : item.status === "busy" ? "predicting…" : `${item.w} × ${item.h}`;
-    b.innerHTML = `<img alt="" src="${item.url}"><span><span class="name"></span><span class="note"></span></span>`;
+    b.innerHTML = `<img alt=""><span><span class="name"></span><span class="note"></span></span>`;
+    if (item.status !== "failed") b.querySelector("img").src = item.url;
     b.querySelector(".name").textContent = item.name;
     b.querySelector(".note").textContent = note;
     b.onclick = () => select(item);
@@ -284,7 +326,7 @@ function select(item) {
   state.current = item;
   state.selectedRegion = -1;
   listItems();
-  showMessage(item.status === "failed" ? `${item.name}: ${item.error}` : "");
+  showMessage(item.status === "failed" ? (item.error.includes(item.name) ? item.error : `${item.name}: ${item.error}`) : "");
   $("empty").hidden = true;
   $("result").hidden = item.status === "failed";
   $("title").textContent = item.name;
@@ -319,7 +361,7 @@ async function analyse(item) {
     item.max = map.data.reduce((a, b) => (b > a ? b : a), 0) || 1;
     item.sat = summedArea(map.data, map.w, map.h);
     item.summary = summary;
-    item.crops = crops.crops;
+    item.crops = Object.entries(crops.crops).map(([aspect, c]) => ({ aspect, box: c.box, attention: c.attention }));
     // the server applies EXIF orientation; draw what it saw, at the map's size
     try { item.img = await loadImg(item.url); }
     catch (e) { item.img = await createImageBitmap(item.file); }
@@ -478,13 +520,13 @@ function drawCompare() {
   for (const [item, cid, cap] of [[a, "canvas-a", "cap-a"], [b, "canvas-b", "cap-b"]]) {
     const c = $(cid);
     c.width = item.w; c.height = item.h;
-    c.getContext("2d").putImageData(renderView(item, "overlay", state.alpha, state.colormap), 0, 0);
+    c.getContext("2d").putImageData(renderView(item, state.view === "image" ? "overlay" : state.view, state.alpha, state.colormap), 0, 0);
     $(cap).textContent = `${item.name}: ${item.w} × ${item.h}`;
   }
   const rows = [
     ["Area holding 50% of attention", (i) => i.summary.area_for_attention["50%"], pct, "lower"],
     ["Area holding 80% of attention", (i) => i.summary.area_for_attention["80%"], pct, "lower"],
-    ["Entropy (bits per pixel count)", (i) => i.summary.entropy_bits / Math.log2(i.w * i.h), (x) => x.toFixed(3), "lower"],
+    ["Spread (entropy / that of a uniform map)", (i) => i.summary.entropy_bits / Math.log2(i.w * i.h), (x) => x.toFixed(3), "lower"],
     ...ASPECTS.map((asp) => [`${asp} crop keeps`, (i) => (i.crops.find((c) => c.aspect === asp) || {}).attention, (x) => (x == null ? "–" : pct(x)), "higher"]),
   ];
   const t = $("ab-table");
@@ -500,14 +542,16 @@ function drawCompare() {
 
 // ---------------------------------------------------------------- start
 async function start() {
-  const cm = await (await fetch("/colormaps.json")).json();
-  state.tables = cm.tables;
-  state.colormap = cm.default;
-  state.alpha = cm.alpha;
-  $("opacity").value = Math.round(100 * cm.alpha);
-  $("opacity-out").textContent = `${Math.round(100 * cm.alpha)}%`;
-  $("colormap").replaceChildren(...Object.keys(cm.tables).map((n) => new Option(n, n)));
-  $("colormap").value = cm.default;
+  const settings = await (await fetch("/page-settings.json")).json();
+  state.tables = settings.colormaps;
+  state.colormap = settings.colormap;
+  state.alpha = settings.alpha;
+  state.cropColours = settings.crop_colours;
+  $("opacity").value = Math.round(100 * settings.alpha);
+  $("opacity-out").textContent = `${Math.round(100 * settings.alpha)}%`;
+  $("colormap").replaceChildren(...Object.keys(settings.colormaps).map((n) => new Option(n, n)));
+  $("colormap").value = settings.colormap;
+  window.addEventListener("resize", fitCanvas);
   $("token").value = state.token;
   await showModel();
 
@@ -520,7 +564,7 @@ async function start() {
   document.body.addEventListener("dragover", (e) => e.preventDefault());
   document.body.addEventListener("drop", (e) => { e.preventDefault(); addFiles(e.dataTransfer.files); });
 
-  for (const r of document.querySelectorAll('input[name="view"]')) r.onchange = () => { state.view = r.value; draw(); };
+  for (const r of document.querySelectorAll('input[name="view"]')) r.onchange = () => { state.view = r.value; draw(); drawCompare(); };
   $("opacity").oninput = (e) => { state.alpha = e.target.value / 100; $("opacity-out").textContent = `${e.target.value}%`; draw(); };
   $("colormap").onchange = (e) => { state.colormap = e.target.value; draw(); drawCompare(); };
   $("show-crops").onchange = draw;
