@@ -2,10 +2,12 @@
 
 Starts a live server (the default model unless --model), then in one run:
 1. the same N requests of real photos (the bundled NUS-Scene images and the test photos,
-   cycled) sent one at a time, then from C concurrent clients: every answer checked (status
-   200, a map of the photo's size), p50/p95 latency and throughput of each;
-2. during the concurrent traffic, four bad requests (a malformed multipart body, a truncated
-   JPEG, a 0-byte file, a 200-megapixel PNG bomb), each of which must get its 4xx.
+   cycled) sent one at a time and from C concurrent clients: every answer checked (status
+   200, a map of the photo's size), p50/p95 latency and throughput of each. The two modes
+   alternate in --rounds blocks of N / rounds requests, so that both see the same machine
+   load on a shared machine;
+2. during the first concurrent block, four bad requests (a malformed multipart body, a
+   truncated JPEG, a 0-byte file, a 200-megapixel PNG bomb), each of which must get its 4xx.
 
 Only loopback traffic; every loop is bounded. Run it with nice on a shared machine:
 
@@ -150,6 +152,16 @@ async def traffic(url: str, jobs: list, clients: int, bad: list | None = None) -
     return {"latencies": latencies, "failures": failures, "bad": bad_answers, "wall": wall}
 
 
+def empty() -> dict:
+    return {"latencies": [], "failures": [], "bad": [], "wall": 0.0}
+
+
+def merge(total: dict, result: dict) -> None:
+    for key in ("latencies", "failures", "bad"):
+        total[key] += result[key]
+    total["wall"] += result["wall"]
+
+
 def row(name: str, n: int, result: dict) -> str:
     lat = sorted(result["latencies"])
     p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
@@ -167,6 +179,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-wait-ms", type=float, default=5.0)
+    p.add_argument("--rounds", type=int, default=4, help="alternating blocks of each mode")
     args = p.parse_args()
 
     photos = [(path, path.read_bytes()) for path in PHOTOS]
@@ -176,11 +189,22 @@ def main() -> None:
     try:
         info = httpx.get(f"{url}/api/v1/model").json()
         asyncio.run(traffic(url, jobs[:4], 1))  # warm-up, not counted
-        before = httpx.get(f"{url}/api/v1/health").json()
-        sequential = asyncio.run(traffic(url, jobs, 1))
-        middle = httpx.get(f"{url}/api/v1/health").json()
-        concurrent = asyncio.run(traffic(url, jobs, args.clients, bad))
-        after = httpx.get(f"{url}/api/v1/health").json()
+        sequential, concurrent = empty(), empty()
+        passes = {"sequential": [0, 0], "concurrent": [0, 0]}
+        for k in range(args.rounds):
+            block = jobs[k * len(jobs) // args.rounds : (k + 1) * len(jobs) // args.rounds]
+            for name, total, clients in (
+                ("sequential", sequential, 1),
+                ("concurrent", concurrent, args.clients),
+            ):
+                before = httpx.get(f"{url}/api/v1/health").json()
+                result = asyncio.run(
+                    traffic(url, block, clients, bad if clients > 1 and k == 0 else None)
+                )
+                after = httpx.get(f"{url}/api/v1/health").json()
+                merge(total, result)
+                passes[name][0] += after["forward_passes"] - before["forward_passes"]
+                passes[name][1] += after["images"] - before["images"]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -197,10 +221,7 @@ def main() -> None:
     print(row("1 (one at a time)", args.requests, sequential))
     print(row(str(args.clients), args.requests, concurrent))
     gain = (args.requests / concurrent["wall"]) / (args.requests / sequential["wall"])
-    passes = [
-        (b["forward_passes"] - a["forward_passes"], b["images"] - a["images"])
-        for a, b in ((before, middle), (middle, after))
-    ]
+    passes = [passes["sequential"], passes["concurrent"]]
     print(
         f"\nbatching gain in throughput: x{gain:.2f}; forward passes: "
         f"{passes[0][0]} for {passes[0][1]} images one at a time, {passes[1][0]} for "

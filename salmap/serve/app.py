@@ -39,18 +39,21 @@ PAGE_COLORMAPS = (DEFAULT_COLORMAP, "magma", "viridis", "turbo", "jet", "gray")
 # Shares of attention for which the summary gives the fraction of the image that holds them.
 SUMMARY_MASSES = (0.5, 0.8, 0.95)
 
-IMAGE_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["image"],
-                "properties": {"image": {"type": "string", "format": "binary"}},
-            }
-        }
-    },
-}
+
+def multipart_body(**fields: dict) -> dict:
+    """The OpenAPI request body of an endpoint: the ``image`` file and other form ``fields``."""
+    properties = {"image": {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": ["image"], "properties": properties}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+IMAGE_BODY = multipart_body()
+REGIONS_BODY = multipart_body(
+    regions={
+        "type": "string",
+        "description": 'named boxes and polygons as JSON, {"logo": [x0, y0, x1, y1]}, or RxC',
+    }
+)
 
 
 @dataclass
@@ -346,7 +349,7 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         'JSON object of named boxes and polygons, `{"logo": [x0, y0, x1, y1], "shape": '
         "[[x, y], [x, y], [x, y]]}` in image pixels, or a grid `RxC` such as `3x3`.",
         dependencies=auth,
-        openapi_extra={"requestBody": IMAGE_BODY},
+        openapi_extra={"requestBody": REGIONS_BODY},
     )
     async def attention(request: Request, regions: str | None = Query(None)):
         upload = await read_multipart(request, max_bytes)
