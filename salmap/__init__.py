@@ -24,14 +24,16 @@ _LAZY = {
 }
 
 
-def load_model(path="default", device=None):
-    """Load a saved saliency model (a folder or ``.safetensors`` file, or ``"default"``).
+def load_model(path="default", device=None, runner=None):
+    """Load a saved saliency model: ``"default"``, a folder, a ``.safetensors`` or ``.onnx`` file.
 
-    Imported lazily so that ``import salmap`` stays light for data-only use.
+    ``runner`` is "onnx" (onnxruntime, no torch needed) or "torch"; by default the shipped
+    model runs on onnxruntime when it is installed. Imported lazily so that ``import salmap``
+    stays light for data-only use.
     """
     from salmap.models.io import load_model as _load
 
-    return _load(path, device=device)
+    return _load(path, device=device, runner=runner)
 
 
 def __getattr__(name):

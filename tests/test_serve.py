@@ -76,6 +76,18 @@ def test_health_and_model(client):
     assert info["runner"] == "torch"
 
 
+def test_the_default_model_is_served_on_onnxruntime():
+    pytest.importorskip("onnxruntime")
+    with TestClient(create_app(load_model("default"))) as c:
+        info = c.get(f"{API}/model").json()
+    assert (info["name"], info["runner"], info["encoder"]) == (
+        "default",
+        "onnxruntime",
+        "efficientnet_lite0",
+    )
+    assert info["licence"].startswith("MIT") and info["training_data"]["format"] == "nus-scene"
+
+
 def test_saliency_formats_at_the_image_resolution(client):
     data = jpeg(90, 60)
     r = post(client, "/saliency?format=npy", data)

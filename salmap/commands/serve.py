@@ -20,6 +20,13 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
     )
+    p.add_argument(
+        "--runner",
+        choices=("onnx", "torch"),
+        default=None,
+        help="onnxruntime or PyTorch (default: onnx for the default model when onnxruntime "
+        "is installed and for .onnx files, torch for other models)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument(
@@ -54,7 +61,8 @@ def run(args) -> int:
             f"salmap serve needs its extra: pip install 'salmap[serve]' ({e})"
         ) from None
     from salmap import load_model
-    from salmap.inference import TorchRunner
+    from salmap.inference import check_device, make_runner
+    from salmap.models.io import choose_runner
 
     if not 0 < args.port < 65536:
         raise SalmapError(f"--port {args.port} is not a port number (1-65535)")
@@ -66,8 +74,10 @@ def run(args) -> int:
             "reach this address use the API",
             file=sys.stderr,
         )
-    model = load_model(args.model)
-    runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
+    args.runner = choose_runner(args.model, args.runner)
+    check_device(args.device, args.runner)
+    model = load_model(args.model, runner=args.runner)
+    runner = make_runner(model, args.device)
     settings = ServeSettings(
         max_upload_mb=args.max_upload_mb,
         token=args.token,

@@ -29,12 +29,20 @@ from salmap.errors import DataError, SalmapError
 from salmap.inference import prepare, restore
 from salmap.serve.batching import Batcher
 from salmap.serve.uploads import ApiError, Upload, read_multipart
-from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, heatmap_rgb
+from salmap.viz import (
+    DEFAULT_ALPHA,
+    DEFAULT_COLORMAP,
+    DEFAULT_SCALE,
+    FOG_CLEAR,
+    FOG_FLOOR,
+    colormap_lut,
+)
 
 STATIC = Path(__file__).resolve().parent / "static"
 API = "/api/v1"
-# Colormaps the page offers (the default first); their tables come from matplotlib via
-# /page-settings.json, so the page draws exactly the colours `salmap predict` writes.
+# Colormaps the page offers (the default first); their tables (salmap.viz.colormap_lut), the
+# heat scale and the fog's constants come from /page-settings.json, so the page draws its
+# overlays and fog as `salmap predict` writes them.
 PAGE_COLORMAPS = (DEFAULT_COLORMAP, "magma", "viridis", "turbo", "jet", "gray")
 # Shares of attention for which the summary gives the fraction of the image that holds them.
 SUMMARY_MASSES = (0.5, 0.8, 0.95)
@@ -143,13 +151,14 @@ class Service:
         return rgb, *prepare(rgb, self.runner.config)
 
     def info(self) -> dict:
-        from salmap.models.io import DEFAULT_MODEL, model_label
+        from salmap.models.io import DEFAULT_MODEL, DEFAULT_ONNX, model_label
 
         config = self.runner.config
         recipe = getattr(self.model, "training_recipe", {}) or {}
         data = recipe.get("data", {})
         source = Path(getattr(self.model, "source", "") or "")
-        default = source.resolve() == DEFAULT_MODEL.resolve() if source.name else False
+        shipped = {DEFAULT_MODEL.resolve(), DEFAULT_ONNX.resolve()}
+        default = bool(source.name) and source.resolve() in shipped
         return {
             "name": "default" if default else model_label(source),
             "runner": "onnxruntime" if hasattr(self.runner, "session") else "torch",
@@ -167,12 +176,12 @@ class Service:
 
 def create_app(model, runner=None, settings: ServeSettings | None = None) -> FastAPI:
     """The app serving ``model`` (a SaliencyModel or OnnxModel) through ``runner`` (default:
-    the ONNX model itself, or a TorchRunner on the best device)."""
-    from salmap.inference import TorchRunner
+    :func:`salmap.inference.make_runner`'s)."""
+    from salmap.inference import make_runner
 
     settings = settings or ServeSettings()
     if runner is None:
-        runner = model if hasattr(model, "session") else TorchRunner(model)
+        runner = make_runner(model)
     service = Service(model, runner, settings)
 
     @asynccontextmanager
@@ -261,11 +270,12 @@ def add_routes(app: FastAPI, service: Service) -> None:
     async def page_settings():
         from salmap.cropping import PREVIEW_COLOURS
 
-        ramp = np.linspace(0, 1, 256)[None, :]
         return {
             "colormap": DEFAULT_COLORMAP,
             "alpha": DEFAULT_ALPHA,
-            "colormaps": {name: heatmap_rgb(ramp, name)[0].tolist() for name in PAGE_COLORMAPS},
+            "scale": DEFAULT_SCALE,
+            "fog": {"clear": FOG_CLEAR, "floor": FOG_FLOOR},
+            "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
         }
 

@@ -16,6 +16,8 @@ const state = {
   colormap: null,
   tables: {},
   cropColours: [],
+  scale: "mass",
+  fog: { clear: 0.75, floor: 0.2 },
   token: sessionStorage.getItem("salmap-token") || "",
   selectedRegion: -1,
 };
@@ -113,30 +115,34 @@ function imagePixels(item) {
   return item.pixels;
 }
 
-function renderView(item, view, alpha, colormap) {
-  // ImageData of the chosen view at the image's resolution
+function renderView(item, view, alpha, colormap, scale = state.scale) {
+  // ImageData of the chosen view at the image's resolution, drawn as salmap.viz draws it: the
+  // heat of a pixel is 1 - its mass level ("mass": the share of attention at or above it) or
+  // its value over the peak ("peak"); the fog keeps the region holding fog.clear of the
+  // attention bright and dims the rest down to fog.floor. The map view is the raw map.
   const src = imagePixels(item).data;
   const out = new ImageData(item.w, item.h);
   const o = out.data, d = item.density, lut = state.tables[colormap];
   const inv = 1 / item.max;
-  if (view === "fog" && !item.levels) item.levels = massLevels(item);
+  const mass = scale === "mass" && view === "overlay";
+  if ((mass || view === "fog") && !item.levels) item.levels = massLevels(item);
+  const levels = item.levels;
+  const { clear, floor } = state.fog;
   for (let i = 0, p = 0; i < d.length; i++, p += 4) {
-    const m = d[i] * inv;
-    const c = lut[Math.min(255, Math.round(m * 255))];
     if (view === "overlay") {
-      const a = alpha * m;
+      const heat = mass ? 1 - levels[i] : d[i] * inv;
+      const c = lut[Math.min(255, Math.round(heat * 255))];
+      const a = alpha * (mass ? Math.min(1, 2 * heat) : heat);
       o[p] = (1 - a) * src[p] + a * c[0];
       o[p + 1] = (1 - a) * src[p + 1] + a * c[1];
       o[p + 2] = (1 - a) * src[p + 2] + a * c[2];
     } else if (view === "map") {
+      const c = lut[Math.min(255, Math.round(d[i] * inv * 255))];
       o[p] = c[0]; o[p + 1] = c[1]; o[p + 2] = c[2];
     } else if (view === "fog") {
-      // clear where the top half of the attention falls, fogged beyond the top 90%
-      const t = Math.min(1, Math.max(0, (item.levels[i] - 0.5) / 0.4));
-      const f = 0.88 * t * t * (3 - 2 * t);
-      o[p] = (1 - f) * src[p] + f * 236;
-      o[p + 1] = (1 - f) * src[p + 1] + f * 238;
-      o[p + 2] = (1 - f) * src[p + 2] + f * 242;
+      const light = Math.min(1, Math.max(0, (1 - levels[i]) / (1 - clear)));
+      const f = floor + (1 - floor) * light;
+      o[p] = src[p] * f; o[p + 1] = src[p + 1] * f; o[p + 2] = src[p + 2] * f;
     } else {
       o[p] = src[p]; o[p + 1] = src[p + 1]; o[p + 2] = src[p + 2];
     }
@@ -190,7 +196,7 @@ function draw() {
   const canvas = $("canvas");
   if (canvas.width !== item.w || canvas.height !== item.h) { canvas.width = item.w; canvas.height = item.h; }
   fitCanvas();
-  const key = `${state.view}|${state.alpha}|${state.colormap}`;
+  const key = `${state.view}|${state.alpha}|${state.colormap}|${state.scale}`;
   if (item.viewKey !== key) {
     item.viewData = renderView(item, state.view, state.alpha, state.colormap);
     item.viewKey = key;
@@ -534,7 +540,8 @@ function drawCompare() {
   for (const [label, f, fmt, goal] of rows) {
     const va = f(a), vb = f(b);
     const tr = document.createElement("tr");
-    const better = (v, w) => (va == null || vb == null || va === vb ? "" : (goal === "lower" ? v < w : v > w) ? "better" : "");
+    const same = va == null || vb == null || fmt(va) === fmt(vb);
+    const better = (v, w) => (same ? "" : (goal === "lower" ? v < w : v > w) ? "better" : "");
     tr.innerHTML = `<td>${label}</td><td class="${better(va, vb)}">${fmt(va)}</td><td class="${better(vb, va)}">${fmt(vb)}</td>`;
     t.append(tr);
   }
@@ -547,6 +554,9 @@ async function start() {
   state.colormap = settings.colormap;
   state.alpha = settings.alpha;
   state.cropColours = settings.crop_colours;
+  state.scale = settings.scale;
+  state.fog = settings.fog;
+  $("scale").value = settings.scale;
   $("opacity").value = Math.round(100 * settings.alpha);
   $("opacity-out").textContent = `${Math.round(100 * settings.alpha)}%`;
   $("colormap").replaceChildren(...Object.keys(settings.colormaps).map((n) => new Option(n, n)));
@@ -568,6 +578,7 @@ async function start() {
   $("opacity").oninput = (e) => { state.alpha = e.target.value / 100; $("opacity-out").textContent = `${e.target.value}%`; draw(); };
   $("colormap").onchange = (e) => { state.colormap = e.target.value; draw(); drawCompare(); };
   $("show-crops").onchange = draw;
+  $("scale").onchange = (e) => { state.scale = e.target.value; draw(); drawCompare(); };
   $("pick-a").onchange = drawCompare;
   $("pick-b").onchange = drawCompare;
   $("token-form").onsubmit = (e) => {
