@@ -209,12 +209,12 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
 
-    sizes = {Image.open(path).size for path, _ in photos}
+    sizes = sorted({Image.open(path).size for path, _ in photos}, key=lambda s: s[0] * s[1])
     print(
         f"model {info['name']} ({info['encoder']}, {info['runner']}, input "
         f"{info['input_size']['width']}x{info['input_size']['height']}), batch size "
         f"{args.batch_size}, wait {args.max_wait_ms:g} ms; {len(photos)} photos cycled, "
-        f"{min(sizes)}..{max(sizes)} px\n"
+        f"{'x'.join(map(str, sizes[0]))} to {'x'.join(map(str, sizes[-1]))} px\n"
     )
     print("| clients | requests | ok | failed | p50 ms | p95 ms | images/s |")
     print("|---|---|---|---|---|---|---|")

@@ -283,7 +283,7 @@ def write_outputs(
     from PIL import Image
 
     from salmap.files import atomic_write_bytes
-    from salmap.viz import fog, heatmap_rgb, overlay, with_legend
+    from salmap.viz import fog, heatmap_rgb, map_image, overlay, with_legend
 
     o = options
 
@@ -304,9 +304,7 @@ def write_outputs(
                 np.save(buf, density.astype(np.float32, copy=False))
             data = buf.getvalue()
         elif kind == "map":
-            top = 65535 if o.bits == 16 else 255
-            scaled = np.rint(density * np.float32(top / max(float(density.max()), 1e-30)))
-            data = encode(scaled.astype(np.uint16 if o.bits == 16 else np.uint8))
+            data = encode(map_image(density, o.bits))
         elif kind == "overlay":
             heat = overlay(image, density, o.alpha, o.colormap, o.scale, o.contours)
             data = encode(legend(heat), "JPEG", quality=92)

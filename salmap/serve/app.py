@@ -36,6 +36,7 @@ from salmap.viz import (
     FOG_CLEAR,
     FOG_FLOOR,
     colormap_lut,
+    map_image,
 )
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -101,14 +102,11 @@ def density_summary(density: np.ndarray) -> dict:
 
 
 def encode_map(density: np.ndarray, bits: int) -> bytes:
-    """The density as a grayscale PNG scaled to its maximum (8 or 16 bits), as `salmap predict`
-    writes ``_map.png``."""
+    """The map PNG of ``salmap predict`` (:func:`salmap.viz.map_image`), 8 or 16 bits."""
     from PIL import Image
 
-    top = 65535 if bits == 16 else 255
-    scaled = np.round(density / max(float(density.max()), 1e-30) * top)
     buf = io.BytesIO()
-    Image.fromarray(scaled.astype(np.uint16 if bits == 16 else np.uint8)).save(buf, "PNG")
+    Image.fromarray(map_image(density, bits)).save(buf, "PNG")
     return buf.getvalue()
 
 
