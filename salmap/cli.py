@@ -27,6 +27,8 @@ COMMANDS = {
     "predict": "salmap.commands.predict",
     "export": "salmap.commands.export",
     "compare": "salmap.commands.compare",
+    "crop": "salmap.commands.crop",
+    "attention": "salmap.commands.attention",
     "serve": "salmap.commands.serve",
 }
 

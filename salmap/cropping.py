@@ -186,38 +186,51 @@ def crop(image, aspect="16:9", zoom: float = 1.0, model=None) -> Window:
 
 # Box colours of a preview, in the order of the aspect ratios: bright against the heatmap.
 PREVIEW_COLOURS = ((0, 255, 255), (57, 255, 20), (255, 64, 255), (255, 255, 255), (64, 160, 255))
+# Small images are enlarged in their preview so that boxes and labels stay readable.
+PREVIEW_MIN_SIDE = 640
 
 
 def preview(
-    image: np.ndarray, density: np.ndarray, windows: dict[str, Window], alpha=None, colormap=None
+    image: np.ndarray,
+    density: np.ndarray,
+    windows: dict[str, Window],
+    alpha: float | None = None,
+    colormap: str | None = None,
 ) -> np.ndarray:
-    """The heatmap overlay of ``density`` on ``image`` (H x W x 3 uint8) with each window's box
-    drawn and labelled ``<aspect> <attention %>``: an H x W x 3 uint8 array."""
+    """The heatmap overlay of ``density`` on ``image`` (H x W x 3 uint8) with each window's
+    box drawn in its colour, above a legend: ``<aspect>  <W>x<H>  <attention>% of the
+    attention`` per window. An RGB uint8 array, enlarged to :data:`PREVIEW_MIN_SIDE` on its
+    longer side when the image is smaller."""
     from PIL import Image, ImageDraw, ImageFont
 
     from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, overlay
 
     alpha = DEFAULT_ALPHA if alpha is None else alpha
-    canvas = Image.fromarray(overlay(image, density, alpha, colormap or DEFAULT_COLORMAP))
+    picture = Image.fromarray(overlay(image, density, alpha, colormap or DEFAULT_COLORMAP))
+    scale = max(1.0, PREVIEW_MIN_SIDE / max(picture.size))
+    if scale > 1:
+        size = (round(picture.width * scale), round(picture.height * scale))
+        picture = picture.resize(size, Image.BICUBIC)
+    side = max(picture.size)
+    line = max(2, round(side / 300))
+    font = ImageFont.load_default(size=max(12, round(side / 45)))
+    row = round(font.size * 1.5)
+    canvas = Image.new("RGB", (picture.width, picture.height + row * len(windows) + row // 2))
+    canvas.paste(picture)
     draw = ImageDraw.Draw(canvas)
-    side = max(image.shape[:2])
-    line = max(1, round(side / 250))
-    font = ImageFont.load_default(size=max(10, round(side / 40)))
     for i, (label, win) in enumerate(windows.items()):
         colour = PREVIEW_COLOURS[i % len(PREVIEW_COLOURS)]
-        x0, y0, x1, y1 = win.box
-        # a dark edge under the coloured one keeps the box visible on bright heatmap
+        x0, y0, x1, y1 = (round(v * scale) for v in win.box)
+        # a dark edge under the coloured one keeps the box visible on a bright heatmap
         draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=(0, 0, 0), width=line + 2)
-        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=line)
-        text = f"{label} {win.attention:.0%}"
-        # labels stack down the top-left corner of their box, offset so none covers another
-        pos = (x0 + 2 * line + 2, y0 + 2 * line + 2 + i * round(side / 32))
+        draw.rectangle((x0 + 1, y0 + 1, x1 - 2, y1 - 2), outline=colour, width=line)
+        y = picture.height + row // 4 + i * row
+        draw.rectangle(
+            (row // 3, y + row // 6, row // 3 + font.size, y + row // 6 + font.size), fill=colour
+        )
+        w, h = win.size
+        text = f"{label}  {w}x{h}  {win.attention:.0%} of the attention"
         draw.text(
-            pos,
-            text,
-            fill=colour,
-            font=font,
-            stroke_width=max(1, line // 2 + 1),
-            stroke_fill=(0, 0, 0),
+            (row // 3 + font.size + row // 3, y + row // 6), text, fill=(255, 255, 255), font=font
         )
     return np.asarray(canvas)

@@ -19,6 +19,17 @@ def nus_scene() -> Path:
     return NUS_SCENE
 
 
+OSIE = Path(os.environ.get("SALMAP_OSIE", REPO.parent / "shared" / "datasets" / "osie"))
+
+
+@pytest.fixture(scope="session")
+def osie() -> Path:
+    """The full OSIE copy beside the repository (../shared), skipped where absent."""
+    if not (OSIE / "eye" / "fixations.mat").is_file():
+        pytest.skip(f"OSIE not found at {OSIE} (set SALMAP_OSIE to point at a copy)")
+    return OSIE
+
+
 @pytest.fixture(scope="session")
 def nus_mini() -> Path:
     return NUS_MINI
@@ -27,3 +38,27 @@ def nus_mini() -> Path:
 @pytest.fixture(scope="session")
 def photos() -> Path:
     return REPO / "tests" / "data" / "photos"
+
+
+@pytest.fixture(scope="session")
+def tiny_saved_model(tmp_path_factory) -> Path:
+    """A saved model folder with a tiny random encoder: fast, for commands' tests."""
+    import torch
+
+    from salmap.models import ModelConfig, SaliencyModel
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    cfg = ModelConfig(
+        encoder="tiny",
+        encoder_weights=None,
+        decoder="unet",
+        decoder_args={"widths": [16, 16, 8]},
+        input_size=(64, 64),
+        aspect="pad",
+        output="softmax",
+        centre_bias=True,
+        blur=True,
+    )
+    SaliencyModel(cfg).eval().save(path)
+    return path

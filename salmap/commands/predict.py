@@ -122,11 +122,12 @@ def add_parser(sub) -> None:
 
 
 class Input(NamedTuple):
-    """One image to predict: its file, its output stem relative to --out, and its frame."""
+    """One image to predict: its file, its output stem relative to --out, and the frame
+    (0-based) when --all-frames split a multi-frame file (None: the first, as any image)."""
 
     path: Path
     stem: Path
-    frame: int = 0
+    frame: int | None = None
 
 
 @dataclass
@@ -436,7 +437,7 @@ def _complete(plan: dict[str, Path]) -> bool:
 
 def _entry(item: Input, plan, out: Path, status: str, error: str | None = None, note=None):
     entry = {"input": str(item.path), "status": status}
-    if item.frame or "-frame" in item.stem.name:
+    if item.frame is not None:
         entry["frame"] = item.frame + 1
     if error is None:
         entry["outputs"] = {k: str(p.relative_to(out)) for k, p in plan.items()}
@@ -474,8 +475,8 @@ def predict_files(
     items, plans, runner, options: OutputOptions, args, progress: bool = True, entries=None
 ) -> tuple[int, list[str]]:
     """Predict every item of ``items`` and write its outputs as ``plans`` say (decoding and
-    writing in 2 threads). ``args`` gives batch_size, background_rgb, max_output_side and
-    all_frames; ``entries(k, status, error, note)`` hears of each item. Returns how many were
+    writing in 2 threads). ``args`` gives batch_size, background_rgb and max_output_side;
+    ``entries(k, status, error, note)`` hears of each item. Returns how many were
     done and why the others were skipped."""
     from tqdm import tqdm
 
@@ -487,7 +488,7 @@ def predict_files(
 
     def read(k: int):
         item = items[k]
-        if not args.all_frames and item.path.suffix.lower() in MULTI_FRAME_SUFFIXES:
+        if item.frame is None and item.path.suffix.lower() in MULTI_FRAME_SUFFIXES:
             n = frame_count(item.path)
             if n > 1:
                 notes[k] = f"first of {n} frames (--all-frames for all)"
@@ -497,7 +498,7 @@ def predict_files(
             args.background_rgb,
             args.max_output_side,
             keep_pixels,
-            item.frame,
+            item.frame or 0,
         )
 
     entries = entries or (lambda *a, **kw: None)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from salmap.data.base import SPLITS, VAL_FRACTION, Record, SaliencyDataset, split_indices
+from salmap.data.base import (
+    SPLIT_SEED,
+    SPLITS,
+    VAL_FRACTION,
+    Record,
+    SaliencyDataset,
+    SplitRule,
+    fold_indices,
+    ids_hash,
+    split_indices,
+)
 from salmap.data.cat2000 import CAT2000
 from salmap.data.fixations import DENSITY_SIGMA, density_map, drop_outside, fixation_map
 from salmap.data.folder import FolderDataset
 from salmap.data.images import load_image, load_map
 from salmap.data.mit1003 import MIT1003
 from salmap.data.nus_scene import NUSScene
+from salmap.data.osie import OSIE
 from salmap.data.salicon import SALICON
 from salmap.errors import DataError
 
@@ -22,6 +33,7 @@ FORMATS: dict[str, type[SaliencyDataset]] = {
     "mit1003": MIT1003,
     "salicon": SALICON,
     "nus-scene": NUSScene,
+    "osie": OSIE,
     "folder": FolderDataset,
 }
 
@@ -30,14 +42,18 @@ __all__ = [
     "FORMATS",
     "NUS_MINI",
     "SPLITS",
+    "SPLIT_SEED",
     "VAL_FRACTION",
     "DataError",
     "Record",
     "SaliencyDataset",
+    "SplitRule",
     "density_map",
     "drop_outside",
     "fixation_map",
+    "fold_indices",
     "guess_format",
+    "ids_hash",
     "load_image",
     "load_map",
     "open_dataset",
@@ -56,7 +72,7 @@ def guess_format(path: str | Path) -> str:
     raise DataError(
         f"{path}: no known dataset layout. Expected one of: CAT2000 (Stimuli/ + FIXATIONMAPS/), "
         "MIT1003 (ALLSTIMULI/ + ALLFIXATIONMAPS/), SALICON (images/ + maps/ or fixations/), "
-        "NUS-Scene (stimuli/ + tidy/fixations.mat), or a folder (images/ + maps/ and/or "
+        "NUS-Scene (stimuli/ + tidy/fixations.mat), OSIE (stimuli/ + eye/fixations.mat), or a folder (images/ + maps/ and/or "
         "fixations/). Pass --format to say which."
     )
 
