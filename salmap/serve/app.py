@@ -319,6 +319,7 @@ def add_routes(app: FastAPI, service: Service) -> None:
 
 def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     """``/crop`` and ``/attention``: the best windows per aspect, and shares of regions."""
+    from salmap.commands.crop import DEFAULT_ASPECTS
     from salmap.cropping import best_window, check_zoom, parse_aspects
 
     @app.post(
@@ -332,7 +333,7 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
     )
     async def crop(
         request: Request,
-        aspect: str = Query("1:1,16:9,4:5,9:16", examples=["1:1,16:9"]),
+        aspect: str = Query(DEFAULT_ASPECTS, examples=["1:1,16:9"]),
         zoom: float = Query(1.0),
     ):
         try:

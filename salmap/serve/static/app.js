@@ -5,7 +5,6 @@
 "use strict";
 
 const API = "/api/v1";
-const ASPECTS = ["1:1", "16:9", "4:5", "9:16"];
 const REGION_COLOURS = ["#2f6fed", "#12b76a", "#f79009", "#ee46bc", "#06aed4", "#875bf7"];
 
 const state = {
@@ -360,7 +359,7 @@ async function analyse(item) {
     const [npy, summary, crops] = await Promise.all([
       api("/saliency?format=npy", item.file).then((r) => r.arrayBuffer()),
       api("/saliency?format=json", item.file).then((r) => r.json()),
-      api(`/crop?aspect=${encodeURIComponent(ASPECTS.join(","))}`, item.file).then((r) => r.json()),
+      api("/crop", item.file).then((r) => r.json()),  // the aspect ratios of salmap crop's default
     ]);
     const map = parseNpy(npy);
     item.w = map.w; item.h = map.h; item.density = map.data;
@@ -533,7 +532,7 @@ function drawCompare() {
     ["Area holding 50% of attention", (i) => i.summary.area_for_attention["50%"], pct, "lower"],
     ["Area holding 80% of attention", (i) => i.summary.area_for_attention["80%"], pct, "lower"],
     ["Spread (entropy / that of a uniform map)", (i) => i.summary.entropy_bits / Math.log2(i.w * i.h), (x) => x.toFixed(3), "lower"],
-    ...ASPECTS.map((asp) => [`${asp} crop keeps`, (i) => (i.crops.find((c) => c.aspect === asp) || {}).attention, (x) => (x == null ? "–" : pct(x)), "higher"]),
+    ...a.crops.map((c) => c.aspect).map((asp) => [`${asp} crop keeps`, (i) => (i.crops.find((c) => c.aspect === asp) || {}).attention, (x) => (x == null ? "–" : pct(x)), "higher"]),
   ];
   const t = $("ab-table");
   t.innerHTML = `<tr><th></th><th>A</th><th>B</th></tr>`;
