@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "crop",
         help="crop images to aspect ratios where the predicted attention is",
-        description=__doc__.split("\n\n")[1],
+        description=__doc__.split("\n\n")[1].replace("``", ""),
     )
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns"
