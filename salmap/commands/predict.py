@@ -107,7 +107,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
-        "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
+        "--device",
+        default=None,
+        help="cpu, cuda or cuda:N (default: CUDA when the runner has it: PyTorch with CUDA, or "
+        "onnxruntime-gpu)",
     )
     existing = p.add_mutually_exclusive_group()
     existing.add_argument(
@@ -370,8 +373,13 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
     except SalmapError as e:
         raise SalmapError(f"--colormap: {e}") from None
     args.background_rgb = parse_colour(args.background)
-    args.runner = choose_runner(args.model, args.runner)
-    from salmap.inference import check_device
+    from salmap.inference import check_device, onnx_has_cuda
+
+    chosen = choose_runner(args.model, args.runner)
+    cuda = (args.device or "").startswith("cuda")
+    if args.runner is None and str(args.model) == "default" and cuda and not onnx_has_cuda():
+        chosen = "torch"  # a CPU-only onnxruntime: the GPU asked for is PyTorch's
+    args.runner = chosen
 
     check_device(args.device, args.runner)
     check_output_folder(Path(args.out))
