@@ -373,13 +373,9 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
     except SalmapError as e:
         raise SalmapError(f"--colormap: {e}") from None
     args.background_rgb = parse_colour(args.background)
-    from salmap.inference import check_device, onnx_has_cuda
+    from salmap.inference import check_device
 
-    chosen = choose_runner(args.model, args.runner)
-    cuda = (args.device or "").startswith("cuda")
-    if args.runner is None and str(args.model) == "default" and cuda and not onnx_has_cuda():
-        chosen = "torch"  # a CPU-only onnxruntime: the GPU asked for is PyTorch's
-    args.runner = chosen
+    args.runner = choose_runner(args.model, args.runner, args.device)
 
     check_device(args.device, args.runner)
     check_output_folder(Path(args.out))

@@ -46,7 +46,10 @@ def add_parser(sub) -> None:
         help="how long a request waits for others to share its forward pass (default: 5)",
     )
     p.add_argument(
-        "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
+        "--device",
+        default=None,
+        help="cpu, cuda or cuda:N (default: CUDA when the runner has it: PyTorch with CUDA, or "
+        "onnxruntime-gpu)",
     )
     p.set_defaults(run=run)
 
@@ -74,7 +77,7 @@ def run(args) -> int:
             "reach this address use the API",
             file=sys.stderr,
         )
-    args.runner = choose_runner(args.model, args.runner)
+    args.runner = choose_runner(args.model, args.runner, args.device)
     check_device(args.device, args.runner)
     model = load_model(args.model, runner=args.runner)
     runner = make_runner(model, args.device)
