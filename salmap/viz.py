@@ -138,14 +138,6 @@ def _lookup(heat: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return lut[np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)]
 
 
-def map_image(density: np.ndarray, bits: int = 8) -> np.ndarray:
-    """An H x W map as a grayscale image scaled to its maximum: uint8 (``bits`` = 8) or
-    uint16 (16), the map PNG that ``salmap predict`` and ``salmap serve`` give."""
-    top = 65535 if bits == 16 else 255
-    scaled = np.rint(density * np.float32(top / max(float(density.max()), 1e-30)))
-    return scaled.astype(np.uint16 if bits == 16 else np.uint8)
-
-
 def heatmap_rgb(
     smap: np.ndarray, colormap: str = DEFAULT_COLORMAP, scale: str = DEFAULT_SCALE
 ) -> np.ndarray:

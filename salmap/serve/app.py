@@ -36,7 +36,6 @@ from salmap.viz import (
     FOG_CLEAR,
     FOG_FLOOR,
     colormap_lut,
-    map_image,
 )
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -102,11 +101,13 @@ def density_summary(density: np.ndarray) -> dict:
 
 
 def encode_map(density: np.ndarray, bits: int) -> bytes:
-    """The map PNG of ``salmap predict`` (:func:`salmap.viz.map_image`), 8 or 16 bits."""
+    """The map PNG of ``salmap predict`` (its :func:`map_array`), 8 or 16 bits."""
     from PIL import Image
 
+    from salmap.commands.predict import map_array
+
     buf = io.BytesIO()
-    Image.fromarray(map_image(density, bits)).save(buf, "PNG")
+    Image.fromarray(map_array(density, bits)).save(buf, "PNG")
     return buf.getvalue()
 
 
