@@ -137,7 +137,7 @@ def test_upload_overlay_region_share_and_screenshot(server, browser, tmp_path):
     w, h = canvas.size["width"], canvas.size["height"]
     chain = ActionChains(browser).move_to_element_with_offset(canvas, -w // 4, -h // 4)
     chain.click_and_hold().move_by_offset(w // 4, h // 4).release().perform()
-    item = browser.find_element(By.CSS_SELECTOR, "#regions li")
+    item = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#regions li[data-share]"))
     share = float(item.get_attribute("data-share"))
     x0, y0, x1, y1 = browser.execute_script("return state.current.regions[0].box;")
     assert 0 < x0 < x1 <= size[0] and 0 < y0 < y1 <= size[1]
