@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -196,7 +197,10 @@ def test_page_docs_and_static_files(client):
     assert_error(client.get("/static/nothing.js"), 404)
     settings = client.get("/page-settings.json").json()
     assert len(settings["colormaps"][settings["colormap"]]) == 256
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn." not in docs.text  # the API docs work offline too
+    for src in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', docs.text):
+        assert src.startswith("/") and client.get(src).status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("saliency", "crop", "attention", "health", "model"):
         assert f"{API}/{p}" in paths

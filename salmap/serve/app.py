@@ -21,6 +21,7 @@ import numpy as np
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salmap import __version__
@@ -189,7 +190,8 @@ def create_app(model, runner=None, settings: ServeSettings | None = None) -> Fas
         yield
         await service.batcher.stop()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs (Swagger UI) and /redoc from files in its package: no CDN
+    app = FastAPIOffline(
         title="salmap",
         version=__version__,
         description="Saliency maps, crops and attention shares of images. "
