@@ -47,7 +47,7 @@ from salmap.baselines import (
 from salmap.data.base import SplitRule
 from salmap.data.fixations import DENSITY_SIGMA, fixation_map
 from salmap.data.folder import MAP_EXTENSIONS
-from salmap.data.images import load_map, resize_array
+from salmap.data.images import load_map
 from salmap.data.transforms import apply_geometry, fit
 from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
@@ -109,7 +109,8 @@ class PredictionFolder:
     to an image by its id (relative path without extension) or, failing that, by file stem.
     ``salmap predict``'s own outputs are understood: ``<stem>_density.npy`` (preferred) or
     ``<stem>_map.png`` match ``<stem>``, and its overlays and side-by-sides are ignored.
-    Maps of any size are resized to the image."""
+    A map of another size than its image is resized to it when it has the image's aspect ratio
+    (see :func:`check_prediction`)."""
 
     OUTPUT_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("density", "map"))  # best first
     IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side"))
@@ -145,10 +146,15 @@ class PredictionFolder:
     def find(self, image_id: str) -> Path | None:
         return self.by_id.get(image_id) or self.by_stem.get(Path(image_id).name)
 
-    def load(self, image_id: str, shape: tuple[int, int]) -> np.ndarray | None:
-        """The map for ``image_id`` at ``shape``, or None where there is none."""
+    def load(self, image_id: str) -> np.ndarray | None:
+        """The map for ``image_id`` as stored (any size), or None where there is none; an
+        unreadable file is a DataError naming it."""
         path = self.find(image_id)
-        return None if path is None else resize_array(load_map(path), shape)
+        return None if path is None else load_map(path)
+
+    def missing(self, ids: Iterable[str]) -> list[str]:
+        """The ids among ``ids`` this folder has no map for."""
+        return [i for i in ids if self.find(i) is None]
 
     def __repr__(self) -> str:
         return f"PredictionFolder({str(self.folder)!r}, {len(self.by_id)} maps)"
@@ -264,16 +270,59 @@ def _metric(name: str, smap: np.ndarray, t: Truth, fixations, convention: str) -
     raise ValueError(f"unknown metric {name!r}")
 
 
+# A map whose mass sits on fewer than this fraction of its pixels is flagged as near-empty.
+NEAR_EMPTY_FRACTION = 1e-3
+# ... where a pixel holds mass when it is above this fraction of the map's maximum.
+NEAR_EMPTY_LEVEL = 1e-2
+
+
+def same_aspect(shape: tuple[int, int], frame: tuple[int, int]) -> bool:
+    """Whether an H x W map ``shape`` is ``frame`` scaled by one factor, within a pixel of
+    rounding on each side (a transposed or cropped map is not)."""
+    (h, w), (fh, fw) = shape, frame
+    lo = max((h - 1) / fh, (w - 1) / fw)
+    hi = min((h + 1) / fh, (w + 1) / fw)
+    return lo <= hi
+
+
+def check_prediction(smap: np.ndarray, frame: tuple[int, int]) -> list[str]:
+    """Flags for one predicted map in an evaluation frame of ``frame`` = (H, W): ``resized
+    from WxH`` (another resolution, same aspect: resized for every metric alike),
+    ``constant`` (no information: chance scores), ``near-empty`` (its mass on fewer than
+    0.1% of the pixels). A ValueError when the map cannot be scored: not 2-D, or another
+    aspect ratio (a transposed or cropped map would otherwise be stretched into a score)."""
+    smap = np.asarray(smap)
+    if smap.ndim != 2 or smap.size == 0:
+        raise ValueError(f"a prediction must be an H x W map, got shape {smap.shape}")
+    flags = []
+    if smap.shape != tuple(frame):
+        (h, w), (fh, fw) = smap.shape, frame
+        if not same_aspect(smap.shape, frame):
+            raise ValueError(
+                f"the prediction is {w}x{h} but the image is {fw}x{fh}: another aspect ratio "
+                "(transposed or cropped?), which would be scored stretched"
+            )
+        flags.append(f"resized from {w}x{h}")
+    finite = smap[np.isfinite(smap)]
+    if finite.size and finite.max() == finite.min():
+        flags.append("constant")
+    elif finite.size:
+        top, low = finite.max(), finite.min()
+        if np.mean(smap - low > NEAR_EMPTY_LEVEL * (top - low)) < NEAR_EMPTY_FRACTION:
+            flags.append("near-empty")
+    return flags
+
+
 def score_map(
     smap: np.ndarray,
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
 ) -> dict[str, float | None]:
-    """Every metric of one predicted map (resized to the frame first) against one image."""
+    """Every metric of one predicted map against one image; a map at another resolution (same
+    aspect, see :func:`check_prediction`) is resized to the frame first, for every metric."""
+    check_prediction(smap, truth.shape)
     smap = np.asarray(smap)
-    if smap.ndim != 2:
-        raise ValueError(f"a prediction must be an H x W map, got shape {smap.shape}")
     if smap.shape != truth.shape:
         smap = M.resize_to(smap, truth.shape)  # NaN stays NaN: the metrics refuse it
     return {m: _metric(m, smap, truth, truth.fixations, convention) for m in metrics}
@@ -316,7 +365,7 @@ def score_gold(
 
 def _predict(predictor: AnyPredictor, truth: Truth) -> np.ndarray | None:
     if isinstance(predictor, PredictionFolder):
-        return predictor.load(truth.id, truth.shape)
+        return predictor.load(truth.id)
     return predictor(truth.image)
 
 
@@ -327,11 +376,12 @@ def score_image(
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
 ) -> dict:
-    """One CSV row: id, predictor, status (ok, missing, error), message and the metrics.
+    """One CSV row: id, predictor, status (ok, missing, error), flags (see
+    :func:`check_prediction`), message and the metrics.
 
-    A missing prediction and a degenerate one (ValueError from the metrics: NaN, wrong shape)
-    become rows with that status rather than ending the evaluation."""
-    row = {"id": truth.id, "predictor": name, "status": "ok", "message": ""}
+    A missing prediction and one that cannot be scored (unreadable, NaN, another aspect ratio)
+    become rows with that status; the caller decides whether that ends the evaluation."""
+    row = {"id": truth.id, "predictor": name, "status": "ok", "flags": "", "message": ""}
     try:
         if predictor is GOLD:
             scores = score_gold(truth, metrics, convention)
@@ -340,6 +390,7 @@ def score_image(
             if smap is None:
                 row.update(status="missing", message="no prediction for this image")
                 return row | dict.fromkeys(metrics)
+            row["flags"] = "; ".join(check_prediction(smap, truth.shape))
             scores = score_map(smap, truth, metrics, convention)
     except ValueError as e:
         row.update(status="error", message=str(e))
@@ -358,7 +409,7 @@ class _Scorer:
         try:  # with a rescale, the density is made in the new frame: blur the small image
             sample = self.part.sample(i, density=not self.longer_side)
         except DataError as e:  # an unreadable image is a row with a reason, not the end
-            row = {"id": self.part.ids[i], "status": "error", "message": str(e)}
+            row = {"id": self.part.ids[i], "status": "error", "flags": "", "message": str(e)}
             return [
                 row | {"predictor": name} | dict.fromkeys(self.metrics) for name in self.predictors
             ]
@@ -455,6 +506,11 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
     for name in dict.fromkeys(r["predictor"] for r in rows):
         mine = [r for r in rows if r["predictor"] == name]
         status = {s: sum(r["status"] == s for r in mine) for s in ("ok", "missing", "error")}
+        flagged: dict[str, int] = {}
+        for r in mine:
+            for flag in filter(None, r.get("flags", "").split("; ")):
+                key = "resized" if flag.startswith("resized") else flag
+                flagged[key] = flagged.get(key, 0) + 1
         scores = {}
         for m in metrics:
             v = np.array([r[m] for r in mine if r["status"] == "ok" and r[m] is not None])
@@ -463,7 +519,7 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
                 continue
             lo, hi = bootstrap_interval(v)
             scores[m] = {"mean": float(v.mean()), "ci95": [lo, hi], "n": len(v)}
-        out[name] = {"images": len(mine), **status, "metrics": scores}
+        out[name] = {"images": len(mine), **status, "flagged": flagged, "metrics": scores}
     return out
 
 
@@ -474,7 +530,7 @@ def format_table(summary: dict, metrics: Sequence[str] = DEFAULT_METRICS) -> str
     ]
     lines = ["| " + " | ".join(head) + " |", "| --- " + "| ---: " * (len(head) - 1) + "|"]
     for name, s in summary.items():
-        cells = [name, str(s["ok"])]
+        cells = [name, str(s["ok"]) if s["ok"] == s["images"] else f"{s['ok']} of {s['images']}"]
         for m in metrics:
             r = s["metrics"][m]
             cells.append("—" if r["mean"] is None else _cell(r))
@@ -497,10 +553,11 @@ def rows_to_csv(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> s
     """The per-image rows as CSV text (empty cells where a metric is not available)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", "predictor", "status", *metrics, "message"])
+    writer.writerow(["id", "predictor", "status", *metrics, "flags", "message"])
     for r in rows:
         values = ["" if r[m] is None else f"{r[m]:.6g}" for m in metrics]
-        writer.writerow([r["id"], r["predictor"], r["status"], *values, r["message"]])
+        flags = r.get("flags", "")
+        writer.writerow([r["id"], r["predictor"], r["status"], *values, flags, r["message"]])
     return buf.getvalue()
 
 

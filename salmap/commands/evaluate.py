@@ -97,6 +97,12 @@ def add_parser(sub) -> None:
         help="score uniform, centre and (where subjects are known) gold beside the models "
         "(default: on)",
     )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="score what there is when predictions are missing or cannot be scored (the table "
+        "then counts the images each row covers); without it that is an error",
+    )
     p.add_argument("--out", metavar="DIR", help="write per_image.csv, summary.json and table.md")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     p.add_argument(
@@ -261,7 +267,14 @@ def build_predictors(args, dataset, part, rule, models) -> tuple[dict, list[str]
             label = next(labels)
             predictors[label] = models[label].predict
     for folder in args.predictions:
-        predictors[_unique(Path(folder).resolve().name, predictors)] = PredictionFolder(folder)
+        preds = PredictionFolder(folder)
+        missing = preds.missing(part.ids)
+        if missing and not args.allow_missing:
+            raise SalmapError(
+                f"{folder}: no prediction for {len(missing)} of the {len(part)} images "
+                f"(first: {', '.join(missing[:3])}); pass --allow-missing to score the rest"
+            )
+        predictors[_unique(Path(folder).resolve().name, predictors)] = preds
     if gold:
         if not gold_ok:
             raise SalmapError(f"{args.data}: {B.NO_SUBJECTS}")
@@ -279,6 +292,19 @@ def _check_out(out: str | None, overwrite: bool) -> None:
         raise SalmapError(
             f"--out {out}: folder is not empty; pass --overwrite to replace its files"
         )
+
+
+def _fail_loudly(rows: list[dict], allow_missing: bool) -> None:
+    """A SalmapError naming the first images that were missing or could not be scored, unless
+    ``allow_missing``: a score over part of the images must not pass for the whole."""
+    bad = [r for r in rows if r["status"] != "ok"]
+    if not bad or allow_missing:
+        return
+    first = "; ".join(f"{r['predictor']} {r['id']}: {r['message']}" for r in bad[:3])
+    raise SalmapError(
+        f"{len(bad)} of {len(rows)} image scores failed ({first}); fix them, or pass "
+        "--allow-missing to score the rest"
+    )
 
 
 def run(args) -> int:
@@ -314,6 +340,7 @@ def run(args) -> int:
         workers=workers,
         progress=lambda it: tqdm(it, total=len(part), desc="scoring", unit="img", leave=False),
     )
+    _fail_loudly(rows, args.allow_missing)
     summary = summarize(rows, metrics)
     table = format_table(summary, metrics)
     frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
@@ -324,6 +351,9 @@ def run(args) -> int:
     )
     print(table)
     for name, s in summary.items():
+        if s["flagged"]:
+            counts = ", ".join(f"{n} {flag}" for flag, n in s["flagged"].items())
+            notes.append(f"{name}: maps flagged in per_image.csv: {counts}")
         if s["missing"] or s["error"]:
             note = f"{name}: {s['missing']} images without a prediction, {s['error']} errors"
             errors = [r for r in rows if r["predictor"] == name and r["status"] == "error"]
