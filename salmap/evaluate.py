@@ -16,11 +16,18 @@ How an image is scored (:func:`score_image`):
   by :func:`~salmap.data.fixations.density_map` with the dataset's sigma.
 - sAUC's negatives are the fixations of every other image of the same split, taken in
   image-relative coordinates (x / width, y / height) and mapped into this image's frame.
-- IG's baseline is the fixed centre Gaussian (:func:`salmap.baselines.centre_gaussian`), so the
-  figure does not depend on which images a centre bias was fitted to.
+- IG's baseline is by default the fixed centre Gaussian (:func:`salmap.baselines.centre_gaussian`),
+  so the figure does not depend on which images a centre bias was fitted to; ``ig_baseline``
+  chooses another (uniform, or a centre bias fitted on the training split). LL is the
+  log-likelihood in bits per fixation relative to the uniform map (IG over uniform).
+- A :class:`LogDensity` (a probabilistic model's natural-log density, e.g. a folder read with
+  ``log_density=True``) is scored exactly for LL and IG (every fixation counts, no min-max, no
+  EPS), and as its density for the other metrics. With ``derived=True`` every prediction is
+  taken as a density and each metric gets the map that it rewards (:func:`derived_maps`).
 - The gold standard scores each observer's fixations with the density of the other observers
   (leave one subject out, averaged over observers), and the distribution metrics between the
-  densities of two halves of the observers.
+  densities of two halves of the observers. Its LL and IG use the others' density regularised
+  by a uniform mixture (:data:`GOLD_UNIFORM_WEIGHT`), averaged over all fixations.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from salmap import metrics as M
 from salmap.baselines import (
@@ -73,6 +81,7 @@ METRICS: dict[str, Metric] = {
     "sauc": Metric("sAUC", "fixations"),
     "nss": Metric("NSS", "fixations"),
     "ig": Metric("IG", "fixations"),
+    "ll": Metric("LL", "fixations"),
     "cc": Metric("CC", "density"),
     "sim": Metric("SIM", "density"),
     "kld": Metric("KLD", "density", higher_is_better=False),
@@ -113,21 +122,27 @@ class PredictionFolder:
     (see :func:`check_prediction`)."""
 
     OUTPUT_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("density", "map"))  # best first
-    IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side"))
+    IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side", "log-density"))
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, log_density: bool = False):
+        """``log_density``: the folder holds ``.npy`` natural-log densities (``salmap predict
+        --save log-density`` writes ``<stem>_logdensity.npy``), read as :class:`LogDensity`."""
         self.folder = Path(folder)
+        self.log_density = log_density
         if not self.folder.is_dir():
             raise DataError(f"{self.folder}: not a folder of predictions")
+        suffixes = (OUTPUT_SUFFIX["log-density"],) if log_density else self.OUTPUT_SUFFIXES
+        ignored = tuple(x for x in self.IGNORED_SUFFIXES if x not in suffixes)
+        extensions = (".npy",) if log_density else MAP_EXTENSIONS
         found: dict[str, tuple[int, Path]] = {}
         for p in sorted(self.folder.rglob("*")):
-            if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in MAP_EXTENSIONS:
+            if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in extensions:
                 continue
             key = p.relative_to(self.folder).with_suffix("").as_posix()
-            if key.endswith(self.IGNORED_SUFFIXES):
+            if key.endswith(ignored):
                 continue
-            rank = len(self.OUTPUT_SUFFIXES)
-            for r, suffix in enumerate(self.OUTPUT_SUFFIXES):
+            rank = len(suffixes)
+            for r, suffix in enumerate(suffixes):
                 if key.endswith(suffix):
                     key, rank = key[: -len(suffix)], r
                     break
@@ -141,16 +156,28 @@ class PredictionFolder:
             by_stem.setdefault(Path(k).name, []).append(p)
         self.by_stem = {s: ps[0] for s, ps in by_stem.items() if len(ps) == 1}
         if not self.by_id:
-            raise DataError(f"{self.folder}: no saliency maps ({', '.join(MAP_EXTENSIONS)})")
+            raise DataError(f"{self.folder}: no saliency maps ({', '.join(extensions)})")
 
     def find(self, image_id: str) -> Path | None:
         return self.by_id.get(image_id) or self.by_stem.get(Path(image_id).name)
 
-    def load(self, image_id: str) -> np.ndarray | None:
+    def load(self, image_id: str) -> np.ndarray | LogDensity | None:
         """The map for ``image_id`` as stored (any size), or None where there is none; an
         unreadable file is a DataError naming it."""
         path = self.find(image_id)
-        return None if path is None else load_map(path)
+        if path is None:
+            return None
+        if not self.log_density:
+            try:
+                return load_map(path)
+            except DataError as e:
+                if "negative values" in str(e):
+                    raise DataError(f"{e}; if it is a log density, pass --log-density") from None
+                raise
+        try:
+            return LogDensity(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: not a log density ({e})") from None
 
     def missing(self, ids: Iterable[str]) -> list[str]:
         """The ids among ``ids`` this folder has no map for."""
@@ -158,6 +185,24 @@ class PredictionFolder:
 
     def __repr__(self) -> str:
         return f"PredictionFolder({str(self.folder)!r}, {len(self.by_id)} maps)"
+
+
+class LogDensity:
+    """A probabilistic model's prediction: an H x W natural-log density (any additive constant;
+    normalised here), the native output of DeepGaze and pysaliency."""
+
+    def __init__(self, log: np.ndarray):
+        self.log = M.normalise_log_density(log)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.log.shape
+
+    def in_frame(self, shape: tuple[int, int]) -> np.ndarray:
+        """The log density at ``shape``: resized through its density, then renormalised."""
+        if self.log.shape == tuple(shape):
+            return self.log
+        return M.density_to_log(M.resize_to(np.exp(self.log), shape))
 
 
 AnyPredictor = Predictor | PredictionFolder | GoldStandard
@@ -174,8 +219,9 @@ class Truth:
     subjects: np.ndarray | None
     density: np.ndarray  # H x W ground truth for the distribution metrics
     other: np.ndarray | None  # N x 2 other images' fixations in the frame (sAUC negatives)
-    centre: np.ndarray  # H x W information-gain baseline
+    baseline: np.ndarray  # H x W information-gain baseline (a distribution: sums to 1)
     sigma: float = DENSITY_SIGMA
+    category: str | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -199,9 +245,15 @@ def rescale(sample: dict, longer_side: int, sigma: float | None = None) -> dict:
     )
 
 
-def ground_truth(sample: dict, other: np.ndarray | None, sigma: float = DENSITY_SIGMA) -> Truth:
+def ground_truth(
+    sample: dict,
+    other: np.ndarray | None,
+    sigma: float = DENSITY_SIGMA,
+    baseline: Callable[[tuple[int, int]], np.ndarray] = centre_gaussian,
+) -> Truth:
     """The :class:`Truth` of a sample in its evaluation frame, with its map (the distributed
-    one, or the fixation density of blur ``sigma`` that the sample was made with)."""
+    one, or the fixation density of blur ``sigma`` that the sample was made with) and the
+    information-gain baseline, ``baseline(shape)``."""
     shape = sample["image"].shape[:2]
     fix = sample.get("fixations")
     fix = None if fix is None or len(fix) == 0 else fix
@@ -210,12 +262,13 @@ def ground_truth(sample: dict, other: np.ndarray | None, sigma: float = DENSITY_
         raise ValueError(f"{sample['id']}: the sample has no map; make it with its density")
     return Truth(
         id=sample["id"],
+        category=sample.get("category"),
         image=sample["image"],
         fixations=fix,
         subjects=None if fix is None else sample.get("subjects"),
         density=density,
         other=other,
-        centre=centre_gaussian(shape),
+        baseline=baseline(shape),
         sigma=sigma,
     )
 
@@ -256,7 +309,9 @@ def _metric(name: str, smap: np.ndarray, t: Truth, fixations, convention: str) -
     if name == "nss":
         return M.nss(smap, fixations, convention=convention)
     if name == "ig":
-        return M.info_gain(smap, t.centre, fixations, convention=convention)
+        return M.info_gain(smap, t.baseline, fixations, convention=convention)
+    if name == "ll":
+        return M.log_likelihood(smap, fixations, convention=convention)
     if name == "cc":
         return M.cc(smap, t.density)
     if name == "sim":
@@ -313,26 +368,89 @@ def check_prediction(smap: np.ndarray, frame: tuple[int, int]) -> list[str]:
     return flags
 
 
+def _as_distribution(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return m / m.sum()
+
+
+# What each metric rewards in a probabilistic model's density (Kuemmerer, Wallis and Bethge,
+# "Saliency benchmarking made easy: separating models, maps and metrics", ECCV 2018).
+DERIVED_MAP = {
+    "auc_judd": "density",  # any monotone transform of p(x) maximises AUC
+    "auc_borji": "density",
+    "nss": "density",  # the expected NSS is maximised by p(x) itself
+    "ll": "density",
+    "ig": "density",
+    "sauc": "ratio",  # p(x) / b(x): the negatives are other images' fixations (centre bias)
+    "cc": "blurred",  # the expected ground truth: p(x) blurred as fixations are
+    "kld": "blurred",
+    "sim": "blurred",  # an approximation: the paper optimises SIM's map numerically
+    "ssim": "blurred",
+    "emd": "blurred",
+}
+
+
+def derived_maps(density: np.ndarray, truth: Truth, metrics: Sequence[str]) -> dict:
+    """For a prediction taken as a probability density p (H x W in the truth's frame), the
+    map each metric rewards (see :data:`DERIVED_MAP`): p itself for AUC, NSS, LL and IG; p
+    divided by the IG baseline b for sAUC (Kuemmerer et al. divide by the distribution the
+    negatives come from, the centre bias); p blurred by the Gaussian that makes the ground-truth
+    density (``truth.sigma`` times the frame's longer side) for CC, KLD, SIM, SSIM and EMD."""
+    p = _as_distribution(np.clip(density, 0, None))
+    kinds = {DERIVED_MAP[m] for m in metrics}
+    made = {"density": p}
+    if "ratio" in kinds:
+        made["ratio"] = p / np.maximum(truth.baseline, np.finfo(np.float64).tiny)
+    if "blurred" in kinds:
+        sigma_px = truth.sigma * max(truth.shape)
+        made["blurred"] = _as_distribution(gaussian_filter(p, sigma_px, mode="constant"))
+    return {m: made[DERIVED_MAP[m]] for m in metrics}
+
+
 def score_map(
-    smap: np.ndarray,
+    smap: np.ndarray | LogDensity,
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
+    derived: bool = False,
 ) -> dict[str, float | None]:
     """Every metric of one predicted map against one image; a map at another resolution (same
-    aspect, see :func:`check_prediction`) is resized to the frame first, for every metric."""
-    check_prediction(smap, truth.shape)
+    aspect, see :func:`check_prediction`) is resized to the frame first, for every metric.
+
+    A :class:`LogDensity` gets exact LL and IG and its density for the rest; ``derived``
+    scores each metric on its :func:`derived_maps` of the prediction taken as a density."""
+    check_prediction(smap.log if isinstance(smap, LogDensity) else smap, truth.shape)
+    log = None
+    if isinstance(smap, LogDensity):
+        log = smap.in_frame(truth.shape)
+        smap = np.exp(log)
     smap = np.asarray(smap)
     if smap.shape != truth.shape:
         smap = M.resize_to(smap, truth.shape)  # NaN stays NaN: the metrics refuse it
-    return {m: _metric(m, smap, truth, truth.fixations, convention) for m in metrics}
+    maps = dict.fromkeys(metrics, smap)
+    if derived:
+        if not np.isfinite(smap).all():
+            raise ValueError("the prediction contains NaN or infinite values")
+        maps = derived_maps(smap - min(smap.min(), 0.0), truth, metrics)
+    out = {}
+    for m in metrics:
+        if log is not None and m in ("ll", "ig") and truth.fixations is not None:
+            base = np.log(truth.baseline) if m == "ig" else np.zeros(truth.shape)
+            out[m] = M.info_gain_of_log_density(log, base, truth.fixations)
+        else:
+            out[m] = _metric(m, maps[m], truth, truth.fixations, convention)
+    return out
 
 
-# The others' empirical density is exactly 0 beyond the blur's reach, and IG and KLD punish a
+# The others' empirical density is exactly 0 beyond the blur's reach, and IG, LL and KLD punish a
 # fixation there with log(EPS): the gold standard would score below the uniform map, which says
-# nothing about the ceiling. They are left out of its row (pysaliency regularises the gold
-# standard with a uniform mixture instead).
-GOLD_LEFT_OUT = frozenset({"ig", "kld"})
+# nothing about the ceiling. For LL and IG the others' density is regularised by mixing in this
+# weight of the uniform map, as pysaliency's gold standard does (pysaliency fits the weight and
+# the blur by cross-validation; salmap fixes them, so its figure is if anything a little lower).
+# KLD, a distribution metric between two halves of the observers, is left out of its row.
+GOLD_UNIFORM_WEIGHT = 0.05
+GOLD_LEFT_OUT = frozenset({"kld"})
+GOLD_BY_LOG_DENSITY = ("ll", "ig")
 
 
 def score_gold(
@@ -346,7 +464,11 @@ def score_gold(
     out: dict[str, float | None] = dict.fromkeys(metrics)
     if truth.fixations is None:
         return out
-    by_fixations = [m for m in scored if METRICS[m].needs == "fixations"]
+    by_fixations = [
+        m for m in scored if METRICS[m].needs == "fixations" and m not in GOLD_BY_LOG_DENSITY
+    ]
+    by_log = [m for m in scored if m in GOLD_BY_LOG_DENSITY]
+    logs: dict[str, list] = {m: [] for m in by_log}
     by_density = [m for m in scored if METRICS[m].needs == "density"]
     per_subject: dict[str, list] = {m: [] for m in by_fixations}
     for _, held, others in leave_one_subject_out(
@@ -354,11 +476,22 @@ def score_gold(
     ):
         for m in by_fixations:
             per_subject[m].append(_metric(m, others, truth, held, convention))
+        if by_log:
+            p = (1 - GOLD_UNIFORM_WEIGHT) * _as_distribution(others)
+            p += GOLD_UNIFORM_WEIGHT / others.size
+            flat = M._fixated(held, truth.shape)
+            ll = np.log2(p.ravel()[flat])
+            for m in by_log:
+                b = _as_distribution(truth.baseline).ravel()[flat]
+                base = np.log2(b) if m == "ig" else -np.log2(p.size)
+                logs[m].append(ll - base)
     for m, v in per_subject.items():
         out[m] = float(np.mean(v)) if v and None not in v else None
+    for m, v in logs.items():  # every fixation counts, as for a model's LL
+        out[m] = float(np.mean(np.concatenate(v))) if v else None
     if by_density and len(np.unique(truth.subjects)) >= 2:
         a, b = split_halves(truth.fixations, truth.subjects, truth.shape, truth.sigma)
-        half = Truth(truth.id, truth.image, None, None, b, None, truth.centre, truth.sigma)
+        half = Truth(truth.id, truth.image, None, None, b, None, truth.baseline, truth.sigma)
         out.update({m: _metric(m, a, half, None, convention) for m in by_density})
     return out
 
@@ -375,13 +508,15 @@ def score_image(
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
+    derived: bool = False,
 ) -> dict:
     """One CSV row: id, predictor, status (ok, missing, error), flags (see
     :func:`check_prediction`), message and the metrics.
 
     A missing prediction and one that cannot be scored (unreadable, NaN, another aspect ratio)
     become rows with that status; the caller decides whether that ends the evaluation."""
-    row = {"id": truth.id, "predictor": name, "status": "ok", "flags": "", "message": ""}
+    row = {"id": truth.id, "category": truth.category, "predictor": name, "status": "ok"}
+    row |= {"flags": "", "message": ""}
     try:
         if predictor is GOLD:
             scores = score_gold(truth, metrics, convention)
@@ -390,8 +525,9 @@ def score_image(
             if smap is None:
                 row.update(status="missing", message="no prediction for this image")
                 return row | dict.fromkeys(metrics)
-            row["flags"] = "; ".join(check_prediction(smap, truth.shape))
-            scores = score_map(smap, truth, metrics, convention)
+            plain = smap.log if isinstance(smap, LogDensity) else smap
+            row["flags"] = "; ".join(check_prediction(plain, truth.shape))
+            scores = score_map(smap, truth, metrics, convention, derived)
     except ValueError as e:
         row.update(status="error", message=str(e))
         return row | dict.fromkeys(metrics)
@@ -401,15 +537,17 @@ def score_image(
 class _Scorer:
     """Scores image ``i`` of a split with every predictor (what each worker process runs)."""
 
-    def __init__(self, part, predictors, longer_side, metrics, convention, other):
+    def __init__(self, part, predictors, longer_side, metrics, convention, other, options):
         self.part, self.predictors, self.longer_side = part, predictors, longer_side
         self.metrics, self.convention, self.other = metrics, convention, other
+        self.baseline, self.derived = options
 
     def __call__(self, i: int) -> list[dict]:
         try:  # with a rescale, the density is made in the new frame: blur the small image
             sample = self.part.sample(i, density=not self.longer_side)
         except DataError as e:  # an unreadable image is a row with a reason, not the end
-            row = {"id": self.part.ids[i], "status": "error", "flags": "", "message": str(e)}
+            row = {"id": self.part.ids[i], "category": self.part.categories[i]}
+            row |= {"status": "error", "flags": "", "message": str(e)}
             return [
                 row | {"predictor": name} | dict.fromkeys(self.metrics) for name in self.predictors
             ]
@@ -417,9 +555,11 @@ class _Scorer:
             sample = rescale(sample, self.longer_side, self.part.sigma)
         shape = sample["image"].shape[:2]
         other = self.other.points_for(i, shape) if self.other else None
-        truth = ground_truth(sample, other, self.part.sigma)
+        truth = ground_truth(sample, other, self.part.sigma, self.baseline)
         return [
-            score_image(name, p, truth, self.metrics, self.convention)
+            score_image(
+                name, p, truth, self.metrics, self.convention, self.derived and p is not GOLD
+            )
             for name, p in self.predictors.items()
         ]
 
@@ -447,6 +587,8 @@ def evaluate(
     convention: str = M.MIT,
     workers: int = 1,
     progress: Callable[[Iterable], Iterable] | None = None,
+    ig_baseline: Callable[[tuple[int, int]], np.ndarray] = centre_gaussian,
+    derived: bool = False,
 ) -> list[dict]:
     """Score ``predictors`` (name -> predictor) on one split of ``dataset`` (a
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
@@ -455,14 +597,16 @@ def evaluate(
     own resolution. ``rule`` says how the dataset divides into train and val (default: seed
     0, 20% validation); score a model on the rule it was trained with. ``workers`` > 1 scores images in that many forked processes (POSIX only;
     predictors need not be picklable, but a torch model is best scored with one worker).
-    ``progress`` wraps the iteration over images (e.g. a tqdm).
+    ``progress`` wraps the iteration over images (e.g. a tqdm). ``ig_baseline(shape)`` is IG's
+    baseline map; ``derived`` scores every metric on its :func:`derived_maps`.
     """
     global _WORKER_SCORER
     M.check_convention(convention)
     metrics = check_metrics(metrics)
     part = (rule or SplitRule()).part(dataset, split)
     other = OtherFixations(relative_fixations(part)) if "sauc" in metrics else None
-    scorer = _Scorer(part, predictors, longer_side, metrics, convention, other)
+    options = (ig_baseline, derived)
+    scorer = _Scorer(part, predictors, longer_side, metrics, convention, other, options)
     wrap = progress or (lambda it: it)
     indices = range(len(part))
     if workers <= 1 or len(part) < 2 or "fork" not in mp.get_all_start_methods():
@@ -523,10 +667,18 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
     return out
 
 
-def format_table(summary: dict, metrics: Sequence[str] = DEFAULT_METRICS) -> str:
+def metric_label(name: str, ig_baseline: str = "centre") -> str:
+    """A metric's column title; IG names its baseline."""
+    return f"IG vs {ig_baseline}" if name == "ig" else METRICS[name].label
+
+
+def format_table(
+    summary: dict, metrics: Sequence[str] = DEFAULT_METRICS, ig_baseline: str = "centre"
+) -> str:
     """A Markdown table: one row per predictor, mean [95% interval] per metric."""
     head = ["predictor", "images"] + [
-        f"{METRICS[m].label} {'↑' if METRICS[m].higher_is_better else '↓'}" for m in metrics
+        f"{metric_label(m, ig_baseline)} {'↑' if METRICS[m].higher_is_better else '↓'}"
+        for m in metrics
     ]
     lines = ["| " + " | ".join(head) + " |", "| --- " + "| ---: " * (len(head) - 1) + "|"]
     for name, s in summary.items():
@@ -553,24 +705,31 @@ def rows_to_csv(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> s
     """The per-image rows as CSV text (empty cells where a metric is not available)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", "predictor", "status", *metrics, "flags", "message"])
+    writer.writerow(["id", "category", "predictor", "status", *metrics, "flags", "message"])
     for r in rows:
         values = ["" if r[m] is None else f"{r[m]:.6g}" for m in metrics]
-        flags = r.get("flags", "")
-        writer.writerow([r["id"], r["predictor"], r["status"], *values, flags, r["message"]])
+        head = [r["id"], r.get("category") or "", r["predictor"], r["status"]]
+        writer.writerow([*head, *values, r.get("flags", ""), r["message"]])
     return buf.getvalue()
 
 
 def write_results(
-    out: str | Path, rows: list[dict], summary: dict, table: str, metrics: Sequence[str]
+    out: str | Path,
+    rows: list[dict],
+    summary: dict,
+    table: str,
+    metrics: Sequence[str],
+    extra: dict[str, str] | None = None,
 ) -> list[Path]:
-    """``per_image.csv``, ``summary.json`` and ``table.md`` in folder ``out`` (created)."""
+    """``per_image.csv``, ``summary.json`` and ``table.md`` in folder ``out`` (created), and
+    the ``extra`` files (name -> text)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "per_image.csv": rows_to_csv(rows, metrics),
         "summary.json": json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
         "table.md": table,
+        **(extra or {}),
     }
     for name, text in files.items():
         atomic_write_bytes(out / name, text.encode("utf-8"))

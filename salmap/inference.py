@@ -23,10 +23,17 @@ Runner = Callable[[np.ndarray], np.ndarray]
 OUTPUT_SUFFIX = {
     "map": "_map",
     "density": "_density",
+    "log-density": "_logdensity",
     "overlay": "_overlay",
     "side-by-side": "_side",
 }
-OUTPUT_EXTENSION = {"map": ".png", "density": ".npy", "overlay": ".jpg", "side-by-side": ".jpg"}
+OUTPUT_EXTENSION = {
+    "map": ".png",
+    "density": ".npy",
+    "log-density": ".npy",
+    "overlay": ".jpg",
+    "side-by-side": ".jpg",
+}
 
 
 def prepare(image, config) -> tuple[np.ndarray, Geometry]:

@@ -18,7 +18,8 @@ import numpy as np
 
 from salmap.errors import SalmapError
 
-OUTPUTS = ("map", "density", "overlay", "side-by-side")
+OUTPUTS = ("map", "density", "log-density", "overlay", "side-by-side")
+NAMINGS = ("suffix", "image")
 
 
 def add_parser(sub) -> None:
@@ -38,6 +39,14 @@ def add_parser(sub) -> None:
         "--save",
         default="map,overlay",
         help=f"comma-separated outputs: {', '.join(OUTPUTS)} (default: map,overlay)",
+    )
+    p.add_argument(
+        "--naming",
+        choices=NAMINGS,
+        default="suffix",
+        help="output file names: suffix (<name>_map.png, <name>_density.npy, ...) or image "
+        "(<name>.png, <name>.npy: the image's own name, as benchmark submissions expect; one "
+        "output per extension)",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bit depth of the map PNG")
     p.add_argument(
@@ -97,13 +106,22 @@ def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[str
     return unique, problems
 
 
-def plan_outputs(items, out: Path, kinds: list[str], overwrite: bool) -> list[dict[str, Path]]:
+def plan_outputs(
+    items, out: Path, kinds: list[str], overwrite: bool, naming: str = "suffix"
+) -> list[dict[str, Path]]:
     from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
 
+    suffix = OUTPUT_SUFFIX if naming == "suffix" else dict.fromkeys(OUTPUT_SUFFIX, "")
+    endings = [suffix[k] + OUTPUT_EXTENSION[k] for k in kinds]
+    if len(set(endings)) < len(endings):
+        raise SalmapError(
+            f"--naming {naming}: --save {','.join(kinds)} would write two outputs to one file "
+            "name; save one output per extension (.png, .npy, .jpg)"
+        )
     inputs = {p.resolve() for p, _ in items}
     plans, clashes = [], []
     for _, stem in items:
-        plan = {k: out / f"{stem}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+        plan = {k: out / f"{stem}{suffix[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
         for target in plan.values():
             if target.resolve() in inputs:
                 raise SalmapError(f"{target} is one of the inputs: choose another --out")
@@ -124,7 +142,12 @@ def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path],
     from PIL import Image
 
     from salmap.files import atomic_write_bytes
+    from salmap.metrics import density_to_log
     from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, heatmap_rgb, overlay
+
+    def log_density(d: np.ndarray) -> np.ndarray:
+        # float32 cannot hold exp of the most negative values: floor the mass at float32's tiny
+        return density_to_log(np.maximum(d, np.finfo(np.float32).tiny)).astype(np.float32)
 
     cmap = args.colormap or DEFAULT_COLORMAP
     alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
@@ -135,9 +158,12 @@ def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path],
         return buf.getvalue()
 
     for kind, path in plan.items():
-        if kind == "density":
+        if kind in ("density", "log-density"):
             buf = io.BytesIO()
-            np.save(buf, density.astype(np.float32))
+            if kind == "log-density":  # natural log, pysaliency's and DeepGaze's format
+                np.save(buf, log_density(density))
+            else:
+                np.save(buf, density.astype(np.float32))
             data = buf.getvalue()
         elif kind == "map":
             top = 65535 if args.bits == 16 else 255
@@ -163,7 +189,7 @@ def run(args) -> int:
         raise SalmapError("--alpha must be between 0 and 1")
     items, skipped = collect_inputs(args.inputs)
     out = Path(args.out)
-    plans = plan_outputs(items, out, kinds, args.overwrite)
+    plans = plan_outputs(items, out, kinds, args.overwrite, args.naming)
     model = load_model(args.model)
     runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
     done, failed = predict_files(items, plans, runner, args)
