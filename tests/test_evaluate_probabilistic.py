@@ -95,7 +95,9 @@ def test_information_gain_against_a_named_baseline(mini, tmp_path, capsys):
 
 
 def test_gold_standard_has_a_regularised_log_likelihood(mini):
-    rows = evaluate(mini, {"gold": GOLD, "centre": B.predict_centre}, split="all", metrics=("ll", "ig"))
+    rows = evaluate(
+        mini, {"gold": GOLD, "centre": B.predict_centre}, split="all", metrics=("ll", "ig")
+    )
     s = summarize(rows, ("ll", "ig"))
     assert s["gold"]["metrics"]["ll"]["mean"] > s["centre"]["metrics"]["ll"]["mean"] > 0
     assert s["gold"]["metrics"]["ig"]["mean"] > 0

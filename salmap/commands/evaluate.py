@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
         help="score saliency models with the MIT/Tuebingen benchmark metrics",
         description=(
             "Score predictions at each image's resolution (or --longer-side) on a dataset split "
-            "and print a table of means with 95%% bootstrap intervals, baselines beside the model."
+            "and print a table of means with 95% bootstrap intervals, baselines beside the model."
         ),
     )
     p.add_argument(
