@@ -70,23 +70,37 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Metric:
+    """One metric of the registry: its column title, the ground truth it needs ("fixations":
+    called only where the image has some; "density": the truth's map), and
+    ``score(smap, truth, fixations, convention) -> float | None`` (None: not available for this
+    image), with ``smap`` H x W in the truth's frame and ``fixations`` N x 2 in that frame.
+    Packages add metrics through the ``salmap.metrics`` entry points (:mod:`salmap.plugins`)."""
+
     label: str
     needs: str  # "fixations" or "density"
+    score: Callable[..., float | None]
     higher_is_better: bool = True
 
 
+def _sauc(smap, t, fix, convention):
+    if t.other is None:
+        return None
+    negatives = t.other_map if convention == M.MIT else t.other
+    return M.auc_shuffled(smap, fix, negatives, convention=convention)
+
+
 METRICS: dict[str, Metric] = {
-    "auc_judd": Metric("AUC-Judd", "fixations"),
-    "auc_borji": Metric("AUC-Borji", "fixations"),
-    "sauc": Metric("sAUC", "fixations"),
-    "nss": Metric("NSS", "fixations"),
-    "ig": Metric("IG", "fixations"),
-    "ll": Metric("LL", "fixations"),
-    "cc": Metric("CC", "density"),
-    "sim": Metric("SIM", "density"),
-    "kld": Metric("KLD", "density", higher_is_better=False),
-    "ssim": Metric("SSIM", "density"),
-    "emd": Metric("EMD", "density", higher_is_better=False),
+    "auc_judd": Metric("AUC-Judd", "fixations", lambda m, t, f, c: M.auc_judd(m, f, convention=c)),
+    "auc_borji": Metric("AUC-Borji", "fixations", lambda m, t, f, c: M.auc_borji(m, f)),
+    "sauc": Metric("sAUC", "fixations", _sauc),
+    "nss": Metric("NSS", "fixations", lambda m, t, f, c: M.nss(m, f, convention=c)),
+    "ig": Metric("IG", "fixations", lambda m, t, f, c: M.info_gain(m, t.baseline, f, convention=c)),
+    "ll": Metric("LL", "fixations", lambda m, t, f, c: M.log_likelihood(m, f, convention=c)),
+    "cc": Metric("CC", "density", lambda m, t, f, c: M.cc(m, t.density)),
+    "sim": Metric("SIM", "density", lambda m, t, f, c: M.sim(m, t.density, convention=c)),
+    "kld": Metric("KLD", "density", lambda m, t, f, c: M.kld(m, t.density), False),
+    "ssim": Metric("SSIM", "density", lambda m, t, f, c: M.ssim(m, t.density)),
+    "emd": Metric("EMD", "density", lambda m, t, f, c: M.emd(m, t.density), False),
 }
 # The MIT benchmark's metrics. SSIM (the seed's metric) and EMD are on request: on 2 CPU cores
 # each costs more than all the others together (SSIM about 0.1 s for a 512 x 512 map).
@@ -94,7 +108,11 @@ DEFAULT_METRICS = tuple(m for m in METRICS if m not in ("ssim", "emd"))
 
 
 def check_metrics(names: Iterable[str]) -> tuple[str, ...]:
-    """The metric names in canonical order; a ValueError naming the valid ones otherwise."""
+    """The metric names in canonical order (salmap's, then plugins'); a ValueError naming the
+    valid ones otherwise."""
+    from salmap.plugins import extend
+
+    extend("salmap.metrics", METRICS)
     names = list(names)
     unknown = [n for n in names if n not in METRICS]
     if unknown:
@@ -295,34 +313,10 @@ class OtherFixations:
 def _metric(name: str, smap: np.ndarray, t: Truth, fixations, convention: str) -> float | None:
     """One metric of ``smap`` against ``t`` (with ``fixations`` standing in for t.fixations);
     None where the ground truth it needs is missing."""
-    if METRICS[name].needs == "fixations" and fixations is None:
+    metric = METRICS[name]
+    if metric.needs == "fixations" and fixations is None:
         return None
-    if name == "auc_judd":
-        return M.auc_judd(smap, fixations, convention=convention)
-    if name == "auc_borji":
-        return M.auc_borji(smap, fixations)
-    if name == "sauc":
-        if t.other is None:
-            return None
-        negatives = t.other_map if convention == M.MIT else t.other
-        return M.auc_shuffled(smap, fixations, negatives, convention=convention)
-    if name == "nss":
-        return M.nss(smap, fixations, convention=convention)
-    if name == "ig":
-        return M.info_gain(smap, t.baseline, fixations, convention=convention)
-    if name == "ll":
-        return M.log_likelihood(smap, fixations, convention=convention)
-    if name == "cc":
-        return M.cc(smap, t.density)
-    if name == "sim":
-        return M.sim(smap, t.density, convention=convention)
-    if name == "kld":
-        return M.kld(smap, t.density)
-    if name == "ssim":
-        return M.ssim(smap, t.density)
-    if name == "emd":
-        return M.emd(smap, t.density)
-    raise ValueError(f"unknown metric {name!r}")
+    return metric.score(smap, t, fixations, convention)
 
 
 # A map whose mass sits on fewer than this fraction of its pixels is flagged as near-empty.
@@ -397,14 +391,14 @@ def derived_maps(density: np.ndarray, truth: Truth, metrics: Sequence[str]) -> d
     negatives come from, the centre bias); p blurred by the Gaussian that makes the ground-truth
     density (``truth.sigma`` times the frame's longer side) for CC, KLD, SIM, SSIM and EMD."""
     p = _as_distribution(np.clip(density, 0, None))
-    kinds = {DERIVED_MAP[m] for m in metrics}
+    kinds = {DERIVED_MAP.get(m, "density") for m in metrics}
     made = {"density": p}
     if "ratio" in kinds:
         made["ratio"] = p / np.maximum(truth.baseline, np.finfo(np.float64).tiny)
     if "blurred" in kinds:
         sigma_px = truth.sigma * max(truth.shape)
         made["blurred"] = _as_distribution(gaussian_filter(p, sigma_px, mode="constant"))
-    return {m: made[DERIVED_MAP[m]] for m in metrics}
+    return {m: made[DERIVED_MAP.get(m, "density")] for m in metrics}
 
 
 def score_map(

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from salmap.data import FORMATS, SPLITS, SplitRule, ids_hash, open_dataset
+from salmap.data import SPLITS, SplitRule, formats, ids_hash, open_dataset
 from salmap.errors import SalmapError
 from salmap.models.io import WEIGHTS, model_label, resolve
 
@@ -76,7 +76,9 @@ def add_parser(sub) -> None:
         "folder's name); repeatable",
     )
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--format", choices=list(FORMATS), help="dataset layout (guessed when omitted)")
+    p.add_argument(
+        "--format", choices=list(formats()), help="dataset layout (guessed when omitted)"
+    )
     p.add_argument(
         "--split",
         choices=SPLITS,
@@ -155,6 +157,7 @@ def add_parser(sub) -> None:
 def _metrics(text: str) -> tuple[str, ...]:
     from salmap.evaluate import METRICS, check_metrics
 
+    check_metrics([])  # loads the metrics of installed plugins
     names = list(METRICS) if text.strip() == "all" else [m.strip() for m in text.split(",") if m]
     try:
         return check_metrics(names)
