@@ -4,26 +4,58 @@ from salmap.errors import DataError, SalmapError
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "SalmapError", "__version__", "load_model"]
+__all__ = [
+    "DataError",
+    "SalmapError",
+    "__version__",
+    "attention",
+    "attention_shares",
+    "best_window",
+    "crop",
+    "load_model",
+]
+
+# Imported on first use so that ``import salmap`` stays light for data-only use.
+_LAZY = {
+    "crop": "salmap.cropping",
+    "best_window": "salmap.cropping",
+    "attention": "salmap.regions",
+    "attention_shares": "salmap.regions",
+}
 
 # Submodules reachable as attributes (``salmap.metrics``) without importing them, and torch with
 # them, at ``import salmap``.
-SUBMODULES = ("baselines", "data", "evaluate", "losses", "metrics", "models", "paired", "viz")
+SUBMODULES = (
+    "baselines",
+    "cropping",
+    "data",
+    "evaluate",
+    "losses",
+    "metrics",
+    "models",
+    "paired",
+    "regions",
+    "viz",
+)
 
 
-def __getattr__(name: str):
-    if name in SUBMODULES:
-        import importlib
+def load_model(path="default", device=None, runner=None):
+    """Load a saved saliency model: ``"default"``, a folder, a ``.safetensors`` or ``.onnx`` file.
 
-        return importlib.import_module(f"salmap.{name}")
-    raise AttributeError(f"module 'salmap' has no attribute {name!r}")
-
-
-def load_model(path="default", device=None):
-    """Load a saved saliency model (a folder or ``.safetensors`` file, or ``"default"``).
-
-    Imported lazily so that ``import salmap`` stays light for data-only use.
+    ``runner`` is "onnx" (onnxruntime, no torch needed) or "torch"; by default the shipped
+    model runs on onnxruntime when it is installed. Imported lazily so that ``import salmap``
+    stays light for data-only use.
     """
     from salmap.models.io import load_model as _load
 
-    return _load(path, device=device)
+    return _load(path, device=device, runner=runner)
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in SUBMODULES:
+        return importlib.import_module(f"salmap.{name}")
+    raise AttributeError(f"module 'salmap' has no attribute {name!r}")

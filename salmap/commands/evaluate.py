@@ -173,10 +173,15 @@ def _unique(name: str, taken: dict) -> str:
 
 
 def _load_model(path: str):
+    """The model at ``path``; the default one on PyTorch (fp32) where torch is installed, so
+    that its scores are those of its model card, else on its ONNX export."""
+    import importlib.util
+
     import salmap
 
+    torch = not str(path).endswith(".onnx") and importlib.util.find_spec("torch") is not None
     try:
-        return salmap.load_model(path)
+        return salmap.load_model(path, runner="torch" if torch else None)
     except (ImportError, OSError, ValueError) as e:
         raise SalmapError(f"{path}: cannot load the model ({e})") from None
 
@@ -384,8 +389,11 @@ def sources(predictors: dict, models: dict) -> dict:
             model = models[name]
             source = getattr(model, "source", None) or str(model.cli_name)
             entry = {"kind": "model", "path": str(Path(source).resolve())}
-            if source.endswith(".safetensors"):
-                entry["config_sha256"] = config_hash(read_config(source))
+            entry["config_sha256"] = config_hash(
+                read_config(source)
+                if source.endswith(".safetensors")
+                else {"model": model.config.to_dict(), "training": model.training_recipe}
+            )
             out[name] = entry
         elif isinstance(p, PredictionFolder):
             out[name] = {
