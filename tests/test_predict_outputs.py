@@ -40,6 +40,10 @@ def test_naming_image_writes_the_images_own_name(tiny_model, nus_mini, tmp_path,
     image = nus_mini / "images" / "078.jpg"
     args = ["predict", str(image), "--model", str(tiny_model), "--naming", "image"]
     assert main([*args, "--out", str(tmp_path / "a"), "--save", "map,density"]) == 0
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["078.npy", "078.png"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "078.npy",
+        "078.png",
+        "manifest.jsonl",
+    ]
     assert main([*args, "--out", str(tmp_path / "b"), "--save", "density,log-density"]) == 2
     assert "two outputs to one file name" in capsys.readouterr().err
