@@ -420,6 +420,7 @@ def run(args) -> int:
         provenance,
     )
 
+    origin = provenance(getattr(args, "argv", None))  # the code as it is when scoring starts
     metrics = _metrics(args.metrics)
     _check_out(args.out, args.overwrite)
     if args.longer_side is not None and args.longer_side < 1:
@@ -484,7 +485,7 @@ def run(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
         document = {
-            "provenance": provenance(getattr(args, "argv", None)),
+            "provenance": origin,
             "dataset": str(args.data),
             "data": {"path": str(Path(args.data).resolve()), "format": dataset.format},
             "format": dataset.format,
