@@ -135,12 +135,14 @@ class PredictionFolder:
     """Saliency maps someone else produced, one file per image (PNG, JPG, .npy, ...), matched
     to an image by its id (relative path without extension) or, failing that, by file stem.
     ``salmap predict``'s own outputs are understood: ``<stem>_density.npy`` (preferred) or
-    ``<stem>_map.png`` match ``<stem>``, and its overlays and side-by-sides are ignored.
+    ``<stem>_map.png`` match ``<stem>``, and its overlays, side-by-sides and fogs are ignored.
     A map of another size than its image is resized to it when it has the image's aspect ratio
     (see :func:`check_prediction`)."""
 
     OUTPUT_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("density", "map"))  # best first
-    IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side", "log-density"))
+    IGNORED_SUFFIXES = tuple(
+        OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side", "fog", "log-density")
+    )
 
     def __init__(self, folder: str | Path, log_density: bool = False):
         """``log_density``: the folder holds ``.npy`` natural-log densities (``salmap predict

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
 from tqdm import tqdm
@@ -38,7 +38,8 @@ from salmap.losses import CombinedLoss, cc_per_map, nss_per_map
 from salmap.models.io import save_model
 from salmap.models.model import SaliencyModel
 from salmap.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from salmap.train.config import TrainConfig, check_resumable, save_config
+from salmap.train.config import DataConfig, TrainConfig, check_resumable, save_config
+from salmap.train.features import FeatureSet, build_features, decode_features, first_level
 
 COLUMNS = [
     "epoch",
@@ -81,6 +82,49 @@ class CachedSet(Dataset):
             torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))[None],
             torch.from_numpy(np.ascontiguousarray(fix, dtype=np.float32))[None],
         )
+
+
+class UnionSet(ConcatDataset):
+    """Several datasets' training sets as one; :attr:`epoch` is passed on to each of them."""
+
+    @property
+    def epoch(self) -> int:
+        return self.datasets[0].epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        for d in self.datasets:
+            d.epoch = value
+
+
+def open_sources(data: DataConfig) -> dict:
+    """The datasets of ``data.path`` (one folder or several), keyed by a short unique tag: the
+    format's name (``nus-scene``, ``osie``), or the folder's name for the folder format."""
+    sources = data.sources()
+    if not sources:
+        raise SalmapError("no dataset: pass --data PATH (or set data.path in the config)")
+    datasets = {}
+    for path, fmt in sources:
+        ds = open_dataset(path, fmt, data.sigma)
+        base = Path(ds.root).name if ds.format == "folder" else ds.format
+        tag, k = base, 2
+        while tag in datasets:
+            tag, k = f"{base}-{k}", k + 1
+        datasets[tag] = ds
+    return datasets
+
+
+def split_json(parts: dict) -> str:
+    """The ids of each split: ``{"train": [...], "val": [...]}`` for one dataset; for several,
+    the same with ids written ``<tag>/<id>``."""
+    several = len(parts) > 1
+    return json.dumps(
+        {
+            name: [f"{tag}/{i}" if several else i for tag, p in parts.items() for i in p[name].ids]
+            for name in ("train", "val")
+        },
+        indent=1,
+    )
 
 
 @dataclass
@@ -192,51 +236,100 @@ class Trainer:
 
     # -- data -----------------------------------------------------------------------------
     def _data(self):
+        """One training set (the union of every dataset's training split) and one validation
+        set per dataset (``val``, or ``val_<tag>`` each when there are several)."""
         cfg, ddp = self.cfg, self.ddp
-        ds = open_dataset(cfg.data.path, cfg.data.format, cfg.data.sigma)
+        datasets = open_sources(cfg.data)
         parts = {
-            name: ds.split(name, cfg.data.val_fraction, cfg.data.split_seed)
-            for name in ("train", "val")
+            tag: {
+                name: ds.split(name, cfg.data.val_fraction, cfg.data.split_seed)
+                for name in ("train", "val")
+            }
+            for tag, ds in datasets.items()
         }
-        if len(parts["train"]) == 0:
+        if not any(len(p["train"]) for p in parts.values()):
             raise SalmapError(f"{cfg.data.path}: no training images")
         if ddp.main:
             self.out.mkdir(parents=True, exist_ok=True)
-            for p in ds.problems[:20]:
-                tqdm.write(f"warning: {p}")
-            split = json.dumps({k: v.ids for k, v in parts.items()}, indent=1)
-            atomic_write_bytes(self.out / "split.json", split.encode())
-        normalize = Normalize.from_config(cfg.model)
+            for ds in datasets.values():
+                for p in ds.problems[:20]:
+                    tqdm.write(f"warning: {p}")
+            atomic_write_bytes(self.out / "split.json", split_json(parts).encode())
+        self.normalize = Normalize.from_config(cfg.model)
+        self.features = self._use_features()
+        several = len(datasets) > 1
+        self.val_names = []
+        self.columns = list(COLUMNS)
         self.sets, self.samplers = {}, {}
-        for name, part in parts.items():
-            if len(part) == 0:
+        train_sets = [
+            self._cached_set(f"{tag} train" if several else "train", p["train"], cfg.data.hflip)
+            for tag, p in parts.items()
+            if len(p["train"])
+        ]
+        self._add_set("train", train_sets[0] if len(train_sets) == 1 else UnionSet(train_sets))
+        for tag, p in parts.items():
+            if len(p["val"]) == 0:
                 continue
-            if ddp.main:  # rank 0 builds the cache; the others wait, then read it
-                cache = build_cache(
-                    part,
-                    cfg.model.input_size,
-                    cfg.model.aspect,
-                    cfg.data.cache_dir,
-                    workers=max(1, cfg.data.workers),
-                    progress=self._bar(f"caching {name}"),
-                )
-            ddp.barrier()
-            if not ddp.main:
-                cache = build_cache(
-                    part, cfg.model.input_size, cfg.model.aspect, cfg.data.cache_dir
-                )
-            if self.loss.needs_fixations and not cache.has_fixations:
-                raise SalmapError("the nss loss needs fixations, and this dataset has none")
-            hflip = cfg.data.hflip if name == "train" else 0.0
-            self.sets[name] = CachedSet(cache, normalize, hflip, cfg.seed)
-            self.samplers[name] = DistributedSampler(
-                self.sets[name],
-                ddp.world,
-                ddp.rank,
-                shuffle=name == "train",
-                seed=cfg.seed,
-                drop_last=False,
+            name = f"val_{tag}" if several else "val"
+            self._add_set(name, self._cached_set(f"{tag} val" if several else "val", p["val"]))
+            self.val_names.append(name)
+            if several:
+                self.columns += [f"{name}_{m}" for m in ("loss", "ssim", "cc", "nss")]
+
+    def _cached_set(self, what: str, part, hflip: float = 0.0):
+        """The decoded cache of ``part`` (built by rank 0, read by the others), as images or, with
+        a frozen encoder, as the encoder's features (see :meth:`_use_features`)."""
+        cfg, ddp = self.cfg, self.ddp
+        if ddp.main:
+            cache = build_cache(
+                part,
+                cfg.model.input_size,
+                cfg.model.aspect,
+                cfg.data.cache_dir,
+                workers=max(1, cfg.data.workers),
+                progress=self._bar(f"caching {what}"),
             )
+        ddp.barrier()
+        if not ddp.main:
+            cache = build_cache(part, cfg.model.input_size, cfg.model.aspect, cfg.data.cache_dir)
+        if self.loss.needs_fixations and not cache.has_fixations:
+            raise SalmapError(f"the nss loss needs fixations, and {part.root} has none")
+        if not self.features:
+            return CachedSet(cache, self.normalize, hflip, cfg.seed)
+        feats = build_features(
+            self.model,
+            cache,
+            self.normalize,
+            flips=2 if hflip else 1,
+            device=self.ddp.device,
+            batch_size=self.cfg.batch_size,
+            progress=self._bar(f"encoder features of {what}", unit="batch"),
+        )
+        return FeatureSet(cache, feats, first_level(self.model), hflip, cfg.seed)
+
+    def _use_features(self) -> bool:
+        """Train from features computed once when the encoder is frozen (one process only:
+        under DDP the wrapped model must run whole, so images are fed as before)."""
+        return (
+            self.cfg.data.cache_features and self.cfg.optim.encoder_lr == 0 and self.ddp.world == 1
+        )
+
+    def _add_set(self, name: str, data: Dataset):
+        self.sets[name] = data
+        self.samplers[name] = DistributedSampler(
+            data,
+            self.ddp.world,
+            self.ddp.rank,
+            shuffle=name == "train",
+            seed=self.cfg.seed,
+            drop_last=False,
+        )
+
+    def _forward(self, x) -> torch.Tensor:
+        """Logits of a batch of images, or of their encoder features (a list, one per level)."""
+        if isinstance(x, list):
+            return decode_features(self.model, x, first_level(self.model))
+        return self.net(x)
 
     def _loader(self, name: str, epoch: int) -> DataLoader:
         self.sets[name].epoch = epoch
@@ -252,9 +345,9 @@ class Trainer:
             prefetch_factor=4 if workers else None,
         )
 
-    def _bar(self, desc):
+    def _bar(self, desc, unit="img"):
         return lambda it, total=None: tqdm(
-            it, total=total, desc=desc, unit="img", leave=False, disable=not self.ddp.main
+            it, total=total, desc=desc, unit=unit, leave=False, disable=not self.ddp.main
         )
 
     # -- one pass ---------------------------------------------------------------------------
@@ -278,11 +371,15 @@ class Trainer:
             disable=not self.ddp.main,
         )
         for step, (x, target, fix) in enumerate(bar):
-            x, target, fix = (t.to(self.ddp.device, non_blocking=True) for t in (x, target, fix))
-            if self.cfg.channels_last:
-                x = x.to(memory_format=torch.channels_last)
+            target, fix = (t.to(self.ddp.device, non_blocking=True) for t in (target, fix))
+            if isinstance(x, list):  # encoder features
+                x = [t.to(self.ddp.device, non_blocking=True) for t in x]
+            else:
+                x = x.to(self.ddp.device, non_blocking=True)
+                if self.cfg.channels_last:
+                    x = x.to(memory_format=torch.channels_last)
             with torch.set_grad_enabled(train), self._autocast():
-                logits = self.net(x)
+                logits = self._forward(x)
             loss, _ = self.loss(logits, target, fix)
             bad = self.ddp.sum([float(not torch.isfinite(loss))])[0]  # every rank stops together
             if bad:
@@ -296,7 +393,7 @@ class Trainer:
                 self.opt.step()
             with torch.no_grad():
                 maps = self.model.activate(logits.detach().float())
-                b = x.shape[0]
+                b = target.shape[0]
                 sums[0] += loss.item() * b
                 sums[1] += ssim_of(maps, target, self.cfg.model.output).sum().item()
                 if not train:
@@ -311,9 +408,30 @@ class Trainer:
         n_all, seconds = total[5], time.perf_counter() - t0
         out = {f"{name}_loss": total[0] / n_all, f"{name}_ssim": total[1] / n_all}
         if not train:
-            out.update(val_cc=total[2] / n_all, val_nss=total[3] / max(total[4], 1))
+            out[f"{name}_cc"] = total[2] / n_all
+            out[f"{name}_nss"] = total[3] / max(total[4], 1)
+            out[f"{name}_counts"] = (n_all, total[4])  # images, images with fixations
         else:
             out.update(seconds=seconds, images_per_s=n_all / seconds)
+        return out
+
+    def validate(self, epoch: int) -> dict:
+        """Every validation set's metrics and, over their union, ``val_loss``, ``val_ssim``,
+        ``val_cc`` and ``val_nss`` (means over images; NSS over images with fixations)."""
+        rows = [self.run_epoch(name, epoch) for name in self.val_names]
+        if self.val_names == ["val"]:
+            rows[0].pop("val_counts")
+            return rows[0]
+        out, sums, counts = {}, dict.fromkeys(("loss", "ssim", "cc", "nss"), 0.0), [0, 0]
+        for name, row in zip(self.val_names, rows):
+            n, n_fix = row.pop(f"{name}_counts")
+            for m in sums:
+                sums[m] += row[f"{name}_{m}"] * (n_fix if m == "nss" else n)
+            counts = [counts[0] + n, counts[1] + n_fix]
+            out.update(row)
+        if counts[0]:
+            for m, v in sums.items():
+                out[f"val_{m}"] = v / max(counts[1] if m == "nss" else counts[0], 1)
         return out
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -345,7 +463,7 @@ class Trainer:
         with open(path, newline="") as f:
             rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= self.start_epoch]
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+        w = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
         atomic_write_bytes(path, buf.getvalue().encode())
@@ -354,7 +472,7 @@ class Trainer:
         path = self.out / "metrics.csv"
         new = not path.exists()
         with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+            w = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
             if new:
                 w.writeheader()
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -384,9 +502,8 @@ class Trainer:
             for epoch in range(self.start_epoch, cfg.epochs):
                 row = {"epoch": epoch + 1, "lr": self.opt.param_groups[-1]["lr"]}
                 row.update(self.run_epoch("train", epoch))
-                if "val" in self.sets:
-                    with torch.no_grad():
-                        row.update(self.run_epoch("val", epoch))
+                with torch.no_grad():
+                    row.update(self.validate(epoch))
                 self.sched.step()
                 monitored = row.get("val_loss", row["train_loss"])
                 improved = monitored < self.best
