@@ -29,6 +29,7 @@ COMMANDS = {
     "compare": "salmap.commands.compare",
     "crop": "salmap.commands.crop",
     "attention": "salmap.commands.attention",
+    "serve": "salmap.commands.serve",
 }
 
 

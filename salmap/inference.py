@@ -109,6 +109,15 @@ def onnxruntime_available() -> bool:
     return find_spec("onnxruntime") is not None
 
 
+def onnx_has_cuda() -> bool:
+    """Whether the installed onnxruntime can run on CUDA (onnxruntime-gpu)."""
+    if not onnxruntime_available():
+        return False
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 def check_device(device: str | None, runner: str) -> None:
     """Refuse a device name that is malformed or absent, before any model is loaded."""
     import re
@@ -118,9 +127,7 @@ def check_device(device: str | None, runner: str) -> None:
     if not re.fullmatch(r"cuda(:\d+)?", device):
         raise SalmapError(f"--device takes cpu, cuda or cuda:N; got {device!r}")
     if runner == "onnx":
-        import onnxruntime as ort
-
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
+        if not onnx_has_cuda():
             raise SalmapError(
                 f"--device {device}: this onnxruntime has no CUDA support "
                 "(install onnxruntime-gpu, or use --runner torch)"

@@ -117,7 +117,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
-        "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
+        "--device",
+        default=None,
+        help="cpu, cuda or cuda:N (default: CUDA when the runner has it: PyTorch with CUDA, or "
+        "onnxruntime-gpu)",
     )
     existing = p.add_mutually_exclusive_group()
     existing.add_argument(
@@ -427,8 +430,9 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
     except SalmapError as e:
         raise SalmapError(f"--colormap: {e}") from None
     args.background_rgb = parse_colour(args.background)
-    args.runner = choose_runner(args.model, args.runner)
     from salmap.inference import check_device
+
+    args.runner = choose_runner(args.model, args.runner, args.device)
 
     check_device(args.device, args.runner)
     if "://" not in args.out:  # a URI is checked by the Ray engine (salmap.distributed)

@@ -6,6 +6,7 @@ file: unreadable or truncated files, decompression bombs, unsupported modes.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -48,37 +49,55 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
 
 
-def _open(path: str | os.PathLike, min_side: int | None = None, frame: int = 0) -> Image.Image:
-    """Open an image, check its pixel count, decode it fully and apply its EXIF orientation.
+class NotAnImageError(DataError):
+    """The data is not in any image format Pillow reads."""
+
+
+class TooManyPixelsError(DataError):
+    """The image is larger than :data:`MAX_PIXELS` (or a decompression bomb)."""
+
+
+def _open(
+    path: str | os.PathLike | io.BytesIO,
+    min_side: int | None = None,
+    frame: int = 0,
+    name: str | None = None,
+) -> Image.Image:
+    """Open an image (a path, or bytes in memory named ``name`` in messages), check its pixel
+    count, decode it fully and apply its EXIF orientation.
 
     With ``min_side``, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (Pillow's draft mode) as long
     as its longer side stays at least ``min_side`` pixels: far less time and memory for camera
     images when the full resolution is not needed. ``frame`` picks a frame of a multi-frame
     file (GIF, TIFF, WebP...)."""
-    path = Path(path)
+    if not isinstance(path, io.BytesIO):
+        path = Path(path)
+    label = name or path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             im = Image.open(path)
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{label}: file not found") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not an image") from None
+        raise DataError(f"{label}: is a folder, not an image") from None
     except Image.DecompressionBombError as e:
-        raise DataError(f"{path}: refused as a decompression bomb ({e})") from None
+        raise TooManyPixelsError(f"{label}: refused as a decompression bomb ({e})") from None
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image file, or a format Pillow cannot read") from None
+        raise NotAnImageError(
+            f"{label}: not an image file, or a format Pillow cannot read"
+        ) from None
     except OSError as e:
-        raise DataError(f"{path}: cannot be read ({e})") from None
+        raise DataError(f"{label}: cannot be read ({e})") from None
     w, h = im.size
     if w * h > MAX_PIXELS:
         im.close()
-        raise DataError(
-            f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, more than the limit of "
+        raise TooManyPixelsError(
+            f"{label}: {w}x{h} is {w * h / 1e6:.0f} megapixels, more than the limit of "
             f"{MAX_PIXELS / 1e6:.0f} (set SALMAP_MAX_PIXELS to raise it)"
         )
     if w == 0 or h == 0:
-        raise DataError(f"{path}: image has zero size ({w}x{h})")
+        raise DataError(f"{label}: image has zero size ({w}x{h})")
     try:
         if frame:
             im.seek(frame)
@@ -88,9 +107,9 @@ def _open(path: str | os.PathLike, min_side: int | None = None, frame: int = 0) 
         im.load()
         im = ImageOps.exif_transpose(im)
     except EOFError:
-        raise DataError(f"{path}: has no frame {frame + 1}") from None
+        raise DataError(f"{label}: has no frame {frame + 1}") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{path}: truncated or corrupt image data ({e})") from None
+        raise DataError(f"{label}: truncated or corrupt image data ({e})") from None
     return im
 
 
@@ -156,11 +175,22 @@ def load_image(
     come back reduced, down to a longer side of ``min_side`` (see :func:`_open`); ``frame``
     picks a frame of a multi-frame file (the first by default).
     """
-    im = _open(path, min_side, frame)
+    return _rgb(_open(path, min_side, frame), path, background)
+
+
+def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
+    """:func:`load_image` for a file's bytes in memory (an upload); ``name`` labels errors.
+    The same pixel cap and decompression-bomb guard apply; nothing touches the disk."""
+    if not data:
+        raise DataError(f"{name}: the file is empty (0 bytes)")
+    return _rgb(_open(io.BytesIO(data), name=name), name)
+
+
+def _rgb(im: Image.Image, label, background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
     try:
         return np.array(_to_rgb(im, background), dtype=np.uint8)
     except (OSError, ValueError) as e:
-        raise DataError(f"{path}: cannot convert {im.mode} image to RGB ({e})") from None
+        raise DataError(f"{label}: cannot convert {im.mode} image to RGB ({e})") from None
 
 
 def to_rgb_array(image, background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:

@@ -84,11 +84,12 @@ def model_label(path: str | Path) -> str:
     return p.name or str(path)
 
 
-def choose_runner(path: str | Path, runner: str | None = None) -> str:
+def choose_runner(path: str | Path, runner: str | None = None, device: str | None = None) -> str:
     """ "onnx" or "torch" for a model path: an ``.onnx`` file runs on onnxruntime; the default
-    model on onnxruntime when it is installed (its export ships beside it), else on PyTorch;
-    any other model on PyTorch. Refuses a ``runner`` the model cannot use."""
-    from salmap.inference import RUNNERS, onnxruntime_available
+    model on onnxruntime when it is installed (its export ships beside it), else on PyTorch,
+    and on PyTorch too when ``device`` is CUDA and onnxruntime has no CUDA provider; any other
+    model on PyTorch. Refuses a ``runner`` the model cannot use."""
+    from salmap.inference import RUNNERS, onnx_has_cuda, onnxruntime_available
 
     if runner not in (None, *RUNNERS):
         raise SalmapError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
@@ -97,6 +98,8 @@ def choose_runner(path: str | Path, runner: str | None = None) -> str:
             raise SalmapError(f"{path}: an ONNX model runs on onnxruntime only (--runner onnx)")
         return "onnx"
     if str(path) == "default":
+        if runner is None and (device or "").startswith("cuda") and not onnx_has_cuda():
+            return "torch"  # a CPU-only onnxruntime: the GPU asked for is PyTorch's
         return runner or ("onnx" if onnxruntime_available() else "torch")
     if runner == "onnx":
         raise SalmapError(

@@ -1,0 +1,405 @@
+"""The HTTP API and the page: one FastAPI app around one loaded model.
+
+Every answer to bad input is a 4xx with the JSON body ``{"error": "<what and why>"}``: 400 an
+unreadable image or body, 401 a missing or wrong token, 413 too large (bytes or pixels), 415
+not an image, 422 bad parameters. Decoding, resizing and encoding run in worker threads; the
+forward passes run batched (:class:`~salmap.serve.batching.Batcher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import secrets
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from salmap import __version__
+from salmap.data.images import NotAnImageError, TooManyPixelsError, decode_image
+from salmap.errors import DataError, SalmapError
+from salmap.inference import prepare, restore
+from salmap.serve.batching import Batcher
+from salmap.serve.uploads import ApiError, Upload, read_multipart
+from salmap.viz import (
+    DEFAULT_ALPHA,
+    DEFAULT_COLORMAP,
+    DEFAULT_SCALE,
+    FOG_CLEAR,
+    FOG_FLOOR,
+    colormap_lut,
+)
+
+STATIC = Path(__file__).resolve().parent / "static"
+API = "/api/v1"
+# Colormaps the page offers (the default first); their tables (salmap.viz.colormap_lut), the
+# heat scale and the fog's constants come from /page-settings.json, so the page draws its
+# overlays and fog as `salmap predict` writes them.
+PAGE_COLORMAPS = (DEFAULT_COLORMAP, "magma", "viridis", "turbo", "jet", "gray")
+# Shares of attention for which the summary gives the fraction of the image that holds them.
+SUMMARY_MASSES = (0.5, 0.8, 0.95)
+
+
+def multipart_body(**fields: dict) -> dict:
+    """The OpenAPI request body of an endpoint: the ``image`` file and other form ``fields``."""
+    properties = {"image": {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": ["image"], "properties": properties}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+IMAGE_BODY = multipart_body()
+REGIONS_BODY = multipart_body(
+    regions={
+        "type": "string",
+        "description": 'named boxes and polygons as JSON, {"logo": [x0, y0, x1, y1]}, or RxC',
+    }
+)
+
+
+@dataclass
+class ServeSettings:
+    max_upload_mb: float = 25.0
+    token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    batch_size: int = 8
+    max_wait_ms: float = 5.0
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def density_summary(density: np.ndarray) -> dict:
+    """Numbers that describe an H x W density (sums to 1): its peak (pixel x, y: column and
+    row), its centre of mass (pixels), its entropy in bits, and the fraction of the image's
+    area that holds 50, 80 and 95% of the attention (:func:`salmap.regions.concentration`;
+    small = attention concentrated, uniform = the share itself)."""
+    from salmap.regions import concentration
+
+    h, w = density.shape
+    row, col = np.unravel_index(int(np.argmax(density)), density.shape)
+    d = density.astype(np.float64)
+    total = d.sum()
+    p = d[d > 0] / total
+    return {
+        "peak": {"x": int(col), "y": int(row), "value": float(density[row, col])},
+        "centre_of_mass": {
+            "x": float((d.sum(axis=0) * (np.arange(w) + 0.5)).sum() / total),
+            "y": float((d.sum(axis=1) * (np.arange(h) + 0.5)).sum() / total),
+        },
+        "entropy_bits": float(-(p * np.log2(p)).sum()),
+        "area_for_attention": {f"{round(m * 100)}%": concentration(d, m) for m in SUMMARY_MASSES},
+    }
+
+
+def encode_map(density: np.ndarray, bits: int) -> bytes:
+    """The map PNG of ``salmap predict`` (its :func:`map_array`), 8 or 16 bits."""
+    from PIL import Image
+
+    from salmap.commands.predict import map_array
+
+    buf = io.BytesIO()
+    Image.fromarray(map_array(density, bits)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def encode_npy(density: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, density.astype(np.float32))
+    return buf.getvalue()
+
+
+class Service:
+    """The loaded model and its batcher: image bytes in, density at the image's size out."""
+
+    def __init__(self, model, runner, settings: ServeSettings):
+        self.model = model
+        self.runner = runner
+        self.settings = settings
+        self.batcher = Batcher(runner, settings.batch_size, settings.max_wait_ms)
+
+    async def density(self, upload: Upload) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, density) of the upload's ``image`` file."""
+        if "image" not in upload.files:
+            raise ApiError(422, "no file in the form field 'image' (send it as image=@photo.jpg)")
+        name, data = upload.files["image"]
+        rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name)
+        prediction = await self.batcher.run(x)
+        try:
+            return rgb, await asyncio.to_thread(restore, prediction, geometry)
+        except DataError as e:
+            raise ApiError(500, f"the model gave a broken map: {e}") from None
+
+    def _prepare(self, data: bytes, name: str):
+        try:
+            rgb = decode_image(data, name)
+        except NotAnImageError as e:
+            raise ApiError(415, str(e)) from None
+        except TooManyPixelsError as e:
+            raise ApiError(413, str(e)) from None
+        except DataError as e:
+            raise ApiError(400, str(e)) from None
+        return rgb, *prepare(rgb, self.runner.config)
+
+    def info(self) -> dict:
+        from salmap.models.io import DEFAULT_MODEL, DEFAULT_ONNX, model_label
+
+        config = self.runner.config
+        recipe = getattr(self.model, "training_recipe", {}) or {}
+        data = recipe.get("data", {})
+        source = Path(getattr(self.model, "source", "") or "")
+        shipped = {DEFAULT_MODEL.resolve(), DEFAULT_ONNX.resolve()}
+        default = bool(source.name) and source.resolve() in shipped
+        return {
+            "name": "default" if default else model_label(source),
+            "runner": "onnxruntime" if hasattr(self.runner, "session") else "torch",
+            "input_size": {"height": config.input_size[0], "width": config.input_size[1]},
+            "aspect": config.aspect,
+            "encoder": config.encoder,
+            "decoder": config.decoder,
+            "output": config.output,
+            "training_data": {"format": data.get("format"), "path": data.get("path")},
+            "licence": "MIT (weights and the NUS-Scene training data)" if default else None,
+            "batch_size": self.settings.batch_size,
+            "max_upload_mb": self.settings.max_upload_mb,
+        }
+
+
+def create_app(model, runner=None, settings: ServeSettings | None = None) -> FastAPI:
+    """The app serving ``model`` (a SaliencyModel or OnnxModel) through ``runner`` (default:
+    :func:`salmap.inference.make_runner`'s)."""
+    from salmap.inference import make_runner
+
+    settings = settings or ServeSettings()
+    if runner is None:
+        runner = make_runner(model)
+    service = Service(model, runner, settings)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await service.batcher.start()
+        yield
+        await service.batcher.stop()
+
+    # FastAPIOffline serves /docs (Swagger UI) and /redoc from files in its package: no CDN
+    app = FastAPIOffline(
+        title="salmap",
+        version=__version__,
+        description="Saliency maps, crops and attention shares of images. "
+        'Errors are JSON: {"error": "<what and why>"}.',
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization"],
+        )
+    add_error_handlers(app)
+    add_routes(app, service)
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request, e: ApiError):
+        return error(e.status, e.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(request, e: RequestValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in x['loc'][1:]) or 'request'}: {x['msg']}" for x in e.errors()
+        )
+        return error(422, f"bad parameters: {problems}")
+
+    @app.exception_handler(Exception)
+    async def internal(request, e: Exception):
+        # a fault of the server, not of the input: still a JSON answer, never a traceback
+        return error(500, f"internal error ({type(e).__name__}); see the server's log")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, e: StarletteHTTPException):
+        return error(e.status_code, str(e.detail))
+
+
+def require_token(settings: ServeSettings):
+    async def check(request: Request) -> None:
+        if settings.token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.encode(), settings.token.encode()
+        ):
+            raise ApiError(
+                401, "missing or wrong token: send the header 'Authorization: Bearer TOKEN'"
+            )
+
+    return check
+
+
+def add_routes(app: FastAPI, service: Service) -> None:
+    settings = service.settings
+    auth = [Depends(require_token(settings))]
+    max_bytes = int(settings.max_upload_mb * 2**20)
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str):
+        # only the files shipped beside index.html: no request path reaches the file system
+        files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
+        if name not in files:
+            raise ApiError(404, f"no static file {name!r}")
+        return FileResponse(files[name])
+
+    @app.get("/page-settings.json", include_in_schema=False)
+    async def page_settings():
+        from salmap.cropping import PREVIEW_COLOURS
+
+        return {
+            "colormap": DEFAULT_COLORMAP,
+            "alpha": DEFAULT_ALPHA,
+            "scale": DEFAULT_SCALE,
+            "fog": {"clear": FOG_CLEAR, "floor": FOG_FLOOR},
+            "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
+            "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
+        }
+
+    @app.get(f"{API}/health", summary="Is the server up")
+    async def health():
+        batcher = service.batcher
+        return {
+            "status": "ok",
+            "version": __version__,
+            "forward_passes": batcher.forward_passes,
+            "images": batcher.images,
+        }
+
+    @app.get(f"{API}/model", summary="The model served", dependencies=auth)
+    async def model_info():
+        return service.info()
+
+    @app.post(
+        f"{API}/saliency",
+        summary="The saliency map of an image, at the image's resolution",
+        description="`png`: 8-bit grayscale scaled to the map's maximum; `png16`: the same in "
+        "16 bits; `npy`: the float32 density (sums to 1); `json`: width, height, the peak and "
+        "a summary of the density.",
+        dependencies=auth,
+        openapi_extra={"requestBody": IMAGE_BODY},
+    )
+    async def saliency(
+        request: Request, format: Literal["png", "png16", "npy", "json"] = Query("png")
+    ):
+        rgb, density = await service.density(await read_multipart(request, max_bytes))
+        if format == "json":
+            summary = await asyncio.to_thread(density_summary, density)
+            h, w = density.shape
+            return {"width": w, "height": h, **summary}
+        if format == "npy":
+            data = await asyncio.to_thread(encode_npy, density)
+            return Response(data, media_type="application/octet-stream")
+        data = await asyncio.to_thread(encode_map, density, 16 if format == "png16" else 8)
+        return Response(data, media_type="image/png")
+
+    add_crop_routes(app, service, auth, max_bytes)
+
+
+def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
+    """``/crop`` and ``/attention``: the best windows per aspect, and shares of regions."""
+    from salmap.commands.crop import DEFAULT_ASPECTS
+    from salmap.cropping import best_window, check_zoom, parse_aspects
+
+    @app.post(
+        f"{API}/crop",
+        summary="The crop of each aspect ratio that keeps the most attention",
+        description="As a line of `salmap crop`'s crops.jsonl: per aspect ratio the box "
+        "`[x0, y0, x1, y1]` in image pixels (x1, y1 exclusive) and the share of attention in it. "
+        "`zoom` in (0, 1]: the window's size relative to the largest that fits.",
+        dependencies=auth,
+        openapi_extra={"requestBody": IMAGE_BODY},
+    )
+    async def crop(
+        request: Request,
+        aspect: str = Query(DEFAULT_ASPECTS, examples=["1:1,16:9"]),
+        zoom: float = Query(1.0),
+    ):
+        try:
+            aspects = list(dict.fromkeys(parse_aspects(aspect)))
+            check_zoom(zoom)
+        except SalmapError as e:
+            raise ApiError(422, str(e)) from None
+        upload = await read_multipart(request, max_bytes)
+        _, density = await service.density(upload)
+
+        def windows():
+            return {a: best_window(density, a, zoom).to_dict() for a in aspects}
+
+        h, w = density.shape
+        crops = await asyncio.to_thread(windows)
+        return {"image": upload.files["image"][0], "width": w, "height": h, "crops": crops}
+
+    @app.post(
+        f"{API}/attention",
+        summary="The share of attention in each region",
+        description="As `salmap attention --json`. `regions` (a form field, or the query): a "
+        'JSON object of named boxes and polygons, `{"logo": [x0, y0, x1, y1], "shape": '
+        "[[x, y], [x, y], [x, y]]}` in image pixels, or a grid `RxC` such as `3x3`.",
+        dependencies=auth,
+        openapi_extra={"requestBody": REGIONS_BODY},
+    )
+    async def attention(request: Request, regions: str | None = Query(None)):
+        upload = await read_multipart(request, max_bytes)
+        spec = parse_regions(upload.fields.get("regions", regions))
+        rgb, density = await service.density(upload)
+        try:
+            shares = await asyncio.to_thread(attention_of, density, spec)
+        except SalmapError as e:
+            raise ApiError(422, str(e)) from None
+        return {"image": upload.files["image"][0], **shares.to_dict()}
+
+
+def parse_regions(text: str | None):
+    """The ``regions`` parameter: a dict of named boxes/polygons, or (rows, columns) of a grid.
+    Never a path: no request parameter reaches the file system."""
+    from salmap.regions import parse_grid
+
+    if text is None or not text.strip():
+        raise ApiError(
+            422, "no regions: send {\"name\": [x0, y0, x1, y1], ...} or RxC in the field 'regions'"
+        )
+    try:
+        spec = json.loads(text)
+    except ValueError:
+        try:
+            return parse_grid(text)
+        except SalmapError:
+            raise ApiError(
+                422, f"regions {text[:80]!r} is neither a JSON object of named regions nor RxC"
+            ) from None
+    if not isinstance(spec, dict) or not spec:
+        raise ApiError(422, 'regions must be a JSON object: {"name": [x0, y0, x1, y1], ...}')
+    return spec
+
+
+def attention_of(density: np.ndarray, spec):
+    from salmap.regions import attention_shares, grid_regions
+
+    if isinstance(spec, tuple):
+        spec = grid_regions(*spec, density.shape)
+    return attention_shares(density, spec)
