@@ -23,6 +23,21 @@ _LAZY = {
     "attention_shares": "salmap.regions",
 }
 
+# Submodules reachable as attributes (``salmap.metrics``) without importing them, and torch with
+# them, at ``import salmap``.
+SUBMODULES = (
+    "baselines",
+    "cropping",
+    "data",
+    "evaluate",
+    "losses",
+    "metrics",
+    "models",
+    "paired",
+    "regions",
+    "viz",
+)
+
 
 def load_model(path="default", device=None, runner=None):
     """Load a saved saliency model: ``"default"``, a folder, a ``.safetensors`` or ``.onnx`` file.
@@ -37,8 +52,10 @@ def load_model(path="default", device=None, runner=None):
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in SUBMODULES:
+        return importlib.import_module(f"salmap.{name}")
     raise AttributeError(f"module 'salmap' has no attribute {name!r}")

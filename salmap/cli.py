@@ -41,11 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS.values():
         importlib.import_module(module).add_parser(sub)
+    for command in sub.choices.values():
+        plain_text(command)
     return parser
+
+
+def plain_text(parser: argparse.ArgumentParser) -> None:
+    """Help texts as a terminal shows them: docstrings' RST ``literals`` lose their backticks."""
+    if parser.description:
+        parser.description = parser.description.replace("``", "")
+    for action in parser._actions:
+        if action.help:
+            action.help = action.help.replace("``", "")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # provenance of results
     try:
         return int(args.run(args) or 0)
     except SalmapError as e:

@@ -16,11 +16,18 @@ How an image is scored (:func:`score_image`):
   by :func:`~salmap.data.fixations.density_map` with the dataset's sigma.
 - sAUC's negatives are the fixations of every other image of the same split, taken in
   image-relative coordinates (x / width, y / height) and mapped into this image's frame.
-- IG's baseline is the fixed centre Gaussian (:func:`salmap.baselines.centre_gaussian`), so the
-  figure does not depend on which images a centre bias was fitted to.
+- IG's baseline is by default the fixed centre Gaussian (:func:`salmap.baselines.centre_gaussian`),
+  so the figure does not depend on which images a centre bias was fitted to; ``ig_baseline``
+  chooses another (uniform, or a centre bias fitted on the training split). LL is the
+  log-likelihood in bits per fixation relative to the uniform map (IG over uniform).
+- A :class:`LogDensity` (a probabilistic model's natural-log density, e.g. a folder read with
+  ``log_density=True``) is scored exactly for LL and IG (every fixation counts, no min-max, no
+  EPS), and as its density for the other metrics. With ``derived=True`` every prediction is
+  taken as a density and each metric gets the map that it rewards (:func:`derived_maps`).
 - The gold standard scores each observer's fixations with the density of the other observers
   (leave one subject out, averaged over observers), and the distribution metrics between the
-  densities of two halves of the observers.
+  densities of two halves of the observers. Its LL and IG use the others' density regularised
+  by a uniform mixture (:data:`GOLD_UNIFORM_WEIGHT`), averaged over all fixations.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from salmap import metrics as M
 from salmap.baselines import (
@@ -47,7 +55,7 @@ from salmap.baselines import (
 from salmap.data.base import SplitRule
 from salmap.data.fixations import DENSITY_SIGMA, fixation_map
 from salmap.data.folder import MAP_EXTENSIONS
-from salmap.data.images import load_map, resize_array
+from salmap.data.images import load_map
 from salmap.data.transforms import apply_geometry, fit
 from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
@@ -62,22 +70,37 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Metric:
+    """One metric of the registry: its column title, the ground truth it needs ("fixations":
+    called only where the image has some; "density": the truth's map), and
+    ``score(smap, truth, fixations, convention) -> float | None`` (None: not available for this
+    image), with ``smap`` H x W in the truth's frame and ``fixations`` N x 2 in that frame.
+    Packages add metrics through the ``salmap.metrics`` entry points (:mod:`salmap.plugins`)."""
+
     label: str
     needs: str  # "fixations" or "density"
+    score: Callable[..., float | None]
     higher_is_better: bool = True
 
 
+def _sauc(smap, t, fix, convention):
+    if t.other is None:
+        return None
+    negatives = t.other_map if convention == M.MIT else t.other
+    return M.auc_shuffled(smap, fix, negatives, convention=convention)
+
+
 METRICS: dict[str, Metric] = {
-    "auc_judd": Metric("AUC-Judd", "fixations"),
-    "auc_borji": Metric("AUC-Borji", "fixations"),
-    "sauc": Metric("sAUC", "fixations"),
-    "nss": Metric("NSS", "fixations"),
-    "ig": Metric("IG", "fixations"),
-    "cc": Metric("CC", "density"),
-    "sim": Metric("SIM", "density"),
-    "kld": Metric("KLD", "density", higher_is_better=False),
-    "ssim": Metric("SSIM", "density"),
-    "emd": Metric("EMD", "density", higher_is_better=False),
+    "auc_judd": Metric("AUC-Judd", "fixations", lambda m, t, f, c: M.auc_judd(m, f, convention=c)),
+    "auc_borji": Metric("AUC-Borji", "fixations", lambda m, t, f, c: M.auc_borji(m, f)),
+    "sauc": Metric("sAUC", "fixations", _sauc),
+    "nss": Metric("NSS", "fixations", lambda m, t, f, c: M.nss(m, f, convention=c)),
+    "ig": Metric("IG", "fixations", lambda m, t, f, c: M.info_gain(m, t.baseline, f, convention=c)),
+    "ll": Metric("LL", "fixations", lambda m, t, f, c: M.log_likelihood(m, f, convention=c)),
+    "cc": Metric("CC", "density", lambda m, t, f, c: M.cc(m, t.density)),
+    "sim": Metric("SIM", "density", lambda m, t, f, c: M.sim(m, t.density, convention=c)),
+    "kld": Metric("KLD", "density", lambda m, t, f, c: M.kld(m, t.density), False),
+    "ssim": Metric("SSIM", "density", lambda m, t, f, c: M.ssim(m, t.density)),
+    "emd": Metric("EMD", "density", lambda m, t, f, c: M.emd(m, t.density), False),
 }
 # The MIT benchmark's metrics. SSIM (the seed's metric) and EMD are on request: on 2 CPU cores
 # each costs more than all the others together (SSIM about 0.1 s for a 512 x 512 map).
@@ -85,7 +108,11 @@ DEFAULT_METRICS = tuple(m for m in METRICS if m not in ("ssim", "emd"))
 
 
 def check_metrics(names: Iterable[str]) -> tuple[str, ...]:
-    """The metric names in canonical order; a ValueError naming the valid ones otherwise."""
+    """The metric names in canonical order (salmap's, then plugins'); a ValueError naming the
+    valid ones otherwise."""
+    from salmap.plugins import extend
+
+    extend("salmap.metrics", METRICS)
     names = list(names)
     unknown = [n for n in names if n not in METRICS]
     if unknown:
@@ -109,24 +136,33 @@ class PredictionFolder:
     to an image by its id (relative path without extension) or, failing that, by file stem.
     ``salmap predict``'s own outputs are understood: ``<stem>_density.npy`` (preferred) or
     ``<stem>_map.png`` match ``<stem>``, and its overlays, side-by-sides and fogs are ignored.
-    Maps of any size are resized to the image."""
+    A map of another size than its image is resized to it when it has the image's aspect ratio
+    (see :func:`check_prediction`)."""
 
     OUTPUT_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("density", "map"))  # best first
-    IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side", "fog"))
+    IGNORED_SUFFIXES = tuple(
+        OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side", "fog", "log-density")
+    )
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, log_density: bool = False):
+        """``log_density``: the folder holds ``.npy`` natural-log densities (``salmap predict
+        --save log-density`` writes ``<stem>_logdensity.npy``), read as :class:`LogDensity`."""
         self.folder = Path(folder)
+        self.log_density = log_density
         if not self.folder.is_dir():
             raise DataError(f"{self.folder}: not a folder of predictions")
+        suffixes = (OUTPUT_SUFFIX["log-density"],) if log_density else self.OUTPUT_SUFFIXES
+        ignored = tuple(x for x in self.IGNORED_SUFFIXES if x not in suffixes)
+        extensions = (".npy",) if log_density else MAP_EXTENSIONS
         found: dict[str, tuple[int, Path]] = {}
         for p in sorted(self.folder.rglob("*")):
-            if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in MAP_EXTENSIONS:
+            if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in extensions:
                 continue
             key = p.relative_to(self.folder).with_suffix("").as_posix()
-            if key.endswith(self.IGNORED_SUFFIXES):
+            if key.endswith(ignored):
                 continue
-            rank = len(self.OUTPUT_SUFFIXES)
-            for r, suffix in enumerate(self.OUTPUT_SUFFIXES):
+            rank = len(suffixes)
+            for r, suffix in enumerate(suffixes):
                 if key.endswith(suffix):
                     key, rank = key[: -len(suffix)], r
                     break
@@ -140,18 +176,53 @@ class PredictionFolder:
             by_stem.setdefault(Path(k).name, []).append(p)
         self.by_stem = {s: ps[0] for s, ps in by_stem.items() if len(ps) == 1}
         if not self.by_id:
-            raise DataError(f"{self.folder}: no saliency maps ({', '.join(MAP_EXTENSIONS)})")
+            raise DataError(f"{self.folder}: no saliency maps ({', '.join(extensions)})")
 
     def find(self, image_id: str) -> Path | None:
         return self.by_id.get(image_id) or self.by_stem.get(Path(image_id).name)
 
-    def load(self, image_id: str, shape: tuple[int, int]) -> np.ndarray | None:
-        """The map for ``image_id`` at ``shape``, or None where there is none."""
+    def load(self, image_id: str) -> np.ndarray | LogDensity | None:
+        """The map for ``image_id`` as stored (any size), or None where there is none; an
+        unreadable file is a DataError naming it."""
         path = self.find(image_id)
-        return None if path is None else resize_array(load_map(path), shape)
+        if path is None:
+            return None
+        if not self.log_density:
+            try:
+                return load_map(path)
+            except DataError as e:
+                if "negative values" in str(e):
+                    raise DataError(f"{e}; if it is a log density, pass --log-density") from None
+                raise
+        try:
+            return LogDensity(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: not a log density ({e})") from None
+
+    def missing(self, ids: Iterable[str]) -> list[str]:
+        """The ids among ``ids`` this folder has no map for."""
+        return [i for i in ids if self.find(i) is None]
 
     def __repr__(self) -> str:
         return f"PredictionFolder({str(self.folder)!r}, {len(self.by_id)} maps)"
+
+
+class LogDensity:
+    """A probabilistic model's prediction: an H x W natural-log density (any additive constant;
+    normalised here), the native output of DeepGaze and pysaliency."""
+
+    def __init__(self, log: np.ndarray):
+        self.log = M.normalise_log_density(log)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.log.shape
+
+    def in_frame(self, shape: tuple[int, int]) -> np.ndarray:
+        """The log density at ``shape``: resized through its density, then renormalised."""
+        if self.log.shape == tuple(shape):
+            return self.log
+        return M.density_to_log(M.resize_to(np.exp(self.log), shape))
 
 
 AnyPredictor = Predictor | PredictionFolder | GoldStandard
@@ -168,8 +239,9 @@ class Truth:
     subjects: np.ndarray | None
     density: np.ndarray  # H x W ground truth for the distribution metrics
     other: np.ndarray | None  # N x 2 other images' fixations in the frame (sAUC negatives)
-    centre: np.ndarray  # H x W information-gain baseline
+    baseline: np.ndarray  # H x W information-gain baseline (a distribution: sums to 1)
     sigma: float = DENSITY_SIGMA
+    category: str | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -193,9 +265,15 @@ def rescale(sample: dict, longer_side: int, sigma: float | None = None) -> dict:
     )
 
 
-def ground_truth(sample: dict, other: np.ndarray | None, sigma: float = DENSITY_SIGMA) -> Truth:
+def ground_truth(
+    sample: dict,
+    other: np.ndarray | None,
+    sigma: float = DENSITY_SIGMA,
+    baseline: Callable[[tuple[int, int]], np.ndarray] = centre_gaussian,
+) -> Truth:
     """The :class:`Truth` of a sample in its evaluation frame, with its map (the distributed
-    one, or the fixation density of blur ``sigma`` that the sample was made with)."""
+    one, or the fixation density of blur ``sigma`` that the sample was made with) and the
+    information-gain baseline, ``baseline(shape)``."""
     shape = sample["image"].shape[:2]
     fix = sample.get("fixations")
     fix = None if fix is None or len(fix) == 0 else fix
@@ -204,12 +282,13 @@ def ground_truth(sample: dict, other: np.ndarray | None, sigma: float = DENSITY_
         raise ValueError(f"{sample['id']}: the sample has no map; make it with its density")
     return Truth(
         id=sample["id"],
+        category=sample.get("category"),
         image=sample["image"],
         fixations=fix,
         subjects=None if fix is None else sample.get("subjects"),
         density=density,
         other=other,
-        centre=centre_gaussian(shape),
+        baseline=baseline(shape),
         sigma=sigma,
     )
 
@@ -236,54 +315,138 @@ class OtherFixations:
 def _metric(name: str, smap: np.ndarray, t: Truth, fixations, convention: str) -> float | None:
     """One metric of ``smap`` against ``t`` (with ``fixations`` standing in for t.fixations);
     None where the ground truth it needs is missing."""
-    if METRICS[name].needs == "fixations" and fixations is None:
+    metric = METRICS[name]
+    if metric.needs == "fixations" and fixations is None:
         return None
-    if name == "auc_judd":
-        return M.auc_judd(smap, fixations, convention=convention)
-    if name == "auc_borji":
-        return M.auc_borji(smap, fixations)
-    if name == "sauc":
-        if t.other is None:
-            return None
-        negatives = t.other_map if convention == M.MIT else t.other
-        return M.auc_shuffled(smap, fixations, negatives, convention=convention)
-    if name == "nss":
-        return M.nss(smap, fixations, convention=convention)
-    if name == "ig":
-        return M.info_gain(smap, t.centre, fixations, convention=convention)
-    if name == "cc":
-        return M.cc(smap, t.density)
-    if name == "sim":
-        return M.sim(smap, t.density, convention=convention)
-    if name == "kld":
-        return M.kld(smap, t.density)
-    if name == "ssim":
-        return M.ssim(smap, t.density)
-    if name == "emd":
-        return M.emd(smap, t.density)
-    raise ValueError(f"unknown metric {name!r}")
+    return metric.score(smap, t, fixations, convention)
+
+
+# A map whose mass sits on fewer than this fraction of its pixels is flagged as near-empty.
+NEAR_EMPTY_FRACTION = 1e-3
+# ... where a pixel holds mass when it is above this fraction of the map's maximum.
+NEAR_EMPTY_LEVEL = 1e-2
+
+
+def same_aspect(shape: tuple[int, int], frame: tuple[int, int]) -> bool:
+    """Whether an H x W map ``shape`` is ``frame`` scaled by one factor, within a pixel of
+    rounding on each side (a transposed or cropped map is not)."""
+    (h, w), (fh, fw) = shape, frame
+    lo = max((h - 1) / fh, (w - 1) / fw)
+    hi = min((h + 1) / fh, (w + 1) / fw)
+    return lo <= hi
+
+
+def check_prediction(smap: np.ndarray, frame: tuple[int, int]) -> list[str]:
+    """Flags for one predicted map in an evaluation frame of ``frame`` = (H, W): ``resized
+    from WxH`` (another resolution, same aspect: resized for every metric alike),
+    ``constant`` (no information: chance scores), ``near-empty`` (its mass on fewer than
+    0.1% of the pixels). A ValueError when the map cannot be scored: not 2-D, or another
+    aspect ratio (a transposed or cropped map would otherwise be stretched into a score)."""
+    smap = np.asarray(smap)
+    if smap.ndim != 2 or smap.size == 0:
+        raise ValueError(f"a prediction must be an H x W map, got shape {smap.shape}")
+    flags = []
+    if smap.shape != tuple(frame):
+        (h, w), (fh, fw) = smap.shape, frame
+        if not same_aspect(smap.shape, frame):
+            raise ValueError(
+                f"the prediction is {w}x{h} but the image is {fw}x{fh}: another aspect ratio "
+                "(transposed or cropped?), which would be scored stretched"
+            )
+        flags.append(f"resized from {w}x{h}")
+    finite = smap[np.isfinite(smap)]
+    if finite.size and finite.max() == finite.min():
+        flags.append("constant")
+    elif finite.size:
+        top, low = finite.max(), finite.min()
+        if np.mean(smap - low > NEAR_EMPTY_LEVEL * (top - low)) < NEAR_EMPTY_FRACTION:
+            flags.append("near-empty")
+    return flags
+
+
+def _as_distribution(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return m / m.sum()
+
+
+# What each metric rewards in a probabilistic model's density (Kuemmerer, Wallis and Bethge,
+# "Saliency benchmarking made easy: separating models, maps and metrics", ECCV 2018).
+DERIVED_MAP = {
+    "auc_judd": "density",  # any monotone transform of p(x) maximises AUC
+    "auc_borji": "density",
+    "nss": "density",  # the expected NSS is maximised by p(x) itself
+    "ll": "density",
+    "ig": "density",
+    "sauc": "ratio",  # p(x) / b(x): the negatives are other images' fixations (centre bias)
+    "cc": "blurred",  # the expected ground truth: p(x) blurred as fixations are
+    "kld": "blurred",
+    "sim": "blurred",  # an approximation: the paper optimises SIM's map numerically
+    "ssim": "blurred",
+    "emd": "blurred",
+}
+
+
+def derived_maps(density: np.ndarray, truth: Truth, metrics: Sequence[str]) -> dict:
+    """For a prediction taken as a probability density p (H x W in the truth's frame), the
+    map each metric rewards (see :data:`DERIVED_MAP`): p itself for AUC, NSS, LL and IG; p
+    divided by the IG baseline b for sAUC (Kuemmerer et al. divide by the distribution the
+    negatives come from, the centre bias); p blurred by the Gaussian that makes the ground-truth
+    density (``truth.sigma`` times the frame's longer side) for CC, KLD, SIM, SSIM and EMD."""
+    p = _as_distribution(np.clip(density, 0, None))
+    kinds = {DERIVED_MAP.get(m, "density") for m in metrics}
+    made = {"density": p}
+    if "ratio" in kinds:
+        made["ratio"] = p / np.maximum(truth.baseline, np.finfo(np.float64).tiny)
+    if "blurred" in kinds:
+        sigma_px = truth.sigma * max(truth.shape)
+        made["blurred"] = _as_distribution(gaussian_filter(p, sigma_px, mode="constant"))
+    return {m: made[DERIVED_MAP.get(m, "density")] for m in metrics}
 
 
 def score_map(
-    smap: np.ndarray,
+    smap: np.ndarray | LogDensity,
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
+    derived: bool = False,
 ) -> dict[str, float | None]:
-    """Every metric of one predicted map (resized to the frame first) against one image."""
+    """Every metric of one predicted map against one image; a map at another resolution (same
+    aspect, see :func:`check_prediction`) is resized to the frame first, for every metric.
+
+    A :class:`LogDensity` gets exact LL and IG and its density for the rest; ``derived``
+    scores each metric on its :func:`derived_maps` of the prediction taken as a density."""
+    check_prediction(smap.log if isinstance(smap, LogDensity) else smap, truth.shape)
+    log = None
+    if isinstance(smap, LogDensity):
+        log = smap.in_frame(truth.shape)
+        smap = np.exp(log)
     smap = np.asarray(smap)
-    if smap.ndim != 2:
-        raise ValueError(f"a prediction must be an H x W map, got shape {smap.shape}")
     if smap.shape != truth.shape:
         smap = M.resize_to(smap, truth.shape)  # NaN stays NaN: the metrics refuse it
-    return {m: _metric(m, smap, truth, truth.fixations, convention) for m in metrics}
+    maps = dict.fromkeys(metrics, smap)
+    if derived:
+        if not np.isfinite(smap).all():
+            raise ValueError("the prediction contains NaN or infinite values")
+        maps = derived_maps(smap - min(smap.min(), 0.0), truth, metrics)
+    out = {}
+    for m in metrics:
+        if log is not None and m in ("ll", "ig") and truth.fixations is not None:
+            base = np.log(truth.baseline) if m == "ig" else np.zeros(truth.shape)
+            out[m] = M.info_gain_of_log_density(log, base, truth.fixations)
+        else:
+            out[m] = _metric(m, maps[m], truth, truth.fixations, convention)
+    return out
 
 
-# The others' empirical density is exactly 0 beyond the blur's reach, and IG and KLD punish a
+# The others' empirical density is exactly 0 beyond the blur's reach, and IG, LL and KLD punish a
 # fixation there with log(EPS): the gold standard would score below the uniform map, which says
-# nothing about the ceiling. They are left out of its row (pysaliency regularises the gold
-# standard with a uniform mixture instead).
-GOLD_LEFT_OUT = frozenset({"ig", "kld"})
+# nothing about the ceiling. For LL and IG the others' density is regularised by mixing in this
+# weight of the uniform map, as pysaliency's gold standard does (pysaliency fits the weight and
+# the blur by cross-validation; salmap fixes them, so its figure is if anything a little lower).
+# KLD, a distribution metric between two halves of the observers, is left out of its row.
+GOLD_UNIFORM_WEIGHT = 0.05
+GOLD_LEFT_OUT = frozenset({"kld"})
+GOLD_BY_LOG_DENSITY = ("ll", "ig")
 
 
 def score_gold(
@@ -297,7 +460,11 @@ def score_gold(
     out: dict[str, float | None] = dict.fromkeys(metrics)
     if truth.fixations is None:
         return out
-    by_fixations = [m for m in scored if METRICS[m].needs == "fixations"]
+    by_fixations = [
+        m for m in scored if METRICS[m].needs == "fixations" and m not in GOLD_BY_LOG_DENSITY
+    ]
+    by_log = [m for m in scored if m in GOLD_BY_LOG_DENSITY]
+    logs: dict[str, list] = {m: [] for m in by_log}
     by_density = [m for m in scored if METRICS[m].needs == "density"]
     per_subject: dict[str, list] = {m: [] for m in by_fixations}
     for _, held, others in leave_one_subject_out(
@@ -305,18 +472,29 @@ def score_gold(
     ):
         for m in by_fixations:
             per_subject[m].append(_metric(m, others, truth, held, convention))
+        if by_log:
+            p = (1 - GOLD_UNIFORM_WEIGHT) * _as_distribution(others)
+            p += GOLD_UNIFORM_WEIGHT / others.size
+            flat = M._fixated(held, truth.shape)
+            ll = np.log2(p.ravel()[flat])
+            for m in by_log:
+                b = _as_distribution(truth.baseline).ravel()[flat]
+                base = np.log2(b) if m == "ig" else -np.log2(p.size)
+                logs[m].append(ll - base)
     for m, v in per_subject.items():
         out[m] = float(np.mean(v)) if v and None not in v else None
+    for m, v in logs.items():  # every fixation counts, as for a model's LL
+        out[m] = float(np.mean(np.concatenate(v))) if v else None
     if by_density and len(np.unique(truth.subjects)) >= 2:
         a, b = split_halves(truth.fixations, truth.subjects, truth.shape, truth.sigma)
-        half = Truth(truth.id, truth.image, None, None, b, None, truth.centre, truth.sigma)
+        half = Truth(truth.id, truth.image, None, None, b, None, truth.baseline, truth.sigma)
         out.update({m: _metric(m, a, half, None, convention) for m in by_density})
     return out
 
 
 def _predict(predictor: AnyPredictor, truth: Truth) -> np.ndarray | None:
     if isinstance(predictor, PredictionFolder):
-        return predictor.load(truth.id, truth.shape)
+        return predictor.load(truth.id)
     return predictor(truth.image)
 
 
@@ -326,12 +504,15 @@ def score_image(
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
+    derived: bool = False,
 ) -> dict:
-    """One CSV row: id, predictor, status (ok, missing, error), message and the metrics.
+    """One CSV row: id, predictor, status (ok, missing, error), flags (see
+    :func:`check_prediction`), message and the metrics.
 
-    A missing prediction and a degenerate one (ValueError from the metrics: NaN, wrong shape)
-    become rows with that status rather than ending the evaluation."""
-    row = {"id": truth.id, "predictor": name, "status": "ok", "message": ""}
+    A missing prediction and one that cannot be scored (unreadable, NaN, another aspect ratio)
+    become rows with that status; the caller decides whether that ends the evaluation."""
+    row = {"id": truth.id, "category": truth.category, "predictor": name, "status": "ok"}
+    row |= {"flags": "", "message": ""}
     try:
         if predictor is GOLD:
             scores = score_gold(truth, metrics, convention)
@@ -340,7 +521,9 @@ def score_image(
             if smap is None:
                 row.update(status="missing", message="no prediction for this image")
                 return row | dict.fromkeys(metrics)
-            scores = score_map(smap, truth, metrics, convention)
+            plain = smap.log if isinstance(smap, LogDensity) else smap
+            row["flags"] = "; ".join(check_prediction(plain, truth.shape))
+            scores = score_map(smap, truth, metrics, convention, derived)
     except ValueError as e:
         row.update(status="error", message=str(e))
         return row | dict.fromkeys(metrics)
@@ -350,15 +533,17 @@ def score_image(
 class _Scorer:
     """Scores image ``i`` of a split with every predictor (what each worker process runs)."""
 
-    def __init__(self, part, predictors, longer_side, metrics, convention, other):
+    def __init__(self, part, predictors, longer_side, metrics, convention, other, options):
         self.part, self.predictors, self.longer_side = part, predictors, longer_side
         self.metrics, self.convention, self.other = metrics, convention, other
+        self.baseline, self.derived = options
 
     def __call__(self, i: int) -> list[dict]:
         try:  # with a rescale, the density is made in the new frame: blur the small image
             sample = self.part.sample(i, density=not self.longer_side)
         except DataError as e:  # an unreadable image is a row with a reason, not the end
-            row = {"id": self.part.ids[i], "status": "error", "message": str(e)}
+            row = {"id": self.part.ids[i], "category": self.part.categories[i]}
+            row |= {"status": "error", "flags": "", "message": str(e)}
             return [
                 row | {"predictor": name} | dict.fromkeys(self.metrics) for name in self.predictors
             ]
@@ -366,9 +551,11 @@ class _Scorer:
             sample = rescale(sample, self.longer_side, self.part.sigma)
         shape = sample["image"].shape[:2]
         other = self.other.points_for(i, shape) if self.other else None
-        truth = ground_truth(sample, other, self.part.sigma)
+        truth = ground_truth(sample, other, self.part.sigma, self.baseline)
         return [
-            score_image(name, p, truth, self.metrics, self.convention)
+            score_image(
+                name, p, truth, self.metrics, self.convention, self.derived and p is not GOLD
+            )
             for name, p in self.predictors.items()
         ]
 
@@ -396,6 +583,8 @@ def evaluate(
     convention: str = M.MIT,
     workers: int = 1,
     progress: Callable[[Iterable], Iterable] | None = None,
+    ig_baseline: Callable[[tuple[int, int]], np.ndarray] = centre_gaussian,
+    derived: bool = False,
 ) -> list[dict]:
     """Score ``predictors`` (name -> predictor) on one split of ``dataset`` (a
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
@@ -404,14 +593,16 @@ def evaluate(
     own resolution. ``rule`` says how the dataset divides into train and val (default: seed
     0, 20% validation); score a model on the rule it was trained with. ``workers`` > 1 scores images in that many forked processes (POSIX only;
     predictors need not be picklable, but a torch model is best scored with one worker).
-    ``progress`` wraps the iteration over images (e.g. a tqdm).
+    ``progress`` wraps the iteration over images (e.g. a tqdm). ``ig_baseline(shape)`` is IG's
+    baseline map; ``derived`` scores every metric on its :func:`derived_maps`.
     """
     global _WORKER_SCORER
     M.check_convention(convention)
     metrics = check_metrics(metrics)
     part = (rule or SplitRule()).part(dataset, split)
     other = OtherFixations(relative_fixations(part)) if "sauc" in metrics else None
-    scorer = _Scorer(part, predictors, longer_side, metrics, convention, other)
+    options = (ig_baseline, derived)
+    scorer = _Scorer(part, predictors, longer_side, metrics, convention, other, options)
     wrap = progress or (lambda it: it)
     indices = range(len(part))
     if workers <= 1 or len(part) < 2 or "fork" not in mp.get_all_start_methods():
@@ -455,6 +646,11 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
     for name in dict.fromkeys(r["predictor"] for r in rows):
         mine = [r for r in rows if r["predictor"] == name]
         status = {s: sum(r["status"] == s for r in mine) for s in ("ok", "missing", "error")}
+        flagged: dict[str, int] = {}
+        for r in mine:
+            for flag in filter(None, r.get("flags", "").split("; ")):
+                key = "resized" if flag.startswith("resized") else flag
+                flagged[key] = flagged.get(key, 0) + 1
         scores = {}
         for m in metrics:
             v = np.array([r[m] for r in mine if r["status"] == "ok" and r[m] is not None])
@@ -463,18 +659,26 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
                 continue
             lo, hi = bootstrap_interval(v)
             scores[m] = {"mean": float(v.mean()), "ci95": [lo, hi], "n": len(v)}
-        out[name] = {"images": len(mine), **status, "metrics": scores}
+        out[name] = {"images": len(mine), **status, "flagged": flagged, "metrics": scores}
     return out
 
 
-def format_table(summary: dict, metrics: Sequence[str] = DEFAULT_METRICS) -> str:
+def metric_label(name: str, ig_baseline: str = "centre") -> str:
+    """A metric's column title; IG names its baseline."""
+    return f"IG vs {ig_baseline}" if name == "ig" else METRICS[name].label
+
+
+def format_table(
+    summary: dict, metrics: Sequence[str] = DEFAULT_METRICS, ig_baseline: str = "centre"
+) -> str:
     """A Markdown table: one row per predictor, mean [95% interval] per metric."""
     head = ["predictor", "images"] + [
-        f"{METRICS[m].label} {'↑' if METRICS[m].higher_is_better else '↓'}" for m in metrics
+        f"{metric_label(m, ig_baseline)} {'↑' if METRICS[m].higher_is_better else '↓'}"
+        for m in metrics
     ]
     lines = ["| " + " | ".join(head) + " |", "| --- " + "| ---: " * (len(head) - 1) + "|"]
     for name, s in summary.items():
-        cells = [name, str(s["ok"])]
+        cells = [name, str(s["ok"]) if s["ok"] == s["images"] else f"{s['ok']} of {s['images']}"]
         for m in metrics:
             r = s["metrics"][m]
             cells.append("—" if r["mean"] is None else _cell(r))
@@ -497,23 +701,31 @@ def rows_to_csv(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> s
     """The per-image rows as CSV text (empty cells where a metric is not available)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", "predictor", "status", *metrics, "message"])
+    writer.writerow(["id", "category", "predictor", "status", *metrics, "flags", "message"])
     for r in rows:
         values = ["" if r[m] is None else f"{r[m]:.6g}" for m in metrics]
-        writer.writerow([r["id"], r["predictor"], r["status"], *values, r["message"]])
+        head = [r["id"], r.get("category") or "", r["predictor"], r["status"]]
+        writer.writerow([*head, *values, r.get("flags", ""), r["message"]])
     return buf.getvalue()
 
 
 def write_results(
-    out: str | Path, rows: list[dict], summary: dict, table: str, metrics: Sequence[str]
+    out: str | Path,
+    rows: list[dict],
+    summary: dict,
+    table: str,
+    metrics: Sequence[str],
+    extra: dict[str, str] | None = None,
 ) -> list[Path]:
-    """``per_image.csv``, ``summary.json`` and ``table.md`` in folder ``out`` (created)."""
+    """``per_image.csv``, ``summary.json`` and ``table.md`` in folder ``out`` (created), and
+    the ``extra`` files (name -> text)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "per_image.csv": rows_to_csv(rows, metrics),
         "summary.json": json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
         "table.md": table,
+        **(extra or {}),
     }
     for name, text in files.items():
         atomic_write_bytes(out / name, text.encode("utf-8"))

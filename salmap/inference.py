@@ -25,6 +25,7 @@ RUNNERS = ("onnx", "torch")
 OUTPUT_SUFFIX = {
     "map": "_map",
     "density": "_density",
+    "log-density": "_logdensity",
     "overlay": "_overlay",
     "side-by-side": "_side",
     "fog": "_fog",
@@ -32,6 +33,7 @@ OUTPUT_SUFFIX = {
 OUTPUT_EXTENSION = {
     "map": ".png",
     "density": ".npy",
+    "log-density": ".npy",
     "overlay": ".jpg",
     "side-by-side": ".jpg",
     "fog": ".jpg",

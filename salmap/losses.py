@@ -75,7 +75,9 @@ class CombinedLoss:
     def __init__(self, weights: dict[str, float]):
         if not weights:
             raise SalmapError("the loss needs at least one term, e.g. {bce: 1}")
-        unknown = set(weights) - set(LOSSES)
+        from salmap.plugins import extend
+
+        unknown = set(weights) - set(extend("salmap.losses", LOSSES))
         if unknown:
             raise SalmapError(f"unknown loss {sorted(unknown)[0]!r}; valid: {', '.join(LOSSES)}")
         self.weights = {k: float(v) for k, v in weights.items()}

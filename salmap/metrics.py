@@ -66,9 +66,14 @@ __all__ = [
     "auc_judd",
     "auc_shuffled",
     "cc",
+    "density_to_log",
     "emd",
     "info_gain",
+    "info_gain_of_log_density",
     "kld",
+    "log_likelihood",
+    "log_likelihood_of_log_density",
+    "normalise_log_density",
     "nss",
     "sim",
     "ssim",
@@ -379,6 +384,65 @@ def info_gain(saliency_map, baseline_map, fixations, *, convention: str = MIT) -
     p = _distribution(smap, minmax=convention == MIT).ravel()[flat]
     b = _distribution(base, minmax=convention == MIT).ravel()[flat]
     return float(np.mean(np.log2(EPS + p) - np.log2(EPS + b)))
+
+
+def log_likelihood(saliency_map, fixations, *, convention: str = MIT) -> float:
+    """Log-likelihood of the fixations under the map taken as a distribution, in bits per
+    fixation relative to the uniform model (0 for the uniform map): the information gain over
+    the uniform map, with :func:`info_gain`'s conventions. For a probabilistic model's log
+    density use :func:`log_likelihood_of_log_density`, which is exact."""
+    smap = _map(saliency_map, "saliency_map")
+    return info_gain(smap, np.ones_like(smap), fixations, convention=convention)
+
+
+# -- probabilistic models: log densities -------------------------------------------------------
+def normalise_log_density(log_density) -> np.ndarray:
+    """An H x W log density (natural log, any additive constant) normalised so that its
+    exponential sums to 1, as float64. NaN or +inf is a ValueError; -inf (zero mass) is
+    allowed where some pixel has mass."""
+    ld = _array(log_density).astype(np.float64)
+    if ld.ndim != 2 or ld.size == 0:
+        raise ValueError(f"a log density must be a 2-D H x W map, got shape {ld.shape}")
+    if np.isnan(ld).any() or np.isposinf(ld).any():
+        raise ValueError("the log density contains NaN or +inf")
+    top = ld.max()
+    if not np.isfinite(top):
+        raise ValueError("the log density is -inf everywhere: it holds no mass")
+    return ld - (top + np.log(np.exp(ld - top).sum()))
+
+
+def density_to_log(density) -> np.ndarray:
+    """The natural-log density of a non-negative map taken as a distribution (divided by its
+    sum); a pixel of zero mass is -inf."""
+    d = _map(density, "density")
+    if d.min() < 0:
+        raise ValueError("a density cannot have negative values")
+    with np.errstate(divide="ignore"):
+        return normalise_log_density(np.log(d))
+
+
+def log_likelihood_of_log_density(log_density, fixations) -> float:
+    """Log-likelihood of the fixations under a probabilistic model, in bits per fixation
+    relative to the uniform model: the mean over fixations (every one counts, as in pysaliency
+    and the MIT/Tuebingen benchmark) of ``log2 p(x) + log2(H W)``. ``log_density`` is the
+    model's natural-log density per pixel of the fixations' frame (normalised here);
+    ``fixations`` N x 2 (x, y) points in that frame. A fixation on a pixel of zero mass gives
+    -inf, as it must."""
+    ld = normalise_log_density(log_density)
+    flat = _fixated(fixations, ld.shape)
+    return float(ld.ravel()[flat].mean() / np.log(2) + np.log2(ld.size))
+
+
+def info_gain_of_log_density(log_density, baseline_log_density, fixations) -> float:
+    """Information gain of a probabilistic model over a baseline model, in bits per fixation:
+    the mean over fixations of ``log2 p(x) - log2 b(x)``, both natural-log densities of the
+    fixations' frame (normalised here; the baseline is resized to it through its density)."""
+    ld = normalise_log_density(log_density)
+    base = normalise_log_density(baseline_log_density)
+    if base.shape != ld.shape:
+        base = density_to_log(resize_to(np.exp(base), ld.shape))
+    flat = _fixated(fixations, ld.shape)
+    return float((ld.ravel()[flat] - base.ravel()[flat]).mean() / np.log(2))
 
 
 # -- distribution-based scores -----------------------------------------------------------------

@@ -11,9 +11,19 @@ def add_parser(sub) -> None:
         "compare", help="figure comparing the maps of several models", description=__doc__
     )
     p.add_argument(
-        "--models", nargs="+", required=True, help="model folders, .safetensors, .onnx or 'default'"
+        "--models", nargs="+", default=[], help="model folders, .safetensors, .onnx or 'default'"
     )
-    p.add_argument("--labels", nargs="+", help="column titles (default: the model folder names)")
+    p.add_argument(
+        "--predictions",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="folders of maps made elsewhere, matched to the images by id or file stem (as "
+        "salmap evaluate reads them); shown after the models",
+    )
+    p.add_argument(
+        "--labels", nargs="+", help="column titles (default: the model and folder names)"
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--images", nargs="+", help="image files")
     src.add_argument("--data", help="a dataset folder: shows its ground truth too")
@@ -31,16 +41,24 @@ def run(args) -> int:
     from salmap import load_model
     from salmap.data import load_image, open_dataset
     from salmap.errors import SalmapError
+    from salmap.evaluate import PredictionFolder
     from salmap.models.io import model_label
     from salmap.viz import comparison_figure, save_figure
 
     if Path(args.out).exists() and not args.overwrite:
         raise SalmapError(f"{args.out} exists; pass --overwrite to replace it")
-    labels = args.labels or [model_label(m) for m in args.models]
-    if len(labels) != len(args.models):
-        raise SalmapError(f"{len(args.models)} models but {len(labels)} labels")
+    if not args.models and not args.predictions:
+        raise SalmapError("nothing to compare: give --models and/or --predictions")
+    columns = len(args.models) + len(args.predictions)
+    labels = args.labels or [model_label(m) for m in args.models] + [
+        Path(d).resolve().name for d in args.predictions
+    ]
+    if len(labels) != columns:
+        raise SalmapError(f"{columns} models and prediction folders but {len(labels)} labels")
     if args.images:
-        rows = [{"image": load_image(p), "title": Path(p).name} for p in args.images]
+        rows = [
+            {"image": load_image(p), "title": Path(p).name, "id": Path(p).stem} for p in args.images
+        ]
     else:
         ds = open_dataset(args.data, args.format).split(args.split)
         rows = []
@@ -52,6 +70,7 @@ def run(args) -> int:
                     "density": s["saliency_map"],
                     "fixations": s["fixations"],
                     "title": s["id"],
+                    "id": s["id"],
                 }
             )
     for row in rows:
@@ -60,6 +79,29 @@ def run(args) -> int:
         model = load_model(model_path)
         for row, smap in zip(rows, model.predict_batch([r["image"] for r in rows])):
             row["maps"].append(smap)
+    for folder in args.predictions:
+        preds = PredictionFolder(folder)
+        for row in rows:
+            row["maps"].append(_folder_map(preds, row))
     save_figure(comparison_figure(rows, labels), Path(args.out))
     print(f"wrote {args.out}")
     return 0
+
+
+def _folder_map(preds, row: dict):
+    """A prediction folder's map for one figure row, at the image's size (same aspect)."""
+    import numpy as np
+
+    from salmap import metrics as M
+    from salmap.errors import SalmapError
+    from salmap.evaluate import check_prediction
+
+    smap = preds.load(row["id"])
+    if smap is None:
+        raise SalmapError(f"{preds.folder}: no prediction for {row['id']}")
+    shape = row["image"].shape[:2]
+    try:
+        check_prediction(smap, shape)
+    except ValueError as e:
+        raise SalmapError(f"{preds.find(row['id'])}: {e}") from None
+    return np.asarray(M.resize_to(np.asarray(smap, np.float64), shape), np.float32)

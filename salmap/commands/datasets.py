@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from salmap.data import FORMATS, open_dataset
+from salmap.data import formats, open_dataset
 from salmap.data.info import format_summary, summarize
 
 
@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
     dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = dsub.add_parser("info", help="counts, categories, sizes, fixations and problems")
     info.add_argument("path", help="dataset folder")
-    info.add_argument("--format", choices=list(FORMATS), help="layout (guessed when omitted)")
+    info.add_argument("--format", choices=list(formats()), help="layout (guessed when omitted)")
     info.add_argument(
         "--quick", action="store_true", help="read file headers only, do not decode every image"
     )

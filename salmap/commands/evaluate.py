@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from salmap.data import FORMATS, SPLITS, SplitRule, dataset_tag, ids_hash, open_dataset
+from salmap.data import SPLITS, SplitRule, dataset_tag, formats, ids_hash, open_dataset
 from salmap.errors import SalmapError
 from salmap.models.io import WEIGHTS, model_label, resolve
 
@@ -15,6 +15,7 @@ from salmap.models.io import WEIGHTS, model_label, resolve
 BASELINES = ("uniform", "centre", "centre-fit", "gold")
 ALIASES = {"center": "centre", "center-fit": "centre-fit"}
 CONVENTION_NAMES = {"mit": "MIT", "tuebingen": "Tuebingen"}
+IG_BASELINES = ("centre", "centre-fit", "uniform")
 
 
 def add_parser(sub) -> None:
@@ -25,7 +26,7 @@ def add_parser(sub) -> None:
         help="score saliency models with the MIT/Tuebingen benchmark metrics",
         description=(
             "Score predictions at each image's resolution (or --longer-side) on a dataset split "
-            "and print a table of means with 95%% bootstrap intervals, baselines beside the model."
+            "and print a table of means with 95% bootstrap intervals, baselines beside the model."
         ),
     )
     p.add_argument(
@@ -43,8 +44,41 @@ def add_parser(sub) -> None:
         help="a folder of saliency maps (PNG, JPG, .npy) matched to the images by file stem; "
         "repeatable",
     )
+    p.add_argument(
+        "--log-density",
+        action="store_true",
+        help="the --predictions folders hold .npy natural-log densities (DeepGaze's and "
+        "pysaliency's output; salmap predict --save log-density): LL and IG are computed "
+        "exactly from them",
+    )
+    p.add_argument(
+        "--ig-baseline",
+        choices=IG_BASELINES,
+        default="centre",
+        help="information gain's baseline: centre (the fixed centre Gaussian, default), "
+        "centre-fit (a centre bias fitted on the training split, the benchmark's choice) or "
+        "uniform (IG is then LL)",
+    )
+    p.add_argument(
+        "--derived-maps",
+        action="store_true",
+        help="take every prediction as a probability density and score each metric on the map "
+        "that it rewards (Kuemmerer et al., ECCV 2018): the density for AUC, NSS, LL and IG, "
+        "its ratio to the IG baseline for sAUC, the density blurred like the ground truth for "
+        "CC, KLD, SIM, SSIM and EMD",
+    )
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the table's name for a --predictions folder, in the same order (default: the "
+        "folder's name); repeatable",
+    )
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--format", choices=list(FORMATS), help="dataset layout (guessed when omitted)")
+    p.add_argument(
+        "--format", choices=list(formats()), help="dataset layout (guessed when omitted)"
+    )
     p.add_argument(
         "--split",
         choices=SPLITS,
@@ -97,7 +131,18 @@ def add_parser(sub) -> None:
         help="score uniform, centre and (where subjects are known) gold beside the models "
         "(default: on)",
     )
-    p.add_argument("--out", metavar="DIR", help="write per_image.csv, summary.json and table.md")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="score what there is when predictions are missing or cannot be scored (the table "
+        "then counts the images each row covers); without it that is an error",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write per_image.csv, summary.json (with provenance), table.md, table.tex "
+        "(booktabs) and paired.md",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     p.add_argument(
         "--workers",
@@ -112,6 +157,7 @@ def add_parser(sub) -> None:
 def _metrics(text: str) -> tuple[str, ...]:
     from salmap.evaluate import METRICS, check_metrics
 
+    check_metrics([])  # loads the metrics of installed plugins
     names = list(METRICS) if text.strip() == "all" else [m.strip() for m in text.split(",") if m]
     try:
         return check_metrics(names)
@@ -127,10 +173,15 @@ def _unique(name: str, taken: dict) -> str:
 
 
 def _load_model(path: str):
+    """The model at ``path``; the default one on PyTorch (fp32) where torch is installed, so
+    that its scores are those of its model card, else on its ONNX export."""
+    import importlib.util
+
     import salmap
 
+    torch = not str(path).endswith(".onnx") and importlib.util.find_spec("torch") is not None
     try:
-        return salmap.load_model(path)
+        return salmap.load_model(path, runner="torch" if torch else None)
     except (ImportError, OSError, ValueError) as e:
         raise SalmapError(f"{path}: cannot load the model ({e})") from None
 
@@ -140,8 +191,8 @@ def model_split_rule(path: str, model, dataset) -> SplitRule | None:
     ``RUN/models/NAME``), else the seed and fraction of its recipe; None when the model was
     trained on other data (a different format, or none of the run's ids in ``dataset``)."""
     data = (getattr(model, "training_recipe", None) or {}).get("data") or {}
-    formats = data.get("format") if isinstance(data.get("format"), list) else [data.get("format")]
-    if None not in formats and dataset.format not in formats:  # None: guessed, so unknown
+    trained = data.get("format") if isinstance(data.get("format"), list) else [data.get("format")]
+    if None not in trained and dataset.format not in trained:  # None: guessed, so unknown
         return None
     seed, fraction = data.get("split_seed"), data.get("val_fraction")
     if not str(path).endswith(".onnx"):
@@ -228,12 +279,39 @@ def load_models(args, dataset) -> tuple[dict, dict[str, SplitRule], list[str]]:
             )
         label = _unique(model_label(name), models)
         models[label] = _load_model(name)
+        models[label].cli_name = name
         rule = model_split_rule(name, models[label], dataset)
         if rule is None:
             notes.append(f"{label} was trained on other data: its training split does not apply")
         else:
             rules[label] = rule
     return models, rules, notes
+
+
+def fitted_centre(args, dataset, rule, notes: list[str]):
+    """The centre bias fitted on the training split of ``rule`` (a note when it overlaps the
+    scored part)."""
+    from salmap import baselines as B
+
+    try:
+        bias = B.fit_centre_bias(rule.part(dataset, "train"))
+    except ValueError as e:
+        raise SalmapError(f"cannot fit a centre bias to the train split: {e}") from None
+    note = f"centre-fit was fitted on the train split, part of --split {args.split}"
+    if args.split != "val" and note not in notes:
+        notes.append(note)
+    return bias
+
+
+def ig_baseline(args, dataset, rule, notes: list[str]):
+    """IG's baseline as a function of the frame's shape."""
+    from salmap import baselines as B
+
+    if args.ig_baseline == "uniform":
+        return B.uniform
+    if args.ig_baseline == "centre-fit":
+        return fitted_centre(args, dataset, rule, notes).map
+    return B.centre_gaussian
 
 
 def build_predictors(args, dataset, part, rule, models) -> tuple[dict, list[str]]:
@@ -257,19 +335,24 @@ def build_predictors(args, dataset, part, rule, models) -> tuple[dict, list[str]
         elif name == "centre":
             predictors[name] = B.predict_centre
         elif name == "centre-fit":
-            try:
-                predictors[name] = B.fit_centre_bias(rule.part(dataset, "train")).predict
-            except ValueError as e:
-                raise SalmapError(f"cannot fit a centre bias to the train split: {e}") from None
-            if args.split != "val":
-                notes.append(
-                    f"centre-fit was fitted on the train split, part of --split {args.split}"
-                )
+            predictors[name] = fitted_centre(args, dataset, rule, notes).predict
         else:
             label = next(labels)
             predictors[label] = models[label].predict
-    for folder in args.predictions:
-        predictors[_unique(Path(folder).resolve().name, predictors)] = PredictionFolder(folder)
+    if args.label and len(args.label) != len(args.predictions):
+        raise SalmapError(
+            f"{len(args.label)} --label for {len(args.predictions)} --predictions: give one each"
+        )
+    labels = args.label or [Path(f).resolve().name for f in args.predictions]
+    for folder, label in zip(args.predictions, labels):
+        preds = PredictionFolder(folder, log_density=args.log_density)
+        missing = preds.missing(part.ids)
+        if missing and not args.allow_missing:
+            raise SalmapError(
+                f"{folder}: no prediction for {len(missing)} of the {len(part)} images "
+                f"(first: {', '.join(missing[:3])}); pass --allow-missing to score the rest"
+            )
+        predictors[_unique(label, predictors)] = preds
     if gold:
         if not gold_ok:
             raise SalmapError(f"{args.data}: {B.NO_SUBJECTS}")
@@ -289,11 +372,63 @@ def _check_out(out: str | None, overwrite: bool) -> None:
         )
 
 
+def _fail_loudly(rows: list[dict], allow_missing: bool) -> None:
+    """A SalmapError naming the first images that were missing or could not be scored, unless
+    ``allow_missing``: a score over part of the images must not pass for the whole."""
+    bad = [r for r in rows if r["status"] != "ok"]
+    if not bad or allow_missing:
+        return
+    first = "; ".join(f"{r['predictor']} {r['id']}: {r['message']}" for r in bad[:3])
+    raise SalmapError(
+        f"{len(bad)} of {len(rows)} image scores failed ({first}); fix them, or pass "
+        "--allow-missing to score the rest"
+    )
+
+
+def sources(predictors: dict, models: dict) -> dict:
+    """Where each predictor's maps came from, for summary.json."""
+    from salmap.evaluate import GOLD, PredictionFolder
+    from salmap.models.io import read_config
+    from salmap.report import config_hash
+
+    out = {}
+    for name, p in predictors.items():
+        if name in models:
+            model = models[name]
+            source = getattr(model, "source", None) or str(model.cli_name)
+            entry = {"kind": "model", "path": str(Path(source).resolve())}
+            entry["config_sha256"] = config_hash(
+                read_config(source)
+                if source.endswith(".safetensors")
+                else {"model": model.config.to_dict(), "training": model.training_recipe}
+            )
+            out[name] = entry
+        elif isinstance(p, PredictionFolder):
+            out[name] = {
+                "kind": "predictions",
+                "path": str(p.folder.resolve()),
+                "maps": len(p.by_id),
+                "log_density": p.log_density,
+            }
+        else:
+            out[name] = {"kind": "gold standard" if p is GOLD else "baseline", "name": name}
+    return out
+
+
 def run(args) -> int:
     from tqdm import tqdm
 
     from salmap.evaluate import evaluate, format_table, summarize, write_results
+    from salmap.paired import format_pairs, paired_comparison
+    from salmap.report import (
+        by_category,
+        format_categories,
+        format_latex,
+        metric_parameters,
+        provenance,
+    )
 
+    origin = provenance(getattr(args, "argv", None))  # the code as it is when scoring starts
     metrics = _metrics(args.metrics)
     _check_out(args.out, args.overwrite)
     if args.longer_side is not None and args.longer_side < 1:
@@ -316,22 +451,38 @@ def run(args) -> int:
         predictors,
         split=args.split,
         rule=rule,
+        ig_baseline=ig_baseline(args, dataset, rule, notes),
+        derived=args.derived_maps,
         longer_side=args.longer_side,
         metrics=metrics,
         convention=args.convention,
         workers=workers,
         progress=lambda it: tqdm(it, total=len(part), desc="scoring", unit="img", leave=False),
     )
+    _fail_loudly(rows, args.allow_missing)
     summary = summarize(rows, metrics)
-    table = format_table(summary, metrics)
+    table = format_table(summary, metrics, args.ig_baseline)
     frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
     split = args.split if args.split == "all" else f"{args.split} ({rule.describe()})"
     print(
         f"{dataset.format} {args.data}, split {split}: {len(part)} images, {frame}, "
         f"{CONVENTION_NAMES[args.convention]} metric definitions\n"
     )
+    categories = by_category(rows, metrics)
+    if categories:
+        table += "\nBy category (mean over the category's images):\n\n"
+        table += format_categories(categories, metrics, args.ig_baseline)
     print(table)
+    pairs = paired_comparison(rows, metrics)
+    pairs_md = format_pairs(pairs)
+    ours = [p for p in pairs if not {p["a"], p["b"]} <= {"uniform", "centre", "centre-fit"}]
+    if ours:
+        print("Paired comparison (A − B per image):\n")
+        print(format_pairs(ours))
     for name, s in summary.items():
+        if s["flagged"]:
+            counts = ", ".join(f"{n} {flag}" for flag, n in s["flagged"].items())
+            notes.append(f"{name}: maps flagged in per_image.csv: {counts}")
         if s["missing"] or s["error"]:
             note = f"{name}: {s['missing']} images without a prediction, {s['error']} errors"
             errors = [r for r in rows if r["predictor"] == name and r["status"] == "error"]
@@ -342,7 +493,9 @@ def run(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
         document = {
+            "provenance": origin,
             "dataset": str(args.data),
+            "data": {"path": str(Path(args.data).resolve()), "format": dataset.format},
             "format": dataset.format,
             "split": args.split,
             "split_rule": {
@@ -355,11 +508,22 @@ def run(args) -> int:
             "images": len(part),
             "longer_side": args.longer_side,
             "convention": args.convention,
+            "ig_baseline": args.ig_baseline,
+            "log_density": args.log_density,
+            "derived_maps": args.derived_maps,
             "density_sigma": dataset.sigma,
             "metrics": list(metrics),
+            "metric_parameters": metric_parameters(dataset.sigma),
+            "sources": sources(predictors, models),
             "predictors": summary,
+            "by_category": categories,
+            "paired": pairs,
             "notes": notes,
         }
-        for path in write_results(args.out, rows, document, table, metrics):
+        extra = {
+            "table.tex": format_latex(summary, metrics, args.ig_baseline),
+            "paired.md": pairs_md,
+        }
+        for path in write_results(args.out, rows, document, table, metrics, extra):
             print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -27,7 +27,8 @@ import numpy as np
 from salmap.distributed import add_engine_arguments, check_engine_arguments
 from salmap.errors import SalmapError
 
-OUTPUTS = ("map", "density", "overlay", "side-by-side", "fog")
+OUTPUTS = ("map", "density", "log-density", "overlay", "side-by-side", "fog")
+NAMINGS = ("suffix", "image")
 PIXEL_OUTPUTS = ("overlay", "side-by-side", "fog")  # the ones that need the image itself
 MANIFEST = "manifest.jsonl"
 DENSITY_DTYPES = ("float32", "float16")
@@ -59,6 +60,14 @@ def add_parser(sub) -> None:
         "--save",
         default="map,overlay",
         help=f"comma-separated outputs: {', '.join(OUTPUTS)} (default: map,overlay)",
+    )
+    p.add_argument(
+        "--naming",
+        choices=NAMINGS,
+        default="suffix",
+        help="output file names: suffix (<name>_map.png, <name>_density.npy, ...) or image "
+        "(<name>.png, <name>.npy: the image's own name, as benchmark submissions expect; one "
+        "output per extension)",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bit depth of the map PNG")
     p.add_argument(
@@ -253,22 +262,41 @@ def expand_frames(items: list[Input]) -> list[Input]:
     return out
 
 
-def output_paths(stem: Path, out: Path, kinds: list[str]) -> dict[str, Path]:
-    """Where each kind of output of the image with output stem ``stem`` goes under ``out``."""
+def output_paths(
+    stem: Path, out: Path, kinds: list[str], naming: str = "suffix"
+) -> dict[str, Path]:
+    """Where each kind of output of the image with output stem ``stem`` goes under ``out``
+    (``naming="image"``: ``<stem>.<ext>``, without the kind's suffix)."""
     from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
 
-    return {k: out / f"{stem}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+    suffix = OUTPUT_SUFFIX if naming == "suffix" else dict.fromkeys(OUTPUT_SUFFIX, "")
+    return {k: out / f"{stem}{suffix[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
 
 
 def plan_outputs(
-    items, out: Path, kinds: list[str], overwrite: bool = False, skip_existing: bool = False
+    items,
+    out: Path,
+    kinds: list[str],
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    naming: str = "suffix",
 ) -> list[dict[str, Path]]:
     """The output file of each kind for each item. Existing outputs are refused (one error
-    listing them) unless ``overwrite`` or ``skip_existing``; an output that is an input always."""
+    listing them) unless ``overwrite`` or ``skip_existing``; an output that is an input always.
+    ``naming="image"`` drops the kind suffixes (``<name>.png``): one output per extension."""
+    from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
+
+    suffix = OUTPUT_SUFFIX if naming == "suffix" else dict.fromkeys(OUTPUT_SUFFIX, "")
+    endings = [suffix[k] + OUTPUT_EXTENSION[k] for k in kinds]
+    if len(set(endings)) < len(endings):
+        raise SalmapError(
+            f"--naming {naming}: --save {','.join(kinds)} would write two outputs to one file "
+            "name; save one output per extension (.png, .npy, .jpg)"
+        )
     inputs = {item[0].resolve() for item in items}
     plans, clashes = [], []
     for item in items:
-        plan = output_paths(item[1], out, kinds)
+        plan = output_paths(item[1], out, kinds, naming)
         for target in plan.values():
             if target.resolve() in inputs:
                 raise SalmapError(f"{target} is one of the inputs: choose another --out")
@@ -311,6 +339,7 @@ def write_outputs(
     from PIL import Image
 
     from salmap.files import atomic_write_bytes
+    from salmap.metrics import density_to_log
     from salmap.viz import fog, heatmap_rgb, overlay, with_legend
 
     o = options
@@ -324,9 +353,13 @@ def write_outputs(
         return with_legend(rgb, o.scale, o.colormap) if o.legend else rgb
 
     for kind, path in plan.items():
-        if kind == "density":
+        if kind in ("density", "log-density"):
             buf = io.BytesIO()
-            if o.density_dtype == "float16":  # scaled to mean 1: a density would underflow
+            if kind == "log-density":  # natural log, pysaliency's and DeepGaze's format
+                # float32 cannot hold exp of the lowest values: floor the mass at its tiny
+                tiny = np.maximum(density, np.finfo(np.float32).tiny)
+                np.save(buf, density_to_log(tiny).astype(np.float32))
+            elif o.density_dtype == "float16":  # scaled to mean 1: a density would underflow
                 np.save(buf, (density * np.float32(density.size)).astype(np.float16))
             else:
                 np.save(buf, density.astype(np.float32, copy=False))
@@ -418,6 +451,8 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
 
 def run(args) -> int:
     check_engine_arguments(args)
+    if args.engine != "local" and args.naming != "suffix":
+        raise SalmapError("--naming image works with the local engine only (--engine local)")
     kinds, options = check_options(args)
     out = Path(args.out)
     found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
@@ -449,7 +484,7 @@ def predict_locally(items, kinds, options, args) -> tuple[int, int, list[str]]:
     from salmap.inference import make_runner
 
     out = Path(args.out)
-    plans = plan_outputs(items, out, kinds, args.overwrite, args.skip_existing)
+    plans = plan_outputs(items, out, kinds, args.overwrite, args.skip_existing, args.naming)
     todo = [i for i, plan in enumerate(plans) if not args.skip_existing or not _complete(plan)]
     entries: dict[int, dict] = {
         i: _entry(items[i], plans[i], out, "existing") for i in set(range(len(items))) - set(todo)

@@ -54,6 +54,7 @@ __all__ = [
     "drop_outside",
     "fixation_map",
     "fold_indices",
+    "formats",
     "guess_format",
     "ids_hash",
     "load_image",
@@ -63,12 +64,20 @@ __all__ = [
 ]
 
 
+def formats() -> dict[str, type[SaliencyDataset]]:
+    """The readers: salmap's own and those of installed plugins (entry points
+    ``salmap.datasets``, see :mod:`salmap.plugins`)."""
+    from salmap.plugins import extend
+
+    return extend("salmap.datasets", FORMATS)
+
+
 def guess_format(path: str | Path) -> str:
     """The format whose layout ``path`` has; a DataError listing the layouts when none fits."""
     path = Path(path)
     if not path.is_dir():
         raise DataError(f"{path}: not a folder")
-    for name, cls in FORMATS.items():
+    for name, cls in formats().items():
         if cls.find_root(path) is not None:
             return name
     raise DataError(
@@ -88,6 +97,6 @@ def open_dataset(
     images are decoded when a sample is read. Nothing under ``path`` is ever written.
     """
     fmt = format or guess_format(path)
-    if fmt not in FORMATS:
+    if fmt not in formats():
         raise DataError(f"unknown dataset format {fmt!r}; expected one of {', '.join(FORMATS)}")
     return FORMATS[fmt].open(path, sigma=sigma)

@@ -177,7 +177,9 @@ DECODERS: dict[str, Callable[..., nn.Module]] = {
 def create_decoder(
     name: str, encoder_channels: Sequence[int], encoder_reductions: Sequence[int], **kwargs
 ) -> nn.Module:
-    if name not in DECODERS:
+    from salmap.plugins import extend
+
+    if name not in extend("salmap.decoders", DECODERS):
         raise SalmapError(f"unknown decoder {name!r}; valid: {', '.join(sorted(DECODERS))}")
     try:
         return DECODERS[name](encoder_channels, encoder_reductions, **kwargs)

@@ -284,7 +284,9 @@ ENCODERS: dict[str, Callable] = {
 
 
 def list_encoders() -> list[str]:
-    return sorted(ENCODERS) + ["timm:<name>"]
+    from salmap.plugins import extend
+
+    return sorted(extend("salmap.encoders", ENCODERS)) + ["timm:<name>"]
 
 
 def create_encoder(name: str, weights: str | Path | None = "imagenet") -> Encoder:
@@ -294,7 +296,7 @@ def create_encoder(name: str, weights: str | Path | None = "imagenet") -> Encode
     """
     if name.startswith("timm:"):
         build = _timm(name.split(":", 1)[1])
-    elif name in ENCODERS:
+    elif name in ENCODERS or name in list_encoders():
         build = ENCODERS[name]
     else:
         raise SalmapError(f"unknown encoder {name!r}; valid: {', '.join(list_encoders())}")
