@@ -11,26 +11,12 @@ from PIL import Image
 from salmap.cli import main
 from salmap.commands.predict import MANIFEST
 from salmap.inference import make_runner
-from salmap.models import ModelConfig, SaliencyModel, load_model
+from salmap.models import load_model
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny"
-    cfg = ModelConfig(
-        encoder="tiny",
-        encoder_weights=None,
-        decoder="unet",
-        decoder_args={"widths": [16, 16, 8]},
-        input_size=(64, 64),
-        aspect="pad",
-        output="softmax",
-        centre_bias=True,
-        blur=True,
-    )
-    SaliencyModel(cfg).eval().save(path)
-    return path
+def tiny_model(tiny_saved_model):
+    return tiny_saved_model
 
 
 @pytest.fixture

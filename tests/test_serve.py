@@ -7,14 +7,13 @@ import re
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="salmap[serve] is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from salmap.cli import main  # noqa: E402
-from salmap.models import ModelConfig, SaliencyModel, load_model  # noqa: E402
+from salmap.models import load_model  # noqa: E402
 from salmap.serve.app import ServeSettings, create_app  # noqa: E402
 from salmap.serve.batching import Batcher  # noqa: E402
 
@@ -22,22 +21,8 @@ API = "/api/v1"
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny"
-    cfg = ModelConfig(
-        encoder="tiny",
-        encoder_weights=None,
-        decoder="unet",
-        decoder_args={"widths": [16, 16, 8]},
-        input_size=(64, 64),
-        aspect="pad",
-        output="softmax",
-        centre_bias=True,
-        blur=True,
-    )
-    SaliencyModel(cfg).eval().save(path)
-    return path
+def tiny_model(tiny_saved_model):
+    return tiny_saved_model
 
 
 def make_client(model_path, **settings) -> TestClient:

@@ -1,1 +1,18 @@
 """The ``salmap`` subcommands, one module each."""
+
+
+def add_model_arguments(p, runner: bool = True) -> None:
+    """``--model`` (and ``--runner``) as every command that runs a model takes them."""
+    p.add_argument(
+        "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
+    )
+    if runner:
+        from salmap.inference import RUNNERS
+
+        p.add_argument(
+            "--runner",
+            choices=RUNNERS,
+            default=None,
+            help="onnxruntime or PyTorch (default: onnx for the default model when onnxruntime "
+            "is installed and for .onnx files, torch for other models)",
+        )

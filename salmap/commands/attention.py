@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+from salmap.commands import add_model_arguments
 from salmap.errors import SalmapError
 
 
@@ -31,9 +32,7 @@ def add_parser(sub) -> None:
     where.add_argument(
         "--grid", metavar="RxC", help="a grid of R rows and C columns (default: 3x3)"
     )
-    p.add_argument(
-        "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
-    )
+    add_model_arguments(p, runner=False)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 

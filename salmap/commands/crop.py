@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from salmap.commands import add_model_arguments
 from salmap.distributed import add_engine_arguments
 from salmap.errors import DataError, SalmapError
 
@@ -54,15 +55,7 @@ def add_parser(sub) -> None:
         help="window size as a fraction of the largest window of the ratio that fits, "
         "in (0, 1] (default: 1, the largest)",
     )
-    p.add_argument(
-        "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
-    )
-    p.add_argument(
-        "--runner",
-        choices=("onnx", "torch"),
-        default=None,
-        help="onnxruntime or PyTorch (default: as salmap predict chooses)",
-    )
+    add_model_arguments(p)
     p.add_argument(
         "--save",
         default="crop",

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from salmap.commands import add_model_arguments
 from salmap.distributed import add_engine_arguments, check_engine_arguments
 from salmap.errors import SalmapError
 
@@ -45,16 +46,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns"
     )
-    p.add_argument(
-        "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
-    )
-    p.add_argument(
-        "--runner",
-        choices=("onnx", "torch"),
-        default=None,
-        help="onnxruntime or PyTorch (default: onnx for the default model when onnxruntime "
-        "is installed and for .onnx files, torch for other models)",
-    )
+    add_model_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--save",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from salmap.commands import add_model_arguments
 from salmap.errors import SalmapError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -17,16 +18,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "serve", help="web page and HTTP API for maps, crops and attention", description=__doc__
     )
-    p.add_argument(
-        "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
-    )
-    p.add_argument(
-        "--runner",
-        choices=("onnx", "torch"),
-        default=None,
-        help="onnxruntime or PyTorch (default: onnx for the default model when onnxruntime "
-        "is installed and for .onnx files, torch for other models)",
-    )
+    add_model_arguments(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument(
