@@ -41,11 +41,26 @@ def time_variant(name, runner, items, batch_size, out_root) -> float:
     return rate
 
 
+def gpu_rows(model, items, work) -> None:
+    name = torch.cuda.get_device_name()
+    time_variant(
+        f"PyTorch CUDA fp32 ({name})", TorchRunner(model, "cuda", bf16=False), items, 8, work
+    )
+    time_variant(
+        f"PyTorch CUDA bf16 + channels_last ({name})",
+        TorchRunner(model, "cuda", bf16=True, channels_last=True),
+        items,
+        32,
+        work,
+    )
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--images", default=str(SHARED if SHARED.is_dir() else NUS_MINI / "images"))
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--model", default="default")
+    p.add_argument("--gpu-only", action="store_true", help="only the CUDA rows")
     args = p.parse_args()
     items, _ = collect_inputs([args.images])
     items = items[: args.n]
@@ -57,6 +72,11 @@ def main():
     )
     work = Path(tempfile.mkdtemp())
     try:
+        if args.gpu_only:
+            if not torch.cuda.is_available():
+                raise SystemExit("--gpu-only: no CUDA device")
+            gpu_rows(model, items, work)
+            return
         onnx_path = export_onnx(model, work / "model.onnx")
         rates = {}
         rates["eager"] = time_variant(
@@ -76,16 +96,7 @@ def main():
         rates["onnx"] = time_variant("onnxruntime, CPU", onnx, items, 1, work)
         rates["onnx8"] = time_variant("onnxruntime, CPU", onnx, items, 8, work)
         if torch.cuda.is_available():
-            time_variant(
-                "PyTorch CUDA fp32", TorchRunner(model, "cuda", bf16=False), items, 8, work
-            )
-            time_variant(
-                "PyTorch CUDA bf16 + channels_last",
-                TorchRunner(model, "cuda", bf16=True, channels_last=True),
-                items,
-                32,
-                work,
-            )
+            gpu_rows(model, items, work)
         best = max(rates, key=rates.get)
         print(f"fastest CPU path: {best}, {rates[best] / rates['eager']:.2f}x eager batch 1")
     finally:

@@ -21,6 +21,7 @@ COMMANDS = {
     "predict": "salmap.commands.predict",
     "export": "salmap.commands.export",
     "compare": "salmap.commands.compare",
+    "report": "salmap.commands.report",
 }
 
 
