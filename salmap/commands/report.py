@@ -10,7 +10,7 @@ def add_parser(sub) -> None:
         help="write a training run's report (RUN/report/report.html and report.md)",
         description=__doc__,
     )
-    p.add_argument("run", metavar="RUN", help="the run folder written by salmap train")
+    p.add_argument("run_dir", metavar="RUN", help="the run folder written by salmap train")
     p.add_argument("--data", help="the run's dataset, where it has moved since training")
     p.add_argument("--out", help="report folder (default: RUN/report)")
     p.add_argument(
@@ -29,7 +29,7 @@ def run(args) -> int:
     if args.images < 1:
         raise SalmapError(f"--images must be at least 1, got {args.images}")
     out = write_report(
-        args.run,
+        args.run_dir,
         data=args.data,
         out=args.out,
         images=args.images,
