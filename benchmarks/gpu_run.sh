@@ -17,6 +17,16 @@
 # .gpu-data/nus-scene, a copy of ../shared/datasets/nus-scene inside the repository (ignored by
 # git) because the GPU machine receives only the repository and carried paths.
 #
+# On the project's lent GPU machines (the device tool; nothing but the repository and carried
+# paths reach them, and a command may run 10 minutes), from the repository root:
+#   mkdir -p .gpu-data && cp -r ../shared/datasets/nus-scene .gpu-data/   # 34 MB, git-ignored
+#   call 1, carry [".gpu-data"], timeout_s 590:
+#     benchmarks/gpu_run.sh runs/gpu --stages env,bench,train1 && tar czf $OUT/part1.tar.gz \
+#       -C runs/gpu --exclude=venv --exclude=cache --exclude='*models' --exclude='*checkpoints' .
+#   call 2, at once (runs/ is git-ignored, so runs/gpu stays on the warm machine), same carry:
+#     benchmarks/gpu_run.sh runs/gpu --stages env,train2,report && cp runs/gpu/results.tar.gz $OUT/
+# If the machine went back in between, call 2 is `--stages env,train1` then a third call as above.
+#
 # The environment: the GPU machine cannot reach PyPI, and the project's pinned CUDA wheels of
 # torch 2.14.1 (about 900 MB with their CUDA libraries) exceed what a call can carry (64 MiB).
 # So the venv is made with --system-site-packages over the machine's python3, whose PyTorch
@@ -50,14 +60,15 @@ has() { [[ ",$STAGES," == *",$1,"* ]]; }
 stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$OUTDIR/stages.log"; }
 
 if [ $TINY = 1 ]; then
-    SEED_SET=(--set model.encoder=tiny --set model.decoder=fpn --set 'model.decoder_args={width: 16}'
-              --set 'model.input_size=[64,64]' --set 'checkpoint_epochs=[1,2,4]' --set data.workers=0)
+    MODEL_SET=(--set model.encoder=tiny --set model.decoder=fpn --set 'model.decoder_args={width: 16}')
+    SEED_SET=("${MODEL_SET[@]}" --set 'model.input_size=[64,64]' --set 'checkpoint_epochs=[1,2,4]'
+              --set data.workers=0)
     HALF=2; FULL=4; EVAL_EVERY=1; SAVE_EVERY=1
-    BENCH=(--size 64 --epochs 2)
+    BENCH=(--size 64 --epochs 2 "${MODEL_SET[@]}" --set data.workers=0)
 else
     SEED_SET=()
     HALF=100; FULL=200; EVAL_EVERY=5; SAVE_EVERY=10
-    BENCH=(--data "$DATA" --size 512 --epochs 4 --compile reduce-overhead)
+    BENCH=(--data "$DATA" --size 512 --epochs 3 --compile reduce-overhead)
 fi
 
 # -- env ---------------------------------------------------------------------------------------

@@ -134,9 +134,10 @@ class DeviceBatches:
 
 
 def fits_on_device(cache: SampleCache, device: torch.device) -> bool:
-    """Whether the decoded split takes at most :data:`DEVICE_SHARE` of the device's free memory
-    (on the CPU the 'device' is the host: the memory-mapped cache is read into RAM)."""
+    """Whether the decoded split takes at most :data:`DEVICE_SHARE` of a GPU's free memory.
+    Never on the CPU: the memory-mapped cache and the loader's workers serve it as well there,
+    without reading a large data set into RAM."""
     if device.type != "cuda":
-        return True
+        return False
     free, _ = torch.cuda.mem_get_info(device)
     return DeviceBatches.nbytes(cache) <= DEVICE_SHARE * free

@@ -51,7 +51,7 @@ class TrainConfig:
     # How fast a step runs (none of these changes the model or the optimiser's semantics):
     amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | none
     channels_last: bool | str = "auto"  # auto: on CUDA
-    data_on_device: bool | str = "auto"  # hold the decoded split there (auto: when it fits)
+    data_on_device: bool | str = "auto"  # hold the decoded split there (auto: on a GPU it fits)
     fused_optimizer: bool | str = "auto"  # auto: on CUDA; one fused kernel per optimiser step
     compile: str = "none"  # none | default | reduce-overhead | max-autotune (torch.compile)
     log_every: int = 50  # steps between host reads of the running loss (and steps.csv rows)
