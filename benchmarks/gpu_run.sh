@@ -29,7 +29,7 @@
 #
 # The environment: the GPU machine cannot reach PyPI, and the project's pinned CUDA wheels of
 # torch 2.14.1 (about 900 MB with their CUDA libraries) exceed what a call can carry (64 MiB).
-# So the venv is made with --system-site-packages over the machine's python3, whose PyTorch
+# So the venv is made over the machine's python3 (its packages visible to it), whose PyTorch
 # (2.11 with CUDA 13 when this was written) and every other dependency of salmap are installed
 # there; salmap itself comes from this checkout (a .pth file); wheels in .whl/ (carried) are
 # installed into it when present. SALMAP_VENV=DIR uses an existing environment instead.
@@ -75,9 +75,13 @@ fi
 VENV=${SALMAP_VENV:-$OUTDIR/venv}
 if has env && [ -z "${SALMAP_VENV:-}" ]; then
     stamp "env: $VENV"
-    [ -x "$VENV/bin/python" ] || ${PYTHON:-python3} -m venv --system-site-packages "$VENV"
+    BASE=${PYTHON:-python3}
+    [ -x "$VENV/bin/python" ] || "$BASE" -m venv --system-site-packages "$VENV"
     site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     echo "$REPO" > "$site/salmap-checkout.pth"
+    # the machine's python3 may itself be a venv (/opt/torch/.venv): --system-site-packages
+    # reaches only the interpreter below it, so its own packages are added by a .pth file
+    "$BASE" -c 'import site; print("\n".join(site.getsitepackages()))' > "$site/base-python.pth"
     if compgen -G ".whl/*.whl" > /dev/null; then
         "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile .whl/*.whl
     fi
@@ -102,7 +106,7 @@ if has bench; then
     "$PY" benchmarks/bench_train.py "${BENCH[@]}" --out "$OUTDIR/bench" | tee "$OUTDIR/bench_train.txt"
     stamp "bench_predict"
     if "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
-        "$PY" benchmarks/bench_predict.py --gpu-only --images "$DATA/stimuli" --n 100 | tee "$OUTDIR/bench_predict.txt"
+        "$PY" benchmarks/bench_predict.py --gpu-only --photos 32 --screens 8 | tee "$OUTDIR/bench_predict.txt"
     else
         echo "no GPU: bench_predict's GPU rows skipped" | tee "$OUTDIR/bench_predict.txt"
     fi

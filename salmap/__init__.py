@@ -4,14 +4,41 @@ from salmap.errors import DataError, SalmapError
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "SalmapError", "__version__", "load_model"]
+__all__ = [
+    "DataError",
+    "SalmapError",
+    "__version__",
+    "attention",
+    "attention_shares",
+    "best_window",
+    "crop",
+    "load_model",
+]
+
+# Imported on first use so that ``import salmap`` stays light for data-only use.
+_LAZY = {
+    "crop": "salmap.cropping",
+    "best_window": "salmap.cropping",
+    "attention": "salmap.regions",
+    "attention_shares": "salmap.regions",
+}
 
 
-def load_model(path="default", device=None):
-    """Load a saved saliency model (a folder or ``.safetensors`` file, or ``"default"``).
+def load_model(path="default", device=None, runner=None):
+    """Load a saved saliency model: ``"default"``, a folder, a ``.safetensors`` or ``.onnx`` file.
 
-    Imported lazily so that ``import salmap`` stays light for data-only use.
+    ``runner`` is "onnx" (onnxruntime, no torch needed) or "torch"; by default the shipped
+    model runs on onnxruntime when it is installed. Imported lazily so that ``import salmap``
+    stays light for data-only use.
     """
     from salmap.models.io import load_model as _load
 
-    return _load(path, device=device)
+    return _load(path, device=device, runner=runner)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'salmap' has no attribute {name!r}")

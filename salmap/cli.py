@@ -14,6 +14,12 @@ import sys
 from salmap import __version__
 from salmap.errors import SalmapError
 
+# Packages of the ``train`` extra: a command that imports one of them without it installed
+# is told how to install it rather than shown a traceback.
+TRAIN_EXTRA = frozenset(
+    {"torch", "torchvision", "timm", "torchmetrics", "tensorboard", "safetensors", "onnx"}
+)
+
 COMMANDS = {
     "datasets": "salmap.commands.datasets",
     "evaluate": "salmap.commands.evaluate",
@@ -21,6 +27,8 @@ COMMANDS = {
     "predict": "salmap.commands.predict",
     "export": "salmap.commands.export",
     "compare": "salmap.commands.compare",
+    "crop": "salmap.commands.crop",
+    "attention": "salmap.commands.attention",
     "report": "salmap.commands.report",
 }
 
@@ -42,6 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except SalmapError as e:
         print(f"salmap {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] not in TRAIN_EXTRA:
+            raise
+        print(
+            f"salmap {args.command}: error: this needs {e.name}, which is not installed; "
+            "install the training extra: pip install 'salmap[train]'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"salmap {args.command}: interrupted", file=sys.stderr)

@@ -44,6 +44,7 @@ from salmap.baselines import (
     relative_fixations,
     split_halves,
 )
+from salmap.data.base import SplitRule
 from salmap.data.fixations import DENSITY_SIGMA, fixation_map
 from salmap.data.folder import MAP_EXTENSIONS
 from salmap.data.images import load_map, resize_array
@@ -389,6 +390,7 @@ def evaluate(
     predictors: dict[str, AnyPredictor],
     *,
     split: str = "val",
+    rule: SplitRule | None = None,
     longer_side: int | None = None,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
@@ -399,14 +401,15 @@ def evaluate(
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
 
     ``longer_side`` rescales every image (and its fixations) first; the default is each image's
-    own resolution. ``workers`` > 1 scores images in that many forked processes (POSIX only;
+    own resolution. ``rule`` says how the dataset divides into train and val (default: seed
+    0, 20% validation); score a model on the rule it was trained with. ``workers`` > 1 scores images in that many forked processes (POSIX only;
     predictors need not be picklable, but a torch model is best scored with one worker).
     ``progress`` wraps the iteration over images (e.g. a tqdm).
     """
     global _WORKER_SCORER
     M.check_convention(convention)
     metrics = check_metrics(metrics)
-    part = dataset.split(split)
+    part = (rule or SplitRule()).part(dataset, split)
     other = OtherFixations(relative_fixations(part)) if "sauc" in metrics else None
     scorer = _Scorer(part, predictors, longer_side, metrics, convention, other)
     wrap = progress or (lambda it: it)

@@ -21,8 +21,30 @@ from salmap.models.config import ModelConfig
 METADATA_KEY = "salmap"
 
 
-def export_onnx(model, path: str | Path, opset: int = 17) -> Path:
-    """Write ``model`` (a SaliencyModel) as ONNX with a dynamic batch dimension."""
+def half_weights(proto, min_size: int = 256) -> None:
+    """Store each float32 weight of ``proto`` (an onnx ModelProto) with at least ``min_size``
+    values as float16, followed by a Cast back to float32: the file halves, the arithmetic
+    stays float32 (onnxruntime folds the casts when it loads the model)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < min_size:
+            continue
+        name = init.name
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), name)
+        half.name = f"{name}.fp16"
+        init.CopyFrom(half)
+        casts.append(helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) -> Path:
+    """Write ``model`` (a SaliencyModel) as ONNX with a dynamic batch dimension; ``half``
+    stores its weights as float16 (see :func:`half_weights`)."""
     import io
 
     import onnx
@@ -51,12 +73,15 @@ def export_onnx(model, path: str | Path, opset: int = 17) -> Path:
             output_names=["saliency"],
             opset_version=opset,
             dynamo=False,
+            training=torch.onnx.TrainingMode.PRESERVE,  # keep BatchNorm: see half_weights
             dynamic_axes={"image": {0: "batch"}, "saliency": {0: "batch"}},
         )
     proto = onnx.load_from_string(buf.getvalue())
     meta = {"model": model.config.to_dict(), "training": getattr(model, "training_recipe", {})}
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    if half:
+        half_weights(proto)
     onnx.checker.check_model(proto)
     path = Path(path)
     atomic_write_bytes(path, proto.SerializeToString())
@@ -76,15 +101,8 @@ class OnnxModel:
         path = Path(path)
         if not path.is_file():
             raise SalmapError(f"{path}: ONNX model not found")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(
-                str(path), opts, providers=providers or ort.get_available_providers()
-            )
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own error types
-            raise SalmapError(f"{path}: onnxruntime cannot load it ({e})") from None
+        self.path, self.threads = path, threads
+        self.session = self._session(providers or ort.get_available_providers())
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
             raise SalmapError(
@@ -95,6 +113,24 @@ class OnnxModel:
         self.training_recipe = info.get("training", {})
         self.source = str(path)
         self.input_name = self.session.get_inputs()[0].name
+
+    def _session(self, providers):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        try:
+            return ort.InferenceSession(str(self.path), opts, providers=providers)
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own error types
+            raise SalmapError(f"{self.path}: onnxruntime cannot load it ({e})") from None
+
+    def use_cuda(self, device: str = "cuda") -> None:
+        """Run on CUDA device ``cuda`` or ``cuda:N`` (onnxruntime-gpu's provider)."""
+        index = int(device.partition(":")[2] or 0)
+        self.session = self._session(
+            [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+        )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         out = self.session.run(

@@ -7,17 +7,19 @@ B x 3 x H x W float32 batch to B x H x W maps.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 import numpy as np
 
 from salmap.baselines import uniform
-from salmap.data.images import to_rgb_array
+from salmap.data.images import BACKGROUND, image_size, load_image, to_rgb_array
 from salmap.data.transforms import Geometry, Normalize, fit, resize_image
-from salmap.errors import DataError
+from salmap.errors import DataError, SalmapError
 
 Runner = Callable[[np.ndarray], np.ndarray]
+RUNNERS = ("onnx", "torch")
 
 # What ``salmap predict`` writes per image: ``<stem><suffix>.<ext>`` for each kind of output.
 OUTPUT_SUFFIX = {
@@ -25,15 +27,64 @@ OUTPUT_SUFFIX = {
     "density": "_density",
     "overlay": "_overlay",
     "side-by-side": "_side",
+    "fog": "_fog",
 }
-OUTPUT_EXTENSION = {"map": ".png", "density": ".npy", "overlay": ".jpg", "side-by-side": ".jpg"}
+OUTPUT_EXTENSION = {
+    "map": ".png",
+    "density": ".npy",
+    "overlay": ".jpg",
+    "side-by-side": ".jpg",
+    "fog": ".jpg",
+}
 
 
-def prepare(image, config) -> tuple[np.ndarray, Geometry]:
+def prepare(image, config, background=BACKGROUND) -> tuple[np.ndarray, Geometry]:
     """An image (path, PIL image or array) -> the model's 3 x H x W input, and its geometry."""
-    rgb = to_rgb_array(image)
-    g = fit(rgb.shape[:2], config.input_size, config.aspect)
-    return Normalize.from_config(config)(resize_image(rgb, g)), g
+    return read_input(image, config, background, keep_pixels=False)[1:]
+
+
+def output_shape(shape: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """(H, W) scaled down, aspect kept, so that the longer side is at most ``max_side``."""
+    h, w = int(shape[0]), int(shape[1])
+    if not max_side or max(h, w) <= max_side:
+        return h, w
+    s = max_side / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def read_input(
+    image,
+    config,
+    background=BACKGROUND,
+    max_output_side: int | None = None,
+    keep_pixels: bool = True,
+    frame: int = 0,
+) -> tuple[np.ndarray | None, np.ndarray, Geometry]:
+    """An image (path, PIL image or array) -> (the H x W x 3 uint8 image at the output size,
+    or None without ``keep_pixels``; the model's 3 x h x w float32 input; the geometry that
+    brings a prediction back to the output size).
+
+    The output size is the image's own, or its longer side shrunk to ``max_output_side``. A
+    JPEG file is decoded only as large as needed (Pillow's draft mode): the output size when
+    the pixels are kept (for overlays), else twice the model's input."""
+    if isinstance(image, (str, os.PathLike)):
+        full = output_shape(image_size(image), max_output_side)
+        need = max(full) if keep_pixels else min(max(full), 2 * max(config.input_size))
+        rgb = load_image(image, background, min_side=need, frame=frame)
+        if rgb.shape[0] >= full[0] and not max_output_side:
+            full = rgb.shape[:2]  # decoded in full (a TIFF page may differ from the header)
+    else:
+        rgb = to_rgb_array(image, background)
+        full = output_shape(rgb.shape[:2], max_output_side)
+    g = fit(full, config.input_size, config.aspect)
+    x = Normalize.from_config(config)(resize_image(rgb, g))
+    if not keep_pixels:
+        return None, x, g
+    if rgb.shape[:2] != tuple(full):
+        from PIL import Image
+
+        rgb = np.asarray(Image.fromarray(rgb).resize((full[1], full[0]), Image.BILINEAR))
+    return rgb, x, g
 
 
 def restore(prediction: np.ndarray, geometry: Geometry) -> np.ndarray:
@@ -48,6 +99,46 @@ def restore(prediction: np.ndarray, geometry: Geometry) -> np.ndarray:
     if total <= 0:
         return uniform(geometry.shape)
     return (m / total).astype(np.float32)
+
+
+def onnxruntime_available() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("onnxruntime") is not None
+
+
+def check_device(device: str | None, runner: str) -> None:
+    """Refuse a device name that is malformed or absent, before any model is loaded."""
+    import re
+
+    if device is None or device == "cpu":
+        return
+    if not re.fullmatch(r"cuda(:\d+)?", device):
+        raise SalmapError(f"--device takes cpu, cuda or cuda:N; got {device!r}")
+    if runner == "onnx":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise SalmapError(
+                f"--device {device}: this onnxruntime has no CUDA support "
+                "(install onnxruntime-gpu, or use --runner torch)"
+            )
+        return
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        raise SalmapError(f"--device {device}: no such CUDA device here ({count} found)")
+
+
+def make_runner(model, device: str | None = None) -> Runner:
+    """A runner for a loaded model: the ONNX model itself, or a TorchRunner on ``device``."""
+    if hasattr(model, "session"):
+        if device and device.startswith("cuda"):
+            model.use_cuda(device)
+        return model
+    return TorchRunner(model, device)
 
 
 def default_device():
@@ -84,16 +175,20 @@ class TorchRunner:
         return maps[:, 0].float().cpu().numpy()
 
 
-def predict_stream(runner: Runner, images: Iterable, batch_size: int = 8, pool=None) -> Iterator:
+def predict_stream(
+    runner: Runner, images: Iterable, batch_size: int = 8, pool=None, read=None
+) -> Iterator:
     """For each image (path, PIL image or array), in order: ``(rgb, density)`` with the
     H x W x 3 uint8 image and its density map at that resolution, or ``(None, error)`` for one
     that could not be read or gave a broken prediction. Images are run ``batch_size`` at a time;
-    with a ``pool`` (an Executor) they are decoded in its threads meanwhile."""
+    with a ``pool`` (an Executor) they are decoded in its threads meanwhile. ``read(image)``
+    gives ``(rgb, model input, geometry)`` as :func:`read_input` does (its defaults when None);
+    ``rgb`` may be None when the caller needs only the map."""
+    read = read or (lambda image: read_input(image, runner.config))
 
     def load(image):
         try:
-            rgb = to_rgb_array(image)
-            return rgb, *prepare(rgb, runner.config)
+            return read(image)
         except DataError as e:
             return e
 

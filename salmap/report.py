@@ -25,6 +25,7 @@ import yaml
 
 from salmap import baselines as B
 from salmap.data import open_dataset
+from salmap.data.base import SplitRule
 from salmap.errors import SalmapError
 from salmap.evaluate import METRICS, evaluate, format_table, summarize
 from salmap.files import atomic_write_bytes
@@ -168,7 +169,8 @@ def run_facts(run: Path, rows: list[dict]) -> list[str]:
     return lines
 
 
-def _val_part(config: dict, data: str | None):
+def _val_part(run: Path, config: dict, data: str | None):
+    """The dataset, the run's split rule (its split.json) and its validation part."""
     d = config["data"]
     path = data or d["path"]
     if path is None or not Path(path).exists():
@@ -176,10 +178,11 @@ def _val_part(config: dict, data: str | None):
             f"the run's dataset {path!r} is not there; pass --data PATH (the same dataset)"
         )
     ds = open_dataset(path, d.get("format"), d.get("sigma"))
-    part = ds.split("val", d["val_fraction"], d["split_seed"])
+    rule = SplitRule.from_ids_file(run / "split.json", d["split_seed"], d["val_fraction"])
+    part = rule.part(ds, "val")
     if len(part) == 0:
         raise SalmapError(f"{path}: the run's validation split is empty; nothing to report on")
-    return ds, part
+    return ds, rule, part
 
 
 def write_report(
@@ -204,7 +207,7 @@ def write_report(
     config = yaml.safe_load(config_text)
     rows = read_metrics(run / "metrics.csv")
     models = kept_models(run)
-    ds, part = _val_part(config, data)
+    ds, rule, part = _val_part(run, config, data)
 
     report = Report(f"Training report: {run.resolve().name}")
     report.add("Run", *run_facts(run, rows))
@@ -218,18 +221,24 @@ def write_report(
         ("image", "curves.png"),
     )
 
-    loaded = {label: load_model(path) for label, path in models.items()}
+    loaded = {label: load_model(path, runner="torch") for label, path in models.items()}
     predictors = {label: m.predict for label, m in loaded.items()} | {"centre": B.predict_centre}
     longer = config.get("eval_longer_side")
     scored = evaluate(
-        part, predictors, split="all", longer_side=longer, metrics=REPORT_METRICS, progress=progress
+        ds,
+        predictors,
+        split="val",
+        rule=rule,
+        longer_side=longer,
+        metrics=REPORT_METRICS,
+        progress=progress,
     )
     table = format_table(summarize(scored, REPORT_METRICS), REPORT_METRICS)
     frame = f"longer side {longer} px" if longer else "each image's own resolution"
     report.add(
         "Validation metrics of the kept models",
         f"{len(part)} validation images of {ds.format} `{config['data']['path']}` (the run's "
-        f"split: seed {config['data']['split_seed']}, fraction {config['data']['val_fraction']}), "
+        "own split, its split.json), "
         f"{frame}, MIT metric definitions (`salmap.evaluate`); the centre bias is the fixed "
         "centre Gaussian.",
         ("table", table),

@@ -27,3 +27,27 @@ def nus_mini() -> Path:
 @pytest.fixture(scope="session")
 def photos() -> Path:
     return REPO / "tests" / "data" / "photos"
+
+
+@pytest.fixture(scope="session")
+def tiny_saved_model(tmp_path_factory) -> Path:
+    """A saved model folder with a tiny random encoder: fast, for commands' tests."""
+    import torch
+
+    from salmap.models import ModelConfig, SaliencyModel
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    cfg = ModelConfig(
+        encoder="tiny",
+        encoder_weights=None,
+        decoder="unet",
+        decoder_args={"widths": [16, 16, 8]},
+        input_size=(64, 64),
+        aspect="pad",
+        output="softmax",
+        centre_bias=True,
+        blur=True,
+    )
+    SaliencyModel(cfg).eval().save(path)
+    return path

@@ -1,5 +1,7 @@
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +9,8 @@ import torch
 from PIL import Image
 
 from salmap.cli import main
+from salmap.commands.predict import MANIFEST
+from salmap.inference import make_runner
 from salmap.models import ModelConfig, SaliencyModel, load_model
 
 
@@ -84,8 +88,10 @@ def test_predict_any_image_mirrors_the_tree(tiny_model, odd_images, tmp_path, ca
         assert density.shape == shape and density.sum() == pytest.approx(1.0, abs=1e-4), stem
         smap = np.asarray(Image.open(out / f"{stem}_map.png"))
         assert smap.shape == shape and smap.max() == 255
-        assert np.asarray(Image.open(out / f"{stem}_overlay.jpg")).shape == (*shape, 3)
-        assert np.asarray(Image.open(out / f"{stem}_side.jpg")).shape == (shape[0], 2 * shape[1], 3)
+        h, w = np.asarray(Image.open(out / f"{stem}_overlay.jpg")).shape[:2]
+        assert w == shape[1] and h > shape[0]  # the legend below
+        h, w = np.asarray(Image.open(out / f"{stem}_side.jpg")).shape[:2]
+        assert w == 2 * shape[1] and h > shape[0]
     assert not list(out.rglob("*.tmp"))
 
 
@@ -93,7 +99,7 @@ def test_predict_refuses_to_overwrite(tiny_model, nus_mini, tmp_path, capsys):
     out = tmp_path / "out"
     args = predict_args([nus_mini / "images" / "048.jpg"], tiny_model, out)
     assert main(args) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["048_map.png", "048_overlay.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == ["048_map.png", "048_overlay.jpg", MANIFEST]
     assert main(args) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(args + ["--overwrite", "--bits", "16"]) == 0
@@ -187,7 +193,12 @@ def test_same_names_from_several_folders_get_distinct_outputs(tiny_model, nus_mi
     out = tmp_path / "out"
     args = predict_args([tmp_path / d / "a.jpg" for d in "xyz"], tiny_model, out, "--save", "map")
     assert main(args) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a-2_map.png", "a-3_map.png", "a_map.png"]
+    names = ["a-2_map.png", "a-3_map.png", "a_map.png", MANIFEST]
+    assert sorted(p.name for p in out.iterdir()) == names
+    manifest = [json.loads(line) for line in (out / MANIFEST).read_text().splitlines()]
+    assert [(e["input"], e["outputs"]["map"]) for e in manifest] == [
+        (str(tmp_path / d / "a.jpg"), name) for d, name in zip("xyz", names[2::-1][:1] + names[:2])
+    ]
 
 
 def test_a_broken_prediction_is_skipped_not_written(
@@ -200,7 +211,10 @@ def test_a_broken_prediction_is_skipped_not_written(
     )
     out = tmp_path / "out"
     assert main(predict_args([nus_mini / "images" / "048.jpg"], tiny_model, out)) == 1
-    assert "NaN" in capsys.readouterr().err and not out.exists() or not list(out.iterdir())
+    assert "NaN" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == [MANIFEST]
+    (entry,) = map(json.loads, (out / MANIFEST).read_text().splitlines())
+    assert entry["status"] == "error" and "NaN" in entry["error"]
 
 
 def test_compare_refuses_to_overwrite(tiny_model, nus_mini, tmp_path, capsys):
@@ -221,3 +235,242 @@ def test_compare_refuses_to_overwrite(tiny_model, nus_mini, tmp_path, capsys):
         == 2
     )
     assert out.read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--colormap", "Inferno"], "unknown colormap 'Inferno'"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--batch-size", "-1"], "--batch-size must be at least 1"),
+        (["--device", "gpu"], "--device takes cpu, cuda or cuda:N"),
+        (["--device", "cuda:7"], "no such CUDA device"),
+        (["--background", "chartreusy"], "--background 'chartreusy'"),
+        (["--max-output-side", "0"], "--max-output-side must be at least 1"),
+        (["--save", "map,heat"], "--save takes"),
+        (["--runner", "onnx"], "--runner onnx needs an .onnx model"),
+    ],
+)
+def test_every_option_is_checked_before_any_work(
+    tiny_model, nus_mini, tmp_path, capsys, monkeypatch, options, message
+):
+    import salmap
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr(salmap, "load_model", no_model)
+    out = tmp_path / "out"
+    assert main(predict_args([nus_mini / "images"], tiny_model, out, *options)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_an_unusable_out_is_one_line(tiny_model, nus_mini, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    for out, message in [(tmp_path / "file", "is a file"), (tmp_path / "file" / "sub", "cannot")]:
+        assert main(predict_args([nus_mini / "images" / "048.jpg"], tiny_model, out)) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_skip_existing_does_only_the_missing_images(tiny_model, nus_mini, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = predict_args([nus_mini / "images"], tiny_model, out, "--save", "map,overlay")
+    assert main(args) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    (out / "078_overlay.jpg").unlink()  # as if interrupted while writing 078
+    (out / "258_map.png").unlink()
+    assert main(args) == 2 and "--skip-existing" in capsys.readouterr().err
+    assert main(args + ["--skip-existing"]) == 0
+    assert "2 image(s) done, 0 skipped, 10 done by an earlier run" in capsys.readouterr().out
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    redone = sorted(n for n in after if n != MANIFEST and after[n] != before.get(n))
+    assert redone == ["078_map.png", "078_overlay.jpg", "258_map.png", "258_overlay.jpg"]
+    manifest = [json.loads(line) for line in (out / MANIFEST).read_text().splitlines()]
+    assert len(manifest) == 12
+    assert sorted(Path(e["input"]).stem for e in manifest if e["status"] == "done") == [
+        "078",
+        "258",
+    ]
+    assert {e["status"] for e in manifest} == {"done", "existing"}
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read(tiny_model, nus_mini, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("048.jpg", "078.jpg"):
+        (photos / name).write_bytes((nus_mini / "images" / name).read_bytes())
+    args = predict_args([photos], tiny_model, photos / "maps", "--save", "map,overlay")
+    assert main(args) == 0
+    assert main(args + ["--overwrite"]) == 0
+    assert sorted(p.name for p in (photos / "maps").iterdir()) == [
+        "048_map.png",
+        "048_overlay.jpg",
+        "078_map.png",
+        "078_overlay.jpg",
+        MANIFEST,
+    ]
+
+
+def test_folders_take_every_pillow_format_follow_links_and_count_ignored(
+    tiny_model, nus_mini, tmp_path, capsys
+):
+    root = tmp_path / "in"
+    (root / "deep").mkdir(parents=True)
+    jpeg = (nus_mini / "images" / "048.jpg").read_bytes()
+    for name in ("a.jfif", "b.jpe", "deep/c.JPG"):
+        (root / name).write_bytes(jpeg)
+    Image.open(nus_mini / "images" / "048.jpg").save(root / "d.tif")
+    (root / "notes.txt").write_text("not an image")
+    (root / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    (root / "deep" / "loop").symlink_to(root)  # a folder link back up the tree
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "e.jpg").write_bytes(jpeg)
+    (root / "linked").symlink_to(elsewhere)
+    out = tmp_path / "out"
+    assert main(predict_args([root], tiny_model, out, "--save", "map")) == 0
+    text = capsys.readouterr().out
+    got = sorted(str(p.relative_to(out)) for p in out.rglob("*_map.png"))
+    assert got == ["a_map.png", "b_map.png", "d_map.png", "deep/c_map.png", "linked/e_map.png"]
+    assert "5 image(s) done" in text
+    assert "1 broken link" in text and "1 folder loop" in text
+    assert "1 not an image (by extension)" in text
+
+
+def test_transparency_composites_on_the_background_for_files_pil_and_arrays(
+    tiny_model, nus_mini, tmp_path
+):
+    rgb = np.asarray(Image.open(nus_mini / "images" / "048.jpg"))
+    alpha = np.zeros(rgb.shape[:2], np.uint8)
+    alpha[:, : rgb.shape[1] // 2] = 255  # the right half transparent
+    rgba = np.dstack([rgb, alpha])
+    Image.fromarray(rgba).save(tmp_path / "t.png")
+    model = load_model(tiny_model)
+    from_file = model.predict(tmp_path / "t.png")
+    np.testing.assert_allclose(model.predict(rgba), from_file, atol=1e-7)
+    np.testing.assert_allclose(model.predict(Image.fromarray(rgba)), from_file, atol=1e-7)
+    np.testing.assert_allclose(model.predict(rgba / 255.0), from_file, atol=1e-7)
+    on_white = rgb.copy()
+    on_white[:, rgb.shape[1] // 2 :] = 255
+    np.testing.assert_allclose(model.predict(on_white), from_file, atol=1e-7)
+    # the CLI's --background: black under the transparent half gives another map
+    out = tmp_path / "out"
+    args = predict_args([tmp_path / "t.png"], tiny_model, out, "--save", "density")
+    assert main(args) == 0
+    np.testing.assert_allclose(np.load(out / "t_density.npy"), from_file, atol=1e-7)
+    assert main(args + ["--overwrite", "--background", "black"]) == 0
+    on_black = rgb.copy()
+    on_black[:, rgb.shape[1] // 2 :] = 0
+    np.testing.assert_allclose(np.load(out / "t_density.npy"), model.predict(on_black), atol=1e-7)
+
+
+def test_multi_frame_files_give_the_first_frame_with_a_note_or_all_frames(tiny_model, tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [Image.fromarray(rng.integers(0, 255, (40, 50, 3), np.uint8)) for _ in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    out = tmp_path / "out"
+    assert main(predict_args([tmp_path / "anim.gif"], tiny_model, out, "--save", "map")) == 0
+    (entry,) = map(json.loads, (out / MANIFEST).read_text().splitlines())
+    assert entry["note"].startswith("first of 3 frames")
+    out = tmp_path / "all"
+    args = predict_args([tmp_path / "anim.gif"], tiny_model, out, "--save", "density")
+    assert main(args + ["--all-frames"]) == 0
+    maps = [np.load(out / f"anim-frame{k}_density.npy") for k in (1, 2, 3)]
+    assert not np.allclose(maps[0], maps[1])
+    manifest = [json.loads(line) for line in (out / MANIFEST).read_text().splitlines()]
+    assert [e["frame"] for e in manifest] == [1, 2, 3]
+
+
+def test_max_output_side_and_float16_densities(tiny_model, nus_mini, tmp_path):
+    image = nus_mini / "images" / "258.jpg"  # 240 x 320
+    out = tmp_path / "out"
+    save = ["--save", "map,density,overlay"]
+    assert main(predict_args([image], tiny_model, out, *save)) == 0
+    full = np.load(out / "258_density.npy")
+    small = tmp_path / "small"
+    options = ["--max-output-side", "100", "--density-dtype", "float16"]
+    assert main(predict_args([image], tiny_model, small, *save, *options)) == 0
+    half = np.load(small / "258_density.npy")
+    assert half.dtype == np.float16 and half.shape == (100, 75)
+    assert np.asarray(Image.open(small / "258_map.png")).shape == (100, 75)
+    assert Image.open(small / "258_overlay.jpg").size[0] == 75
+    density = half.astype(np.float32) / half.astype(np.float32).sum()
+    shrunk = np.asarray(Image.fromarray(full).resize((75, 100), Image.BILINEAR))
+    assert np.abs(density - shrunk / shrunk.sum()).max() < 0.02 * density.max()
+
+
+def test_large_jpegs_are_decoded_reduced_with_the_same_map(tiny_model, nus_mini, tmp_path):
+    from salmap.inference import predict_stream, read_input
+
+    big = Image.open(nus_mini / "images" / "048.jpg").resize((2400, 2400), Image.BICUBIC)
+    big.save(tmp_path / "big.jpg", quality=95)
+    model = load_model(tiny_model)
+    runner = make_runner(model)
+    reduced = read_input(tmp_path / "big.jpg", model.config, keep_pixels=False)
+    assert reduced[0] is None and reduced[2].shape == (2400, 2400)
+    ((_, a),) = predict_stream(runner, [tmp_path / "big.jpg"])  # decoded in full
+    ((_, b),) = predict_stream(
+        runner,
+        [tmp_path / "big.jpg"],
+        read=lambda p: read_input(p, model.config, keep_pixels=False),
+    )
+    assert a.shape == b.shape == (2400, 2400)
+    assert np.abs(a - b).max() < a.max() / 255
+
+
+TORCH_BLOCKER = """
+import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition('.')[0] in ('torch', 'torchvision', 'timm', 'safetensors'):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
+sys.meta_path.insert(0, NoTorch())
+from salmap.cli import main
+code = main(sys.argv[1:])
+assert 'torch' not in sys.modules
+sys.exit(code)
+"""
+
+
+def test_default_predict_runs_on_onnxruntime_without_torch(nus_mini, tmp_path):
+    out = tmp_path / "o"
+    result = subprocess.run(
+        [sys.executable, "-c", TORCH_BLOCKER, "predict", str(nus_mini / "images" / "048.jpg")]
+        + ["--out", str(out), "--save", "map,overlay,fog"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "048_fog.jpg",
+        "048_map.png",
+        "048_overlay.jpg",
+        MANIFEST,
+    ]
+
+
+def test_a_command_needing_torch_names_the_extra(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", TORCH_BLOCKER, "export", "--out", str(tmp_path / "m.onnx")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "pip install 'salmap[train]'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_shipped_onnx_model_agrees_with_pytorch(nus_mini):
+    import salmap
+    from salmap.export import OnnxModel
+
+    images = sorted((nus_mini / "images").glob("*.jpg"))[:4]
+    onnx_model = salmap.load_model()
+    assert isinstance(onnx_model, OnnxModel)
+    torch_maps = salmap.load_model(runner="torch").predict_batch(images)
+    for a, b in zip(torch_maps, onnx_model.predict_batch(images)):
+        assert np.abs(a - b).max() < a.max() / 255

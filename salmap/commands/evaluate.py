@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from salmap.data import FORMATS, SPLITS, open_dataset
+from salmap.data import FORMATS, SPLITS, SplitRule, ids_hash, open_dataset
 from salmap.errors import SalmapError
-from salmap.models.io import model_label
+from salmap.models.io import WEIGHTS, model_label, resolve
 
 # --model names that are baselines rather than paths
 BASELINES = ("uniform", "centre", "centre-fit", "gold")
@@ -45,7 +45,33 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--format", choices=list(FORMATS), help="dataset layout (guessed when omitted)")
-    p.add_argument("--split", choices=SPLITS, default="val", help="which part (default: val)")
+    p.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="val",
+        help="which part (default: val); a saved model is scored on the split it was trained "
+        "with (its run's split.json, else the seed and fraction in its recipe)",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        metavar="N",
+        help="split seed for prediction folders and baselines (default: the scored models' "
+        "split, else 0)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="F",
+        help="validation fraction for prediction folders and baselines (default: the scored "
+        "models' split, else 0.2)",
+    )
+    p.add_argument(
+        "--ids",
+        metavar="FILE",
+        help="the split as id lists: a run's split.json, or a text file of validation ids, one "
+        "per line",
+    )
     p.add_argument(
         "--longer-side",
         type=int,
@@ -104,10 +130,74 @@ def _load_model(path: str):
     import salmap
 
     try:
-        model = salmap.load_model(path)
+        return salmap.load_model(path)
     except (ImportError, OSError, ValueError) as e:
         raise SalmapError(f"{path}: cannot load the model ({e})") from None
-    return model.predict
+
+
+def model_split_rule(path: str, model, dataset) -> SplitRule | None:
+    """The split a saved model was trained with: its run's ``split.json`` (a model saved in
+    ``RUN/models/NAME``), else the seed and fraction of its recipe; None when the model was
+    trained on other data (a different format, or none of the run's ids in ``dataset``)."""
+    data = (getattr(model, "training_recipe", None) or {}).get("data") or {}
+    if data.get("format") and data["format"] != dataset.format:
+        return None
+    seed, fraction = data.get("split_seed"), data.get("val_fraction")
+    if not str(path).endswith(".onnx"):
+        folder = resolve(path).parent if Path(path).name != WEIGHTS else Path(path).parent
+        listing = folder.parent.parent / "split.json"
+        if folder.parent.name == "models" and listing.is_file():
+            rule = SplitRule.from_ids_file(listing, seed, fraction)
+            have = set(dataset.ids)
+            if not any(i in have for ids in rule.ids.values() for i in ids):
+                return None
+            return rule
+    if seed is None and fraction is None:
+        return SplitRule(source=f"{model_label(path)}: no split recorded, salmap's default")
+    return SplitRule(
+        SplitRule.seed if seed is None else int(seed),
+        SplitRule.val_fraction if fraction is None else float(fraction),
+        source=f"the recipe of {model_label(path)}",
+    )
+
+
+def _flags_rule(args) -> SplitRule | None:
+    """The rule the split flags give, or None where none was given."""
+    if args.val_fraction is not None and not 0.0 <= args.val_fraction < 1.0:
+        raise SalmapError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if args.ids:
+        return SplitRule.from_ids_file(args.ids, args.split_seed, args.val_fraction)
+    if args.split_seed is None and args.val_fraction is None:
+        return None
+    return SplitRule(
+        SplitRule.seed if args.split_seed is None else args.split_seed,
+        SplitRule.val_fraction if args.val_fraction is None else args.val_fraction,
+        source="--split-seed/--val-fraction",
+    )
+
+
+def choose_split(args, dataset, rules: dict[str, SplitRule]):
+    """(rule, part): the one split every scored predictor shares. ``rules`` maps each saved
+    model's label to the rule it was trained with; they and the flags must all select the same
+    images, or a SalmapError names the two that differ."""
+    flags = _flags_rule(args)
+    candidates = dict(rules)
+    if flags is not None:
+        candidates["the split flags"] = flags
+    if not candidates:
+        rule = SplitRule()
+        return rule, rule.part(dataset, args.split)
+    parts = {name: rule.part(dataset, args.split) for name, rule in candidates.items()}
+    (first, part), *others = parts.items()
+    for name, other in others:
+        if other.ids != part.ids:
+            shared = len(set(other.ids) & set(part.ids))
+            raise SalmapError(
+                f"{first} and {name} have different {args.split} splits "
+                f"({candidates[first].describe()} vs {candidates[name].describe()}; "
+                f"{shared} of {len(part)} and {len(other)} images shared): score them separately"
+            )
+    return candidates[first], part
 
 
 def _has_subjects(dataset) -> bool:
@@ -115,9 +205,32 @@ def _has_subjects(dataset) -> bool:
     return len(dataset) > 0 and dataset.fixations_inside(0)[1] is not None
 
 
-def build_predictors(args, dataset, part) -> tuple[dict, bool, list[str]]:
-    """(name -> predictor, whether a saved model is among them, notes for the user), in table
-    order: the floor (uniform, centre), the models and prediction folders, the ceiling (gold)."""
+def load_models(args, dataset) -> tuple[dict, dict[str, SplitRule], list[str]]:
+    """The saved models among --model (label -> model), the split each was trained with, and
+    notes for the user."""
+    models: dict[str, object] = {}
+    rules: dict[str, SplitRule] = {}
+    notes: list[str] = []
+    for name in dict.fromkeys(ALIASES.get(m, m) for m in args.model):
+        if name in BASELINES:
+            continue
+        if not Path(name).exists() and name != "default":
+            raise SalmapError(
+                f"--model {name}: no such file or folder, and not one of {', '.join(BASELINES)}"
+            )
+        label = _unique(model_label(name), models)
+        models[label] = _load_model(name)
+        rule = model_split_rule(name, models[label], dataset)
+        if rule is None:
+            notes.append(f"{label} was trained on other data: its training split does not apply")
+        else:
+            rules[label] = rule
+    return models, rules, notes
+
+
+def build_predictors(args, dataset, part, rule, models) -> tuple[dict, list[str]]:
+    """(name -> predictor, notes for the user), in table order: the floor (uniform, centre),
+    the models and prediction folders, the ceiling (gold)."""
     from salmap import baselines as B
     from salmap.evaluate import GOLD, PredictionFolder
 
@@ -129,7 +242,7 @@ def build_predictors(args, dataset, part) -> tuple[dict, bool, list[str]]:
     floor = ["uniform", "centre"] if args.baselines else []
     gold = "gold" in requested or (args.baselines and gold_ok)
     predictors: dict[str, object] = {}
-    has_model = False
+    labels = iter(models)
     for name in dict.fromkeys(floor + [n for n in requested if n != "gold"]):
         if name == "uniform":
             predictors[name] = B.predict_uniform
@@ -137,7 +250,7 @@ def build_predictors(args, dataset, part) -> tuple[dict, bool, list[str]]:
             predictors[name] = B.predict_centre
         elif name == "centre-fit":
             try:
-                predictors[name] = B.fit_centre_bias(dataset.split("train")).predict
+                predictors[name] = B.fit_centre_bias(rule.part(dataset, "train")).predict
             except ValueError as e:
                 raise SalmapError(f"cannot fit a centre bias to the train split: {e}") from None
             if args.split != "val":
@@ -145,19 +258,15 @@ def build_predictors(args, dataset, part) -> tuple[dict, bool, list[str]]:
                     f"centre-fit was fitted on the train split, part of --split {args.split}"
                 )
         else:
-            if not Path(name).exists() and name != "default":
-                raise SalmapError(
-                    f"--model {name}: no such file or folder, and not one of {', '.join(BASELINES)}"
-                )
-            predictors[_unique(model_label(name), predictors)] = _load_model(name)
-            has_model = True
+            label = next(labels)
+            predictors[label] = models[label].predict
     for folder in args.predictions:
         predictors[_unique(Path(folder).resolve().name, predictors)] = PredictionFolder(folder)
     if gold:
         if not gold_ok:
             raise SalmapError(f"{args.data}: {B.NO_SUBJECTS}")
         predictors["gold"] = GOLD
-    return predictors, has_model, notes
+    return predictors, notes
 
 
 def _check_out(out: str | None, overwrite: bool) -> None:
@@ -184,18 +293,21 @@ def run(args) -> int:
             f"--longer-side must be a positive number of pixels, got {args.longer_side}"
         )
     dataset = open_dataset(args.data, args.format)
-    part = dataset.split(args.split)
+    models, rules, notes = load_models(args, dataset)
+    rule, part = choose_split(args, dataset, rules)
     if len(part) == 0:
         raise SalmapError(f"{args.data}: the {args.split} split has no images")
-    predictors, has_model, notes = build_predictors(args, dataset, part)
+    predictors, more = build_predictors(args, dataset, part, rule, models)
+    notes += more
     if not predictors:
         raise SalmapError("nothing to score: give --model or --predictions, or keep --baselines")
-    workers = args.workers or (1 if has_model else min(4, os.cpu_count() or 1))
+    workers = args.workers or (1 if models else min(4, os.cpu_count() or 1))
 
     rows = evaluate(
         dataset,
         predictors,
         split=args.split,
+        rule=rule,
         longer_side=args.longer_side,
         metrics=metrics,
         convention=args.convention,
@@ -205,8 +317,9 @@ def run(args) -> int:
     summary = summarize(rows, metrics)
     table = format_table(summary, metrics)
     frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
+    split = args.split if args.split == "all" else f"{args.split} ({rule.describe()})"
     print(
-        f"{dataset.format} {args.data}, split {args.split}: {len(part)} images, {frame}, "
+        f"{dataset.format} {args.data}, split {split}: {len(part)} images, {frame}, "
         f"{CONVENTION_NAMES[args.convention]} metric definitions\n"
     )
     print(table)
@@ -224,6 +337,13 @@ def run(args) -> int:
             "dataset": str(args.data),
             "format": dataset.format,
             "split": args.split,
+            "split_rule": {
+                "seed": rule.seed,
+                "val_fraction": rule.val_fraction,
+                "ids_file": rule.source if rule.ids is not None else None,
+                "source": rule.source,
+                "ids_sha256": ids_hash(part.ids),
+            },
             "images": len(part),
             "longer_side": args.longer_side,
             "convention": args.convention,

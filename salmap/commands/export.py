@@ -9,6 +9,11 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument(
+        "--half",
+        action="store_true",
+        help="store the weights as float16 (half the file; the arithmetic stays float32)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=run)
 
@@ -16,13 +21,13 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from salmap import load_model
     from salmap.errors import SalmapError
     from salmap.export import export_onnx
+    from salmap.models.io import load_model
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise SalmapError(f"{out} exists; pass --overwrite to replace it")
-    path = export_onnx(load_model(args.model), out, opset=args.opset)
+    path = export_onnx(load_model(args.model, runner="torch"), out, args.opset, args.half)
     print(f"wrote {path}")
     return 0

@@ -1,24 +1,37 @@
 """``salmap predict INPUT... --out DIR``: saliency maps for any images, batched, on CPU or GPU.
 
-Inputs are files, folders (searched recursively for images) or glob patterns. Outputs mirror
-the input tree under ``--out``: for ``photos/a/b.jpg`` given as ``photos``, ``DIR/a/b_map.png``,
-``DIR/a/b_overlay.jpg``... Existing outputs are refused unless ``--overwrite``; inputs are never
-overwritten; every file is written atomically. Unreadable images are reported and skipped, and
-the command exits with status 1 when anything was skipped.
+Inputs are files, folders (searched recursively, symlinked folders included) or glob patterns.
+Outputs mirror the input tree under ``--out``: for ``photos/a/b.jpg`` given as ``photos``,
+``DIR/a/b_map.png``, ``DIR/a/b_overlay.jpg``... and ``DIR/manifest.jsonl`` says, one line per
+input, what was written or why not. Every option is checked before the model loads. Existing
+outputs are refused unless ``--overwrite`` or ``--skip-existing`` (resume an interrupted run);
+inputs are never overwritten, an output folder inside an input folder is not read as input,
+and every file is written atomically. Unreadable images are reported and skipped, and the
+command exits with status 1 when anything was skipped.
 """
 
 from __future__ import annotations
 
 import glob
+import json
+import os
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from salmap.errors import SalmapError
 
-OUTPUTS = ("map", "density", "overlay", "side-by-side")
+OUTPUTS = ("map", "density", "overlay", "side-by-side", "fog")
+PIXEL_OUTPUTS = ("overlay", "side-by-side", "fog")  # the ones that need the image itself
+MANIFEST = "manifest.jsonl"
+DENSITY_DTYPES = ("float32", "float16")
+# Formats that may hold several frames (animations, pages); others are not checked for them.
+MULTI_FRAME_SUFFIXES = frozenset({".gif", ".tif", ".tiff", ".webp", ".png", ".apng", ".ico"})
 
 
 def add_parser(sub) -> None:
@@ -33,6 +46,13 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
     )
+    p.add_argument(
+        "--runner",
+        choices=("onnx", "torch"),
+        default=None,
+        help="onnxruntime or PyTorch (default: onnx for the default model when onnxruntime "
+        "is installed and for .onnx files, torch for other models)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--save",
@@ -40,6 +60,19 @@ def add_parser(sub) -> None:
         help=f"comma-separated outputs: {', '.join(OUTPUTS)} (default: map,overlay)",
     )
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bit depth of the map PNG")
+    p.add_argument(
+        "--scale",
+        choices=("mass", "peak"),
+        default="mass",
+        help="heatmap colours by the share of attention in brighter regions (mass, default) "
+        "or relative to the most salient pixel (peak)",
+    )
+    p.add_argument(
+        "--contours", action="store_true", help="draw the 25/50/75%% attention regions' outlines"
+    )
+    p.add_argument(
+        "--no-legend", action="store_true", help="no colour legend under overlays and side-by-sides"
+    )
     p.add_argument(
         "--colormap", default=None, help="matplotlib colormap for heatmaps (default: inferno)"
     )
@@ -49,40 +82,140 @@ def add_parser(sub) -> None:
         default=None,
         help="heatmap opacity at the most salient point, 0-1 (default: 0.7)",
     )
+    p.add_argument(
+        "--background",
+        default="white",
+        help="colour under transparent pixels: a name, #rrggbb or r,g,b (default: white)",
+    )
+    p.add_argument(
+        "--all-frames",
+        action="store_true",
+        help="every frame of multi-frame GIF/TIFF/WebP files (default: the first, noted)",
+    )
+    p.add_argument(
+        "--max-output-side",
+        type=int,
+        default=None,
+        metavar="N",
+        help="shrink saved maps and overlays so that their longer side is at most N pixels",
+    )
+    p.add_argument(
+        "--density-dtype",
+        choices=DENSITY_DTYPES,
+        default="float32",
+        help="float16 halves the .npy; it then holds the density times the pixel count",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
         "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--overwrite", action="store_true", help="replace outputs of an earlier run"
+    )
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="do only the images whose outputs are missing (resume an interrupted run)",
+    )
     p.set_defaults(run=run)
 
 
-def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """(image path, output stem relative to --out) for every input image, and problems."""
+class Input(NamedTuple):
+    """One image to predict: its file, its output stem relative to --out, and its frame."""
+
+    path: Path
+    stem: Path
+    frame: int = 0
+
+
+@dataclass
+class Collected:
+    """What :func:`collect_inputs` found: the images, the problems (inputs that name no image:
+    they make the exit status 1) and the files it ignored, counted by reason."""
+
+    items: list[Input]
+    problems: list[str] = field(default_factory=list)
+    ignored: Counter = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How :func:`write_outputs` draws and stores each output."""
+
+    bits: int = 8
+    colormap: str = "inferno"
+    alpha: float = 0.7
+    scale: str = "mass"
+    contours: bool = False
+    legend: bool = True
+    density_dtype: str = "float32"
+
+
+def _walk(folder: Path, exclude: Path | None, ignored: Counter) -> list[Path]:
+    """Image files under ``folder``, following symlinked folders once each (a link back up the
+    tree is a loop, counted and not followed), skipping ``exclude`` and hidden files."""
     from salmap.data.images import is_image_file
 
-    found, problems = [], []
+    found, seen = [], set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen or (exclude and Path(real).is_relative_to(exclude)):
+            ignored["folder loop" if real in seen else "the output folder"] += 1
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            f = Path(root) / name
+            if name.startswith("."):
+                ignored["hidden file"] += 1
+            elif not f.exists():
+                ignored["broken link"] += 1
+            elif is_image_file(f):
+                found.append(f)
+            else:
+                ignored["not an image (by extension)"] += 1
+    return sorted(found)
+
+
+def collect_inputs(inputs: list[str], exclude: Path | None = None) -> Collected:
+    """Every image named by ``inputs`` (files, folders, glob patterns) with its output stem
+    relative to --out, mirroring folders' trees; names that collide get ``-2``, ``-3``...
+    Files under ``exclude`` (the output folder) are left out."""
+    exclude = Path(os.path.realpath(exclude)) if exclude else None
+    found: list[tuple[Path, Path]] = []
+    out = Collected([])
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            images = sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f))
+            images = _walk(p, exclude, out.ignored)
             if not images:
-                problems.append(f"{p}: no images in this folder")
+                out.problems.append(f"{p}: no images in this folder")
             found += [(f, f.relative_to(p).with_suffix("")) for f in images]
         elif p.is_file():
             found.append((p, Path(p.stem)))
         elif glob.has_magic(item):
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            if exclude:
+                matches = [m for m in matches if not m.resolve().is_relative_to(exclude)]
             base = Path(item.split("*")[0].split("?")[0].split("[")[0])
             base = base if base.is_dir() else base.parent
             if not matches:
-                problems.append(f"{item}: no file matches")
+                out.problems.append(f"{item}: no file matches")
             found += [
                 (m, m.relative_to(base).with_suffix("") if m.is_relative_to(base) else Path(m.stem))
                 for m in matches
             ]
+        elif p.is_symlink():
+            out.problems.append(f"{item}: broken link")
         else:
-            problems.append(f"{item}: no such file or folder")
+            out.problems.append(f"{item}: no such file or folder")
+    out.items = _unique_stems(found)
+    return out
+
+
+def _unique_stems(found: list[tuple[Path, Path]]) -> list[Input]:
     seen: dict[Path, Path] = {}
     unique = []
     for path, stem in found:
@@ -93,67 +226,134 @@ def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[str
             k += 1
             stem = base.with_name(f"{base.name}-{k}")
         seen[stem] = path
-        unique.append((path, stem))
-    return unique, problems
+        unique.append(Input(path, stem))
+    return unique
 
 
-def plan_outputs(items, out: Path, kinds: list[str], overwrite: bool) -> list[dict[str, Path]]:
+def expand_frames(items: list[Input]) -> list[Input]:
+    """Each multi-frame file becomes one input per frame, stems ``<name>-frame<k>`` (k from 1)."""
+    from salmap.data.images import frame_count
+
+    out = []
+    for item in items:
+        n = frame_count(item.path) if item.path.suffix.lower() in MULTI_FRAME_SUFFIXES else 1
+        if n == 1:
+            out.append(item)
+            continue
+        digits = len(str(n))
+        for k in range(n):
+            stem = item.stem.with_name(f"{item.stem.name}-frame{k + 1:0{digits}d}")
+            out.append(Input(item.path, stem, k))
+    return out
+
+
+def plan_outputs(
+    items, out: Path, kinds: list[str], overwrite: bool = False, skip_existing: bool = False
+) -> list[dict[str, Path]]:
+    """The output file of each kind for each item. Existing outputs are refused (one error
+    listing them) unless ``overwrite`` or ``skip_existing``; an output that is an input always."""
     from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
 
-    inputs = {p.resolve() for p, _ in items}
+    inputs = {item[0].resolve() for item in items}
     plans, clashes = [], []
-    for _, stem in items:
-        plan = {k: out / f"{stem}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+    for item in items:
+        plan = {k: out / f"{item[1]}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
         for target in plan.values():
             if target.resolve() in inputs:
                 raise SalmapError(f"{target} is one of the inputs: choose another --out")
-            if target.exists() and not overwrite:
+            if target.exists() and not (overwrite or skip_existing):
                 clashes.append(target)
         plans.append(plan)
     if clashes:
         more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
         raise SalmapError(
-            f"outputs exist already: {', '.join(map(str, clashes[:3]))}{more}; pass --overwrite to replace them"
+            f"outputs exist already: {', '.join(map(str, clashes[:3]))}{more}; pass "
+            "--skip-existing to do only the missing ones, or --overwrite to replace them"
         )
     return plans
 
 
-def write_outputs(image: np.ndarray, density: np.ndarray, plan: dict[str, Path], args) -> None:
+def write_outputs(
+    image: np.ndarray | None, density: np.ndarray, plan: dict[str, Path], options: OutputOptions
+) -> None:
+    """Write ``plan``'s outputs for one image (H x W x 3 uint8; None when only the map and
+    density are planned) and its H x W density, each file atomically."""
     import io
 
     from PIL import Image
 
     from salmap.files import atomic_write_bytes
-    from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, heatmap_rgb, overlay
+    from salmap.viz import fog, heatmap_rgb, overlay, with_legend
 
-    cmap = args.colormap or DEFAULT_COLORMAP
-    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+    o = options
 
-    def png(array, fmt="PNG", **kw) -> bytes:
+    def encode(array, fmt="PNG", **kw) -> bytes:
         buf = io.BytesIO()
         Image.fromarray(array).save(buf, format=fmt, **kw)
         return buf.getvalue()
 
+    def legend(rgb):
+        return with_legend(rgb, o.scale, o.colormap) if o.legend else rgb
+
     for kind, path in plan.items():
         if kind == "density":
             buf = io.BytesIO()
-            np.save(buf, density.astype(np.float32))
+            if o.density_dtype == "float16":  # scaled to mean 1: a density would underflow
+                np.save(buf, (density * np.float32(density.size)).astype(np.float16))
+            else:
+                np.save(buf, density.astype(np.float32, copy=False))
             data = buf.getvalue()
         elif kind == "map":
-            top = 65535 if args.bits == 16 else 255
-            scaled = np.round(density / max(float(density.max()), 1e-30) * top)
-            data = png(scaled.astype(np.uint16 if args.bits == 16 else np.uint8))
+            top = 65535 if o.bits == 16 else 255
+            scaled = np.rint(density * np.float32(top / max(float(density.max()), 1e-30)))
+            data = encode(scaled.astype(np.uint16 if o.bits == 16 else np.uint8))
         elif kind == "overlay":
-            data = png(overlay(image, density, alpha, cmap), "JPEG", quality=92)
+            heat = overlay(image, density, o.alpha, o.colormap, o.scale, o.contours)
+            data = encode(legend(heat), "JPEG", quality=92)
+        elif kind == "fog":
+            data = encode(fog(image, density), "JPEG", quality=92)
         else:
-            side = np.concatenate([image, heatmap_rgb(density, cmap)], axis=1)
-            data = png(side, "JPEG", quality=92)
+            side = np.concatenate([image, heatmap_rgb(density, o.colormap, o.scale)], axis=1)
+            data = encode(legend(side), "JPEG", quality=92)
         atomic_write_bytes(path, data)
 
 
-def run(args) -> int:
-    from salmap import load_model
-    from salmap.inference import TorchRunner
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """A colour name, ``#rrggbb`` or ``r,g,b`` (0-255) -> an RGB tuple."""
+    from PIL import ImageColor
+
+    try:
+        if "," in text:
+            rgb = tuple(int(v) for v in text.split(","))
+            if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+                raise ValueError
+            return rgb
+        return ImageColor.getrgb(text)[:3]
+    except ValueError:
+        raise SalmapError(
+            f"--background {text!r}: expected a colour name, #rrggbb or r,g,b with 0-255"
+        ) from None
+
+
+def check_output_folder(out: Path) -> None:
+    """Create ``out`` and make sure a file can be written there, or say why not."""
+    import tempfile
+
+    if out.exists() and not out.is_dir():
+        raise SalmapError(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise SalmapError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+
+
+def check_options(args) -> tuple[list[str], OutputOptions]:
+    """Every option checked, before any image is read or model loaded: the outputs to save
+    and how to draw them. Raises a SalmapError naming the option at fault."""
+    from salmap.models.io import choose_runner
+    from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, colormap_lut
 
     kinds = [k.strip() for k in args.save.split(",") if k.strip()]
     bad = [k for k in kinds if k not in OUTPUTS]
@@ -161,42 +361,169 @@ def run(args) -> int:
         raise SalmapError(f"--save takes {', '.join(OUTPUTS)}; got {args.save!r}")
     if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
         raise SalmapError("--alpha must be between 0 and 1")
-    items, skipped = collect_inputs(args.inputs)
+    if args.batch_size < 1:
+        raise SalmapError(f"--batch-size must be at least 1; got {args.batch_size}")
+    if args.max_output_side is not None and args.max_output_side < 1:
+        raise SalmapError(f"--max-output-side must be at least 1; got {args.max_output_side}")
+    colormap = args.colormap or DEFAULT_COLORMAP
+    try:
+        colormap_lut(colormap)
+    except SalmapError as e:
+        raise SalmapError(f"--colormap: {e}") from None
+    args.background_rgb = parse_colour(args.background)
+    args.runner = choose_runner(args.model, args.runner)
+    from salmap.inference import check_device
+
+    check_device(args.device, args.runner)
+    check_output_folder(Path(args.out))
+    options = OutputOptions(
+        bits=args.bits,
+        colormap=colormap,
+        alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha,
+        scale=args.scale,
+        contours=args.contours,
+        legend=not args.no_legend,
+        density_dtype=args.density_dtype,
+    )
+    return kinds, options
+
+
+def run(args) -> int:
+    from salmap import load_model
+    from salmap.inference import make_runner
+
+    kinds, options = check_options(args)
     out = Path(args.out)
-    plans = plan_outputs(items, out, kinds, args.overwrite)
-    model = load_model(args.model)
-    runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
-    done, failed = predict_files(items, plans, runner, args)
-    skipped += failed
-    print(f"{done} image(s) done, {len(skipped)} skipped; outputs in {out}")
+    found = collect_inputs(args.inputs, exclude=out)
+    items = expand_frames(found.items) if args.all_frames else found.items
+    plans = plan_outputs(items, out, kinds, args.overwrite, args.skip_existing)
+    todo = [i for i, plan in enumerate(plans) if not args.skip_existing or not _complete(plan)]
+    entries: dict[int, dict] = {
+        i: _entry(items[i], plans[i], out, "existing") for i in set(range(len(items))) - set(todo)
+    }
+    skipped = list(found.problems)
+    try:
+        if todo:
+            model = load_model(args.model, runner=args.runner)
+            runner = make_runner(model, args.device)
+            done, failed = predict_files(
+                [items[i] for i in todo],
+                [plans[i] for i in todo],
+                runner,
+                options,
+                args,
+                entries=_Recorder(entries, todo, items, plans, out),
+            )
+            skipped += failed
+        else:
+            done = 0
+    finally:
+        write_manifest(out / MANIFEST, items, plans, out, entries)
+    reused = len(items) - len(todo)
+    ignored = ", ".join(f"{n} {why}" for why, n in sorted(found.ignored.items()))
+    print(
+        f"{done} image(s) done, {len(skipped)} skipped"
+        + (f", {reused} done by an earlier run" if reused else "")
+        + (f"; files ignored: {ignored}" if ignored else "")
+        + f"; outputs in {out}, listed in {out / MANIFEST}"
+    )
     for reason in skipped:
         print(f"  skipped: {reason}", file=sys.stderr)
     return 1 if skipped else 0
 
 
-def predict_files(items, plans, runner, args, progress: bool = True) -> tuple[int, list[str]]:
-    """Predict every image of ``items`` and write its outputs as ``plans`` say (decoding and
-    writing in 2 threads). Returns how many were done and why the others were skipped."""
+def _complete(plan: dict[str, Path]) -> bool:
+    return all(p.is_file() for p in plan.values())
+
+
+def _entry(item: Input, plan, out: Path, status: str, error: str | None = None, note=None):
+    entry = {"input": str(item.path), "status": status}
+    if item.frame or "-frame" in item.stem.name:
+        entry["frame"] = item.frame + 1
+    if error is None:
+        entry["outputs"] = {k: str(p.relative_to(out)) for k, p in plan.items()}
+    else:
+        entry["error"] = error
+    if note:
+        entry["note"] = note
+    return entry
+
+
+class _Recorder:
+    """Collects the manifest entry of each predicted item (index into the full input list)."""
+
+    def __init__(self, entries, todo, items, plans, out):
+        self.entries, self.todo, self.items, self.plans, self.out = entries, todo, items, plans, out
+
+    def __call__(self, k: int, status: str, error: str | None = None, note: str | None = None):
+        i = self.todo[k]
+        self.entries[i] = _entry(self.items[i], self.plans[i], self.out, status, error, note)
+
+
+def write_manifest(path: Path, items, plans, out: Path, entries: dict[int, dict]) -> None:
+    """``DIR/manifest.jsonl``: one JSON line per input, in input order: its outputs (status
+    ``done``, or ``existing`` from an earlier run), its error, or ``not done`` (interrupted)."""
+    from salmap.files import atomic_write_bytes
+
+    lines = [
+        json.dumps(entries.get(i) or _entry(item, plans[i], out, "not done"), ensure_ascii=False)
+        for i, item in enumerate(items)
+    ]
+    atomic_write_bytes(path, ("\n".join(lines) + "\n" if lines else "").encode())
+
+
+def predict_files(
+    items, plans, runner, options: OutputOptions, args, progress: bool = True, entries=None
+) -> tuple[int, list[str]]:
+    """Predict every item of ``items`` and write its outputs as ``plans`` say (decoding and
+    writing in 2 threads). ``args`` gives batch_size, background_rgb, max_output_side and
+    all_frames; ``entries(k, status, error, note)`` hears of each item. Returns how many were
+    done and why the others were skipped."""
     from tqdm import tqdm
 
-    from salmap.inference import predict_stream
+    from salmap.data.images import frame_count
+    from salmap.inference import predict_stream, read_input
 
+    keep_pixels = any(k in PIXEL_OUTPUTS for plan in plans[:1] for k in plan)
+    notes: dict[int, str] = {}
+
+    def read(k: int):
+        item = items[k]
+        if not args.all_frames and item.path.suffix.lower() in MULTI_FRAME_SUFFIXES:
+            n = frame_count(item.path)
+            if n > 1:
+                notes[k] = f"first of {n} frames (--all-frames for all)"
+        return read_input(
+            item.path,
+            runner.config,
+            args.background_rgb,
+            args.max_output_side,
+            keep_pixels,
+            item.frame,
+        )
+
+    entries = entries or (lambda *a, **kw: None)
     done, skipped, writes = 0, [], []
     with (
         ThreadPoolExecutor(2) as pool,
         tqdm(total=len(items), desc="predicting", unit="img", disable=not progress) as bar,
     ):
-        results = predict_stream(runner, [path for path, _ in items], args.batch_size, pool)
-        for (path, _), plan, (image, result) in zip(items, plans, results):
+        results = predict_stream(runner, range(len(items)), args.batch_size, pool, read)
+        for k, (item, plan, (image, result)) in enumerate(zip(items, plans, results)):
             if isinstance(result, Exception):
                 message = str(result)
-                skipped.append(message if str(path) in message else f"{path}: {message}")
+                message = message if str(item.path) in message else f"{item.path}: {message}"
+                skipped.append(message)
+                entries(k, "error", message)
             else:
-                writes.append(pool.submit(write_outputs, image, result, plan, args))
+                writes.append((k, pool.submit(write_outputs, image, result, plan, options)))
                 done += 1
                 if len(writes) > 2 * args.batch_size:  # bound the images held in memory
-                    writes.pop(0).result()
+                    j, w = writes.pop(0)
+                    w.result()
+                    entries(j, "done", note=notes.get(j))
             bar.update(1)
-        for w in writes:
+        for j, w in writes:
             w.result()
+            entries(j, "done", note=notes.get(j))
     return done, skipped

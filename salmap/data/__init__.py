@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from salmap.data.base import SPLITS, VAL_FRACTION, Record, SaliencyDataset, split_indices
+from salmap.data.base import (
+    SPLIT_SEED,
+    SPLITS,
+    VAL_FRACTION,
+    Record,
+    SaliencyDataset,
+    SplitRule,
+    ids_hash,
+    split_indices,
+)
 from salmap.data.cat2000 import CAT2000
 from salmap.data.fixations import DENSITY_SIGMA, density_map, drop_outside, fixation_map
 from salmap.data.folder import FolderDataset
@@ -30,14 +39,17 @@ __all__ = [
     "FORMATS",
     "NUS_MINI",
     "SPLITS",
+    "SPLIT_SEED",
     "VAL_FRACTION",
     "DataError",
     "Record",
     "SaliencyDataset",
+    "SplitRule",
     "density_map",
     "drop_outside",
     "fixation_map",
     "guess_format",
+    "ids_hash",
     "load_image",
     "load_map",
     "open_dataset",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -154,6 +156,80 @@ class SaliencyDataset:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r}, {len(self)} images)"
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """How a dataset is divided into train and val: a seed and a validation fraction (see
+    :func:`split_indices`), or the id lists a training run recorded in its ``split.json``.
+    ``source`` says where the rule came from, for messages and provenance."""
+
+    seed: int = SPLIT_SEED
+    val_fraction: float = VAL_FRACTION
+    ids: dict[str, tuple[str, ...]] | None = None  # "train"/"val" -> ids, when listed
+    source: str = "salmap's default split"
+
+    @classmethod
+    def from_ids_file(cls, path: str | Path, seed: int | None = None, val_fraction=None):
+        """A rule from a file of ids: a run's ``split.json`` ({"train": [...], "val": [...]})
+        or a text file with one id per line, read as the validation ids."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: cannot read the id list ({e})") from None
+        if path.suffix.lower() == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}: not valid JSON ({e})") from None
+            if not isinstance(data, dict) or not all(
+                isinstance(data.get(k), list) for k in ("train", "val")
+            ):
+                raise DataError(f'{path}: expected {{"train": [ids], "val": [ids]}}')
+            ids = {k: tuple(str(i) for i in data[k]) for k in ("train", "val")}
+        else:
+            ids = {"val": tuple(line.strip() for line in text.splitlines() if line.strip())}
+        if not ids["val"]:
+            raise DataError(f"{path}: no validation ids")
+        return cls(
+            SPLIT_SEED if seed is None else seed,
+            VAL_FRACTION if val_fraction is None else val_fraction,
+            ids,
+            str(path),
+        )
+
+    def part(self, dataset: SaliencyDataset, name: str) -> SaliencyDataset:
+        """The ``train``, ``val`` or ``all`` part of ``dataset`` under this rule. With id lists,
+        ids the dataset lacks are a DataError; an image in neither list counts as train when only
+        the validation ids are listed."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+        if self.ids is None or name == "all":
+            return dataset.split(name, self.val_fraction, self.seed)
+        have = set(dataset.ids)
+        listed = [i for ids in self.ids.values() for i in ids]
+        absent = [i for i in listed if i not in have]
+        if absent:
+            raise DataError(
+                f"{self.source} lists {len(absent)} image(s) that {dataset.root} does not have "
+                f"(first: {absent[0]}): the split was made on other data"
+            )
+        if name in self.ids:
+            wanted = set(self.ids[name])
+            return dataset.subset([i for i, x in enumerate(dataset.ids) if x in wanted])
+        val = set(self.ids["val"])
+        return dataset.subset([i for i, x in enumerate(dataset.ids) if x not in val])
+
+    def describe(self) -> str:
+        if self.ids is not None:
+            return f"the id lists of {self.source}"
+        return f"seed {self.seed}, validation fraction {self.val_fraction:g} ({self.source})"
+
+
+def ids_hash(ids: Iterable[str]) -> str:
+    """SHA-256 of the sorted ids, one per line: names a set of images in provenance records."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
 def _rank(seed: int, item_id: str) -> str:

@@ -16,7 +16,21 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from salmap.errors import DataError
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+
+def _pillow_extensions() -> frozenset[str]:
+    """Every file extension Pillow can decode here (``.jfif``, ``.jpe``, ``.tif``, ...), less
+    the formats it only identifies (HDF5, MPEG...) or needs Ghostscript for (EPS)."""
+    from PIL import ImageFile
+
+    def decodes(fmt: str) -> bool:
+        factory = Image.OPEN.get(fmt, (None,))[0]
+        stub = isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
+        return factory is not None and not stub and fmt not in ("EPS", "MPEG")
+
+    return frozenset(e for e, fmt in Image.registered_extensions().items() if decodes(fmt))
+
+
+IMAGE_EXTENSIONS = _pillow_extensions()
 
 # Images above this many pixels are refused before decoding (a 1920x1080 photo is 2 Mpx,
 # a 50 Mpx camera image passes). Override with SALMAP_MAX_PIXELS.
@@ -34,8 +48,13 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
-    """Open an image, check its pixel count, decode it fully and apply its EXIF orientation."""
+def _open(path: str | os.PathLike, min_side: int | None = None, frame: int = 0) -> Image.Image:
+    """Open an image, check its pixel count, decode it fully and apply its EXIF orientation.
+
+    With ``min_side``, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (Pillow's draft mode) as long
+    as its longer side stays at least ``min_side`` pixels: far less time and memory for camera
+    images when the full resolution is not needed. ``frame`` picks a frame of a multi-frame
+    file (GIF, TIFF, WebP...)."""
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -61,11 +80,27 @@ def _open(path: str | os.PathLike) -> Image.Image:
     if w == 0 or h == 0:
         raise DataError(f"{path}: image has zero size ({w}x{h})")
     try:
+        if frame:
+            im.seek(frame)
+        if min_side and im.format == "JPEG" and max(w, h) > min_side:
+            s = min_side / max(w, h)
+            im.draft(im.mode, (max(1, round(w * s)), max(1, round(h * s))))
         im.load()
         im = ImageOps.exif_transpose(im)
+    except EOFError:
+        raise DataError(f"{path}: has no frame {frame + 1}") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path}: truncated or corrupt image data ({e})") from None
     return im
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """How many frames (pages, animation frames) an image file holds, from its header."""
+    try:
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: cannot be read ({e})") from None
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -79,7 +114,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def _to_rgb(im: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16-bit or float grayscale: scale the actual range into 8 bits
         return Image.fromarray(_high_bit_depth_to_uint8(np.asarray(im))).convert("RGB")
@@ -87,8 +122,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         im = im.convert("RGBA")
-        background = Image.new("RGBA", im.size, BACKGROUND + (255,))
-        return Image.alpha_composite(background, im).convert("RGB")
+        under = Image.new("RGBA", im.size, tuple(background) + (255,))
+        return Image.alpha_composite(under, im).convert("RGB")
     return im.convert("RGB")
 
 
@@ -107,26 +142,36 @@ def _high_bit_depth_to_uint8(a: np.ndarray) -> np.ndarray:
     return np.clip(np.round(a.astype(np.float64) * 255.0 / top), 0, 255).astype(np.uint8)
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def load_image(
+    path: str | os.PathLike,
+    background: tuple[int, int, int] = BACKGROUND,
+    min_side: int | None = None,
+    frame: int = 0,
+) -> np.ndarray:
     """Read an image as an H x W x 3 uint8 RGB array.
 
     Any mode Pillow reads is accepted: grayscale and 16-bit are expanded to RGB, palette and
-    transparent images are composited over :data:`BACKGROUND`, CMYK is converted, and the EXIF
-    orientation is applied, so the array is the image as a viewer shows it.
+    transparent images are composited over ``background`` (RGB 0-255), CMYK is converted, and
+    the EXIF orientation is applied, so the array is the image as a viewer shows it. A JPEG may
+    come back reduced, down to a longer side of ``min_side`` (see :func:`_open`); ``frame``
+    picks a frame of a multi-frame file (the first by default).
     """
-    im = _open(path)
+    im = _open(path, min_side, frame)
     try:
-        return np.asarray(_to_rgb(im), dtype=np.uint8).copy()
+        return np.array(_to_rgb(im, background), dtype=np.uint8)
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: cannot convert {im.mode} image to RGB ({e})") from None
 
 
-def to_rgb_array(image) -> np.ndarray:
-    """Accept a path, a PIL image, or an H x W (x 1/3/4) array and return H x W x 3 uint8."""
+def to_rgb_array(image, background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
+    """Accept a path, a PIL image, or an H x W (x 1/3/4) array and return H x W x 3 uint8.
+
+    Transparency is composited over ``background`` the same way for all three: an RGBA array
+    (uint8, or floats in [0, 1]) gives the same map as the same image saved as a PNG."""
     if isinstance(image, (str, os.PathLike)):
-        return load_image(image)
+        return load_image(image, background)
     if isinstance(image, Image.Image):
-        return np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8).copy()
+        return np.array(_to_rgb(ImageOps.exif_transpose(image), background), dtype=np.uint8)
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -134,10 +179,10 @@ def to_rgb_array(image) -> np.ndarray:
         a = np.repeat(a[..., None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] not in (3, 4):
         raise DataError(f"expected an H x W x 3 image array, got shape {a.shape}")
-    if a.shape[2] == 4:
-        a = a[..., :3]
     if a.dtype != np.uint8:
         a = _high_bit_depth_to_uint8(a)  # floats in [0, 1] or 0-255, 16-bit integers
+    if a.shape[2] == 4:
+        return np.array(_to_rgb(Image.fromarray(a, "RGBA"), background), dtype=np.uint8)
     return np.ascontiguousarray(a)
 
 

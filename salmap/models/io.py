@@ -17,6 +17,8 @@ from salmap.files import atomic_write_bytes
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "default.safetensors"
+# The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
+DEFAULT_ONNX = DEFAULT_MODEL.with_suffix(".onnx")
 
 
 def save_model(model, path: str | Path, training: dict | None = None, half: bool = False) -> Path:
@@ -82,13 +84,39 @@ def model_label(path: str | Path) -> str:
     return p.name or str(path)
 
 
-def load_model(path: str | Path = "default", device=None):
-    """Rebuild a saved model in eval mode: ``"default"``, a model folder, a ``.safetensors``
-    file, or an ``.onnx`` export (served by onnxruntime, no torch needed at inference)."""
+def choose_runner(path: str | Path, runner: str | None = None) -> str:
+    """ "onnx" or "torch" for a model path: an ``.onnx`` file runs on onnxruntime; the default
+    model on onnxruntime when it is installed (its export ships beside it), else on PyTorch;
+    any other model on PyTorch. Refuses a ``runner`` the model cannot use."""
+    from salmap.inference import RUNNERS, onnxruntime_available
+
+    if runner not in (None, *RUNNERS):
+        raise SalmapError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
     if str(path).endswith(".onnx"):
+        if runner == "torch":
+            raise SalmapError(f"{path}: an ONNX model runs on onnxruntime only (--runner onnx)")
+        return "onnx"
+    if str(path) == "default":
+        return runner or ("onnx" if onnxruntime_available() else "torch")
+    if runner == "onnx":
+        raise SalmapError(
+            f"{path}: --runner onnx needs an .onnx model; write one with `salmap export`"
+        )
+    return "torch"
+
+
+def load_model(path: str | Path = "default", device=None, runner: str | None = None):
+    """Rebuild a saved model in eval mode: ``"default"``, a model folder, a ``.safetensors``
+    file, or an ``.onnx`` export (served by onnxruntime, no torch needed at inference).
+    ``runner`` ("onnx" or "torch") is chosen by :func:`choose_runner` when None."""
+    if choose_runner(path, runner) == "onnx":
         from salmap.export import OnnxModel
 
-        return OnnxModel(path)
+        if str(path) == "default" and not DEFAULT_ONNX.is_file():
+            raise SalmapError(
+                f"the default ONNX model is missing from this installation ({DEFAULT_ONNX})"
+            )
+        return OnnxModel(DEFAULT_ONNX if str(path) == "default" else path)
     from safetensors.torch import load_file
 
     from salmap.models.config import ModelConfig

@@ -1,0 +1,165 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import salmap
+from salmap.cli import main
+from salmap.cropping import best_window, window_size
+
+
+def smooth(h: int, w: int, channels: int = 3) -> np.ndarray:
+    """A smooth image whose pixels differ from place to place (so JPEG keeps them close and
+    a crop from the wrong place shows): ramps across and down, and a wave."""
+    y, x = np.mgrid[0:h, 0:w]
+    layers = [255 * x / max(w - 1, 1), 255 * y / max(h - 1, 1), 127 + 100 * np.sin(x / 5 + y / 7)]
+    layers += [np.full((h, w), 255.0)] * (channels - 3)
+    return np.dstack(layers).round().astype(np.uint8)
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Awkward inputs in a nested folder: portrait, a thin strip, 1x1, EXIF-rotated, RGBA,
+    16-bit, and a corrupt file."""
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    Image.fromarray(smooth(80, 50)).save(root / "portrait.png")
+    Image.fromarray(smooth(12, 200)).save(root / "strip.png")
+    Image.fromarray(np.full((1, 1, 3), 200, np.uint8)).save(root / "dot.png")
+    im = Image.fromarray(smooth(40, 60))
+    exif = im.getexif()
+    exif[0x0112] = 6  # shown rotated: 40 wide, 60 high
+    im.save(root / "sub" / "rotated.jpg", exif=exif)
+    Image.fromarray(smooth(30, 70, 4)).save(root / "sub" / "rgba.png")
+    Image.fromarray(smooth(50, 50)[..., 0].astype(np.uint16) * 257).save(root / "deep.png")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    return root
+
+
+def crop_args(inputs, model, out, *options) -> list[str]:
+    return ["crop", *map(str, inputs), "--model", str(model), "--out", str(out), *options]
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_crops_jsonl_and_files_agree(tiny_saved_model, images, tmp_path, capsys):
+    out = tmp_path / "out"
+    aspects = ["1:1", "16:9", "4:5", "9:16"]
+    code = main(crop_args([images], tiny_saved_model, out, "--save", "crop,preview"))
+    assert code == 1  # broken.jpg skipped
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err
+    lines = {line["image"]: line for line in read_jsonl(out / "crops.jsonl")}
+    assert len(lines) == 7
+    assert "error" in lines[str(images / "broken.jpg")]
+    model = salmap.load_model(tiny_saved_model)
+    for name, (width, height) in {
+        "portrait.png": (50, 80),
+        "strip.png": (200, 12),
+        "dot.png": (1, 1),
+        "sub/rotated.jpg": (40, 60),
+        "sub/rgba.png": (70, 30),
+        "deep.png": (50, 50),
+    }.items():
+        line = lines[str(images / name)]
+        assert (line["width"], line["height"]) == (width, height)
+        assert list(line["crops"]) == aspects
+        density = model.predict(images / name)
+        stem = name.rsplit(".", 1)[0]
+        shown = np.asarray(salmap.data.images.load_image(images / name))
+        for aspect, crop in line["crops"].items():
+            x0, y0, x1, y1 = crop["box"]
+            assert (x1 - x0, y1 - y0) == window_size(width, height, aspect)
+            expected = best_window(density, aspect)
+            assert crop["box"] == list(expected.box)
+            assert crop["attention"] == pytest.approx(expected.attention, abs=1e-5)
+            written = out / f"{stem}_crop_{x1 - x0}x{y1 - y0}.jpg"
+            pixels = np.asarray(Image.open(written))
+            assert pixels.shape == (y1 - y0, x1 - x0, 3)
+            # JPEG: close to the image's own pixels in the box
+            diff = np.abs(pixels.astype(int) - shown[y0:y1, x0:x1].astype(int)).mean()
+            assert diff < 6
+        assert (out / f"{stem}_crops.jpg").is_file()
+    for aspect in ("1:1", "9:16"):
+        box = lines[str(images / "portrait.png")]["crops"][aspect]["box"]
+        assert box[2] - box[0] == 50 or box[3] - box[1] == 80
+
+
+def test_no_output_replaced_without_overwrite(tiny_saved_model, images, tmp_path, capsys):
+    out = tmp_path / "out"
+    src = images / "portrait.png"
+    assert main(crop_args([src], tiny_saved_model, out, "--aspect", "1:1")) == 0
+    before = (out / "crops.jsonl").read_text()
+    assert main(crop_args([src], tiny_saved_model, out, "--aspect", "1:1")) == 2
+    assert "outputs exist already" in capsys.readouterr().err
+    assert (out / "crops.jsonl").read_text() == before
+    assert main(crop_args([src], tiny_saved_model, out, "--aspect", "1:1", "--overwrite")) == 0
+    # nothing under the input folder was written
+    assert sorted(p.name for p in images.rglob("*")) == sorted(
+        [
+            "portrait.png",
+            "strip.png",
+            "dot.png",
+            "sub",
+            "rotated.jpg",
+            "rgba.png",
+            "deep.png",
+            "broken.jpg",
+        ]
+    )
+
+
+def test_onnx_export_gives_the_same_crops(tiny_saved_model, images, tmp_path):
+    pytest.importorskip("onnxruntime")
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", "--model", str(tiny_saved_model), "--out", str(onnx_path)]) == 0
+    src = images / "portrait.png"
+    assert main(crop_args([src], tiny_saved_model, tmp_path / "a", "--zoom", "0.5")) == 0
+    assert main(crop_args([src], onnx_path, tmp_path / "b", "--zoom", "0.5")) == 0
+    a, b = read_jsonl(tmp_path / "a" / "crops.jsonl"), read_jsonl(tmp_path / "b" / "crops.jsonl")
+    assert [c["box"] for c in a[0]["crops"].values()] == [c["box"] for c in b[0]["crops"].values()]
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["--aspect", "0:1"], "'0:1'"),
+        (["--aspect", "16:0"], "'16:0'"),
+        (["--aspect", "abc"], "'abc'"),
+        (["--aspect", "1:1,"], None),  # a trailing comma is harmless
+        (["--zoom", "0"], "zoom"),
+        (["--zoom", "1.5"], "zoom"),
+        (["--save", "crop,map"], "--save"),
+        (["--alpha", "2"], "--alpha"),
+        (["--model", "nowhere"], "nowhere"),
+    ],
+)
+def test_bad_options_are_refused(tiny_saved_model, images, tmp_path, capsys, options, message):
+    args = crop_args([images / "dot.png"], tiny_saved_model, tmp_path / "out", *options)
+    if "--model" in options:
+        args = ["crop", str(images / "dot.png"), "--out", str(tmp_path / "out"), *options]
+    code = main(args)
+    if message is None:
+        assert code == 0
+        return
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_inputs_are_reported(tiny_saved_model, tmp_path, capsys):
+    code = main(crop_args([tmp_path / "nope.jpg"], tiny_saved_model, tmp_path / "out"))
+    assert code == 1 and "nope.jpg: no such file" in capsys.readouterr().err
+
+
+def test_output_that_is_an_input_is_refused(tiny_saved_model, tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(src)
+    clash = tmp_path / "a_crop_10x10.jpg"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(clash)
+    code = main(crop_args([src, clash], tiny_saved_model, tmp_path, "--aspect", "1:1"))
+    assert code == 2 and "is one of the inputs" in capsys.readouterr().err
