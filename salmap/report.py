@@ -12,6 +12,7 @@ fixation density and each kept model's map.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import re
@@ -117,18 +118,21 @@ def _html_table(markdown: str) -> str:
 
 # -- the run's content ---------------------------------------------------------------------------
 def kept_models(run: Path) -> dict[str, Path]:
-    """label -> model folder: the epoch checkpoints in order, then best and final."""
+    """label -> model folder: the epoch checkpoints in order, then best and final; models with
+    identical weights share one entry (e.g. "epoch 200 = final")."""
     models = run / "models"
     epochs = sorted(models.glob("epoch_*"))
     named = [models / n for n in ("best", "final")]
-    found = {}
+    by_weights: dict[str, tuple[list[str], Path]] = {}
     for p in epochs + named:
-        if (p / "model.safetensors").is_file():
+        weights = p / "model.safetensors"
+        if weights.is_file():
             label = f"epoch {int(p.name[6:])}" if p.name.startswith("epoch_") else p.name
-            found[label] = p
-    if not found:
+            digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+            by_weights.setdefault(digest, ([], p))[0].append(label)
+    if not by_weights:
         raise SalmapError(f"{run}: no kept models under models/ (is it a salmap train run?)")
-    return found
+    return {" = ".join(labels): path for labels, path in by_weights.values()}
 
 
 def run_facts(run: Path, rows: list[dict]) -> list[str]:
@@ -269,10 +273,11 @@ def write_report(
     return out
 
 
-def _png(fig) -> bytes:
+def _png(fig, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes (80 dpi: the report's figures stay under about 1 MB)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fig.png"
-        save_figure(fig, path)
+        save_figure(fig, path, dpi=dpi)
         return path.read_bytes()
 
 
