@@ -3,8 +3,9 @@
 Runs, in one go on the same images, each as its own `salmap predict IMAGES --out DIR` process
 (start-up included, as a user meets it):
 
-- ``main``: the code of git branch ``main`` (its default: eager PyTorch, peak-scale overlays
-  coloured through matplotlib), from a ``git archive`` copy in a temporary folder;
+- ``before``: the code of git commit ``--ref`` (default: main just before issue 16, whose
+  default was eager PyTorch and peak-scale overlays coloured through matplotlib), from a
+  ``git archive`` copy in a temporary folder;
 - ``new``: this checkout's default (the shipped ONNX model on onnxruntime, mass-scale
   overlays through a lookup table, JPEG draft decoding);
 - ``new --runner torch``: this checkout on eager PyTorch.
@@ -13,7 +14,7 @@ Images: real NUS-Scene photos upscaled to about 1.5 and 2 megapixels (JPEG) and 
 screenshot-like designs (1920 x 1080 PNG), made in a temporary folder; then one 48-megapixel
 JPEG for peak memory (maximum resident set size of the process) and time.
 
-    nice python benchmarks/bench_predict.py [--photos 8] [--screens 4] [--ref main]
+    nice python benchmarks/bench_predict.py [--photos 8] [--screens 4] [--ref COMMIT]
 
 With ``--gpu-only``, only the GPU rows: this checkout on PyTorch with ``--device cuda`` (bf16
 autocast) at batch 8 and 32, on the same kind of images (no git archive needed).
@@ -36,6 +37,7 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets" / "nus-scene" / "stimuli"
 BUNDLED = ROOT / "salmap" / "data" / "nus_mini" / "images"
+BEFORE = "4dd8577"  # main just before issue 16 (eager PyTorch by default)
 
 # Runs one CLI command and reports its peak memory: the child's own maximum resident set.
 RUN = """
@@ -129,7 +131,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--photos", type=int, default=8)
     p.add_argument("--screens", type=int, default=4)
-    p.add_argument("--ref", default="main", help="git ref of today's code")
+    p.add_argument("--ref", default=BEFORE, help="git commit of the old code")
     p.add_argument("--skip-48mp", action="store_true")
     p.add_argument("--gpu-only", action="store_true", help="only the CUDA rows (see above)")
     args = p.parse_args()
@@ -154,7 +156,7 @@ def main():
             f"{mpx:.1f} Mpx on average); default outputs map + overlay\n"
         )
         variants = [
-            (f"{args.ref}: default (eager PyTorch)", old, []),
+            (f"before ({args.ref}): default", old, []),
             ("new: default (onnxruntime)", ROOT, []),
             ("new: --runner torch", ROOT, ["--runner", "torch"]),
         ]
@@ -165,7 +167,7 @@ def main():
             rows[name] = wall
             print(f"{name:<36} {wall:7.1f} {len(shots) / wall:9.2f} {mb:8.0f}", flush=True)
         base = rows[variants[0][0]]
-        print(f"\nnew default: {base / rows[variants[1][0]]:.2f}x {args.ref}'s default end to end")
+        print(f"\nnew default: {base / rows[variants[1][0]]:.2f}x the old default end to end")
         if not args.skip_48mp:
             print("\n48-megapixel JPEG (8000 x 6000), default outputs (map + overlay):")
             big = work / "camera.jpg"

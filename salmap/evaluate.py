@@ -108,11 +108,11 @@ class PredictionFolder:
     """Saliency maps someone else produced, one file per image (PNG, JPG, .npy, ...), matched
     to an image by its id (relative path without extension) or, failing that, by file stem.
     ``salmap predict``'s own outputs are understood: ``<stem>_density.npy`` (preferred) or
-    ``<stem>_map.png`` match ``<stem>``, and its overlays and side-by-sides are ignored.
+    ``<stem>_map.png`` match ``<stem>``, and its overlays, side-by-sides and fogs are ignored.
     Maps of any size are resized to the image."""
 
     OUTPUT_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("density", "map"))  # best first
-    IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side"))
+    IGNORED_SUFFIXES = tuple(OUTPUT_SUFFIX[k] for k in ("overlay", "side-by-side", "fog"))
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)

@@ -19,6 +19,17 @@ def nus_scene() -> Path:
     return NUS_SCENE
 
 
+OSIE = Path(os.environ.get("SALMAP_OSIE", REPO.parent / "shared" / "datasets" / "osie"))
+
+
+@pytest.fixture(scope="session")
+def osie() -> Path:
+    """The full OSIE copy beside the repository (../shared), skipped where absent."""
+    if not (OSIE / "eye" / "fixations.mat").is_file():
+        pytest.skip(f"OSIE not found at {OSIE} (set SALMAP_OSIE to point at a copy)")
+    return OSIE
+
+
 @pytest.fixture(scope="session")
 def nus_mini() -> Path:
     return NUS_MINI

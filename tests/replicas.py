@@ -1,4 +1,4 @@
-"""Small replicas of the CAT2000, MIT1003 and SALICON layouts, built from the bundled real
+"""Small replicas of the CAT2000, MIT1003, SALICON and OSIE layouts, built from the bundled real
 NUS-Scene images and fixations: same folder names, file types and .mat variables."""
 
 from __future__ import annotations
@@ -88,3 +88,28 @@ def make_salicon(root: Path, n_train: int = 3, n_val: int = 2, n_test: int = 1) 
 
 def copy_folder_dataset(root: Path) -> Path:
     return Path(shutil.copytree(NUS_MINI, root / "mini"))
+
+
+def make_osie(root: Path, n: int = 4) -> Path:
+    """``data/stimuli/<n>.jpg`` and ``data/eye/fixations.mat``: a cell array of structs (``img``,
+    ``subjects``: a cell array of structs with ``fix_x``, ``fix_y``, ``fix_duration``)."""
+    base = root / "data"
+    (base / "stimuli").mkdir(parents=True)
+    (base / "eye").mkdir()
+    cells = np.empty((n, 1), dtype=object)
+    for k, sample in enumerate(_samples(n)):
+        name = f"{1001 + k}.jpg"
+        Image.fromarray(sample["image"]).save(base / "stimuli" / name, quality=92)
+        subjects = np.unique(sample["subjects"])
+        per_subject = np.empty((len(subjects), 1), dtype=object)
+        for j, s in enumerate(subjects):
+            xy = sample["fixations"][sample["subjects"] == s]
+            per_subject[j, 0] = np.array(
+                [(xy[None, :, 0], xy[None, :, 1], np.full((1, len(xy)), 250.0))],
+                dtype=[("fix_x", "O"), ("fix_y", "O"), ("fix_duration", "O")],
+            ).reshape(1, 1)
+        cells[k, 0] = np.array(
+            [(name, per_subject)], dtype=[("img", "O"), ("subjects", "O")]
+        ).reshape(1, 1)
+    scipy.io.savemat(base / "eye" / "fixations.mat", {"fixations": cells})
+    return base

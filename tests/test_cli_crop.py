@@ -163,3 +163,16 @@ def test_output_that_is_an_input_is_refused(tiny_saved_model, tmp_path, capsys):
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(clash)
     code = main(crop_args([src, clash], tiny_saved_model, tmp_path, "--aspect", "1:1"))
     assert code == 2 and "is one of the inputs" in capsys.readouterr().err
+
+
+def test_python_api_agrees_with_the_model(tiny_saved_model, images):
+    path = images / "portrait.png"
+    model = salmap.load_model(tiny_saved_model)
+    density = model.predict(path)
+    for given in (tiny_saved_model, str(tiny_saved_model), model):
+        window = salmap.crop(path, aspect="4:5", zoom=0.5, model=given)
+        assert window == best_window(density, "4:5", 0.5)
+    shares = salmap.attention(path, "2x2", model=model)
+    assert shares.regions[0].attention == pytest.approx(density[:40, :25].sum(), abs=1e-5)
+    with pytest.raises(salmap.SalmapError, match="aspect ratio"):
+        salmap.crop(path, aspect="4:0", model=model)

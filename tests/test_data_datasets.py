@@ -3,9 +3,9 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from replicas import copy_folder_dataset, make_cat2000, make_mit1003, make_salicon
+from replicas import copy_folder_dataset, make_cat2000, make_mit1003, make_osie, make_salicon
 
-from salmap.data import FORMATS, guess_format, open_dataset, split_indices
+from salmap.data import FORMATS, fold_indices, guess_format, open_dataset, split_indices
 from salmap.data.info import summarize
 from salmap.errors import DataError
 
@@ -127,7 +127,7 @@ def test_wrong_layout_is_explained(tmp_path):
         open_dataset(tmp_path, "cat2000")
     with pytest.raises(DataError, match="unknown dataset format"):
         open_dataset(tmp_path, "imagenet")
-    assert set(FORMATS) == {"cat2000", "mit1003", "salicon", "nus-scene", "folder"}
+    assert set(FORMATS) == {"cat2000", "mit1003", "salicon", "nus-scene", "osie", "folder"}
 
 
 def test_split_is_deterministic_and_stable():
@@ -198,3 +198,61 @@ def test_user_folder_with_train_subfolders_is_not_salicon(tmp_path):
     for p in list((root / "images").glob("*.jpg"))[:2]:
         p.rename(root / "images" / "train" / p.name)
     assert guess_format(root) == "folder"
+
+
+def test_osie_replica(tmp_path):
+    root = make_osie(tmp_path)
+    before = _tree_state(root)
+    for path in (root, tmp_path):  # data/ or its parent
+        assert guess_format(path) == "osie"
+    ds = open_dataset(tmp_path)
+    assert ds.format == "osie" and len(ds) == 4 and not ds.problems
+    assert ds.ids == ["1001", "1002", "1003", "1004"] and ds.n_subjects == 12
+    mini = open_dataset(copy_folder_dataset(tmp_path / "m"))
+    for i in range(len(ds)):
+        s = ds[i]
+        _check_sample(s, "density")
+        # x, y as the named fields say, with each fixation's observer
+        order = np.argsort(mini[i]["subjects"], kind="stable")
+        np.testing.assert_allclose(s["fixations"], mini[i]["fixations"][order])
+        assert len(np.unique(s["subjects"])) == 12
+    assert _tree_state(root) == before
+
+
+def test_osie_problems_name_the_file(tmp_path):
+    root = make_osie(tmp_path)
+    (root / "stimuli" / "1002.jpg").unlink()
+    ds = open_dataset(root)
+    assert len(ds) == 3 and "1002.jpg: missing" in ds.problems[0]
+    scipy_io = pytest.importorskip("scipy.io")
+    scipy_io.savemat(root / "eye" / "fixations.mat", {"fix": np.zeros(3)})
+    with pytest.raises(DataError, match="fixations.mat: variable 'fixations' not found"):
+        open_dataset(root)
+
+
+@pytest.mark.shared
+def test_osie_real(osie):
+    ds = open_dataset(osie)
+    assert ds.format == "osie" and len(ds) == 700 and ds.n_subjects == 15 and not ds.problems
+    assert ds.ids[0] == "1001" and ds.ids[-1] == "1700"
+    s = ds[0]
+    _check_sample(s, "density")
+    assert s["image"].shape == (600, 800, 3) and len(np.unique(s["subjects"])) == 15
+    info = summarize(ds, check=False)
+    assert info["fixations"]["total"] == 98321 and info["fixations_dropped_outside"] == 0
+    assert (info["fixations"]["min"], info["fixations"]["max"]) == (111, 179)
+    assert info["image_sizes"] == {"800x600": 700}
+    assert info["split"] == {"train": 560, "val": 140}
+
+
+def test_folds_are_stratified_and_deterministic():
+    ids = [f"{i:03d}" for i in range(53)]
+    cats = ["a"] * 23 + ["b"] * 30
+    folds = fold_indices(ids, cats, k=5)
+    assert folds == fold_indices(list(ids), list(cats), k=5)
+    for c, n in (("a", 23), ("b", 30)):
+        sizes = np.bincount([f for f, cc in zip(folds, cats) if cc == c], minlength=5)
+        assert sizes.max() - sizes.min() <= 1 and sizes.sum() == n
+    assert fold_indices(ids, cats, k=5, seed=1) != folds
+    with pytest.raises(ValueError, match="k >= 2"):
+        fold_indices(ids, k=1)

@@ -46,3 +46,19 @@ def test_default_model_beats_the_centre_bias_on_unseen_images(nus_mini):
     assert ours[:, 0].mean() > centre[:, 0].mean() + 0.5  # NSS: 1.88 vs 1.05 when shipped
     assert ours[:, 1].mean() > centre[:, 1].mean() + 0.15  # CC: 0.71 vs 0.45
     assert (ours[:, 0] > centre[:, 0]).sum() >= 10  # 12 of 12 when shipped
+
+
+def test_shipped_onnx_export_is_small_with_fp16_weights_and_the_same_config():
+    import json
+
+    import onnx
+
+    from salmap.export import METADATA_KEY
+    from salmap.models.io import DEFAULT_ONNX
+
+    assert DEFAULT_ONNX.is_file() and DEFAULT_ONNX.stat().st_size < 8_000_000
+    proto = onnx.load(str(DEFAULT_ONNX))
+    big = [t for t in proto.graph.initializer if np.prod(t.dims) >= 256]
+    assert big and all(t.data_type == onnx.TensorProto.FLOAT16 for t in big)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(meta[METADATA_KEY])["model"] == read_config(DEFAULT_MODEL)["model"]

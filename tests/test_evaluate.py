@@ -341,6 +341,52 @@ def test_nus_scene_reference_table(nus_scene, tmp_path):
     assert tuebingen["gold"]["auc_judd"] == pytest.approx(0.858, abs=0.003)
 
 
+# -- OSIE's reference table (../shared) -----------------------------------------------------------
+# The README's figures: all 700 images, longer side 512 px, density sigma 0.025 x longer side.
+OSIE_REFERENCE = {
+    "uniform": {"auc_judd": 0.500, "nss": 0.00, "cc": 0.00, "sim": 0.26, "kld": 1.84},
+    "centre": {"auc_judd": 0.735, "nss": 0.84, "cc": 0.28, "sim": 0.33, "kld": 1.50},
+}
+
+
+@pytest.mark.shared
+def test_osie_baselines_every_fifth_image(osie):
+    """140 of the 700 images: our own figures pinned, the README's within a sample's spread
+    (the whole table is checked in the slow test below)."""
+    ds = open_dataset(osie).subset(range(0, 700, 5))
+    predictors = {"uniform": B.predict_uniform, "centre": B.predict_centre}
+    rows = evaluate(ds, predictors, split="all", longer_side=512, metrics=FAST, workers=2)
+    mean = _means(rows, FAST)
+    pinned = {
+        "uniform": {"sim": 0.2664, "kld": 1.7983},
+        "centre": {"auc_judd": 0.7314, "nss": 0.8087, "cc": 0.2724, "sim": 0.3391, "kld": 1.4751},
+    }
+    for predictor, values in pinned.items():
+        for metric, value in values.items():
+            assert mean[predictor][metric] == pytest.approx(value, abs=0.005), (predictor, metric)
+    for predictor, values in OSIE_REFERENCE.items():
+        for metric, value in values.items():
+            assert mean[predictor][metric] == pytest.approx(value, abs=0.05), (predictor, metric)
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_osie_reference_table(osie, tmp_path):
+    """All 700 images through the command, as the README describes them (about 8 minutes on a
+    busy 2-core machine): uniform SIM 0.257, KLD 1.841; centre AUC-Judd 0.738, NSS 0.841,
+    CC 0.275, SIM 0.333, KLD 1.501."""
+    out = tmp_path / "eval"
+    args = ["evaluate", "--data", str(osie), "--split", "all", "--longer-side", "512"]
+    args += ["--no-baselines", "--model", "uniform", "--model", "centre"]
+    assert main([*args, "--metrics", ",".join(FAST), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())["predictors"]
+    for predictor, values in OSIE_REFERENCE.items():
+        assert summary[predictor]["ok"] == 700
+        for metric, value in values.items():
+            mean = summary[predictor]["metrics"][metric]["mean"]
+            assert mean == pytest.approx(value, abs=0.006), (predictor, metric)
+
+
 def test_salmap_predict_outputs_can_be_scored(tmp_path, nus_mini):
     """`salmap predict` writes <stem>_map.png, _density.npy and overlays; evaluate finds the maps."""
     from salmap.evaluate import PredictionFolder

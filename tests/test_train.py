@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from replicas import make_osie
 from safetensors.torch import load_file
 
 from salmap.cli import main
@@ -189,6 +191,64 @@ def test_frozen_encoder_does_not_change(tmp_path, nus_mini):
         if k.startswith("encoder."):
             torch.testing.assert_close(final[k], v, rtol=0, atol=0, msg=k)
     assert any(not torch.equal(final[k], v) for k, v in initial.items() if k.startswith("decoder."))
+
+
+def _rows(run):
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_on_two_datasets_reports_each(tmp_path, nus_mini):
+    osie = make_osie(tmp_path / "o", n=6)
+    args = ["train", "--data", str(nus_mini), "--data", str(osie), "--out", str(tmp_path / "run")]
+    args += ["--epochs", "1", "--set", f"data.cache_dir={tmp_path / 'c'}"]
+    for item in TINY + ["optim.name=adam", "loss={kld: 1}", "model.output=softmax"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    run = tmp_path / "run"
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["train"]) == 10 + 5 and len(split["val"]) == 2 + 1
+    assert {i.split("/")[0] for i in split["val"]} == {"nus_mini", "osie"}
+    (row,) = _rows(run)
+    per = {t: float(row[f"val_{t}_nss"]) for t in ("nus_mini", "osie")}
+    assert float(row["val_nss"]) == pytest.approx((2 * per["nus_mini"] + per["osie"]) / 3, rel=1e-4)
+    for t in ("nus_mini", "osie"):
+        for m in ("loss", "ssim", "cc"):
+            assert row[f"val_{t}_{m}"] not in ("", "nan")
+    assert load_config(run / "config.yaml").data.path == [str(nus_mini), str(osie)]
+    with pytest.raises(SalmapError, match="2 formats for 1 data.path"):
+        load_config(None, ["data.path=x", "data.format=[osie, folder]"]).data.sources()
+
+
+def test_frozen_encoder_trains_from_cached_features_as_from_images(tmp_path, nus_mini):
+    """The features are computed once into the cache; training from them gives the same run
+    (up to their float16 rounding) as running the frozen encoder on every image."""
+    extra = [
+        "model.decoder=readout",
+        "model.decoder_args={widths: [8], dropout: 0}",
+        "model.output=softmax",
+        "model.centre_bias=true",
+        "loss={kld: 1}",
+        "optim.name=adam",
+        "optim.lr=0.01",
+        "optim.encoder_lr=0",
+        "data.hflip=0.5",
+    ]
+    images = train(tiny_cfg(tmp_path, nus_mini, *extra, "data.cache_features=false", out="images"))
+    assert not list((tmp_path / "cache").glob("*/features-*"))
+    feats = train(tiny_cfg(tmp_path, nus_mini, *extra, out="features"))
+    built = list((tmp_path / "cache").glob("*/features-*/level0.npy"))
+    assert len(built) == 2  # train (with mirror images) and val
+    for ra, rb in zip(_rows(images), _rows(feats)):
+        for k in ("train_loss", "val_loss", "val_nss"):
+            assert float(rb[k]) == pytest.approx(float(ra[k]), rel=2e-3), k
+    image = nus_mini / "images" / "048.jpg"
+    pa = load_model(images / "models" / "final").predict(image)
+    pb = load_model(feats / "models" / "final").predict(image)
+    assert np.abs(pb - pa).max() < 0.01 * pa.max()
+    stamp = built[0].stat().st_mtime_ns  # a second run reuses them
+    train(tiny_cfg(tmp_path, nus_mini, *extra, out="again", epochs=1))
+    assert built[0].stat().st_mtime_ns == stamp
 
 
 @pytest.mark.slow

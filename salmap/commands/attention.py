@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "attention",
         help="share of the predicted attention in each region of an image",
-        description=__doc__.split("\n\n")[1],
+        description=__doc__.split("\n\n")[1].replace("``", ""),
     )
     p.add_argument("image", metavar="IMAGE", help="the image")
     where = p.add_mutually_exclusive_group()

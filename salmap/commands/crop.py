@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from salmap.distributed import add_engine_arguments
 from salmap.errors import DataError, SalmapError
 
 OUTPUTS = ("crop", "preview")
@@ -35,7 +36,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "crop",
         help="crop images to aspect ratios where the predicted attention is",
-        description=__doc__.split("\n\n")[1],
+        description=__doc__.split("\n\n")[1].replace("``", ""),
     )
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns"
@@ -57,6 +58,12 @@ def add_parser(sub) -> None:
         "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
     )
     p.add_argument(
+        "--runner",
+        choices=("onnx", "torch"),
+        default=None,
+        help="onnxruntime or PyTorch (default: as salmap predict chooses)",
+    )
+    p.add_argument(
         "--save",
         default="crop",
         help=f"comma-separated outputs: {', '.join(OUTPUTS)} (default: crop); "
@@ -76,6 +83,7 @@ def add_parser(sub) -> None:
         "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
+    add_engine_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -88,32 +96,41 @@ def preview_name(stem: Path) -> Path:
     return stem.with_name(f"{stem.name}_crops.jpg")
 
 
+def crop_plan(stem: Path, out: Path, size: tuple[int, int], aspects, zoom, kinds) -> dict:
+    """The outputs of one image of ``size`` = (width, height): ``{"size": size, "crop":
+    {aspect: path}, "preview": path or None}``."""
+    from salmap.cropping import window_size
+
+    width, height = size
+    plan = {"size": size, "crop": {}, "preview": None}
+    if "crop" in kinds:
+        for a in aspects:
+            plan["crop"][a] = out / crop_name(stem, window_size(width, height, a, zoom))
+    if "preview" in kinds:
+        plan["preview"] = out / preview_name(stem)
+    return plan
+
+
 def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list, list[str]]:
     """For each readable item, its outputs: ``{"crop": {aspect: path}, "preview": path}`` (the
     crop sizes follow from the image's size, read from its header); ``None`` for an item that
     cannot be read, whose reason is in the second list. Outputs that exist already (and the
     JSONL) are refused unless ``overwrite``, outputs that are inputs always."""
-    from salmap.cropping import window_size
     from salmap.data.images import image_size
 
     plans, unreadable = [], []
     targets = [out / JSONL]
-    for path, stem in items:
+    for path, stem, _ in items:  # (path, output stem, frame) from collect_inputs
         try:
             height, width = image_size(path)
         except DataError as e:
             plans.append(None)
             unreadable.append(str(e))
             continue
-        plan = {"size": (width, height), "crop": {}, "preview": None}
-        if "crop" in kinds:
-            for a in aspects:
-                plan["crop"][a] = out / crop_name(stem, window_size(width, height, a, zoom))
-        if "preview" in kinds:
-            plan["preview"] = out / preview_name(stem)
+        plan = crop_plan(stem, out, (width, height), aspects, zoom, kinds)
         plans.append(plan)
         targets += [*plan["crop"].values(), *([plan["preview"]] if plan["preview"] else [])]
-    inputs = {Path(p).resolve() for p, _ in items}
+    inputs = {Path(item.path).resolve() for item in items}
     clashes = []
     for target in dict.fromkeys(targets):  # two ratios may give the same size, hence file
         if target.resolve() in inputs:
@@ -136,21 +153,33 @@ def jpeg(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_crops(image, density, windows, plan, args) -> None:
+def write_crops(image, density, windows, plan, args, write=None) -> None:
+    """Write the crops and preview ``plan`` names; ``write(path, data)`` defaults to an atomic
+    local write (the Ray engine passes one for any file system)."""
     from salmap.cropping import preview
     from salmap.files import atomic_write_bytes
 
+    write = write or atomic_write_bytes
     for aspect, path in plan["crop"].items():
         x0, y0, x1, y1 = windows[aspect].box
-        atomic_write_bytes(path, jpeg(image[y0:y1, x0:x1]))
+        write(path, jpeg(image[y0:y1, x0:x1]))
     if plan["preview"] is not None:
         figure = preview(image, density, windows, args.alpha, args.colormap)
-        atomic_write_bytes(plan["preview"], jpeg(figure))
+        write(plan["preview"], jpeg(figure))
+
+
+def crop_line(path, density: np.ndarray, windows) -> dict:
+    """The JSONL line of an image cropped to ``windows`` (aspect -> Window)."""
+    height, width = density.shape
+    crops = {a: w.to_dict() for a, w in windows.items()}
+    return {"image": str(path), "width": width, "height": height, "crops": crops}
 
 
 def check_options(args) -> tuple[list[str], list[str]]:
     """The aspect ratios and the outputs asked for, checked before any model loads."""
     from salmap.cropping import check_zoom, parse_aspects
+    from salmap.inference import check_device
+    from salmap.models.io import choose_runner
 
     aspects = list(dict.fromkeys(parse_aspects(args.aspect)))
     check_zoom(args.zoom)
@@ -162,26 +191,43 @@ def check_options(args) -> tuple[list[str], list[str]]:
         raise SalmapError("--alpha must be between 0 and 1")
     if args.batch_size < 1:
         raise SalmapError("--batch-size must be at least 1")
+    args.runner = choose_runner(args.model, args.runner)
+    check_device(args.device, args.runner)
     return aspects, kinds
+
+
+def jsonl(lines: list[dict]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
 def run(args) -> int:
     from salmap import load_model
-    from salmap.commands.predict import collect_inputs
+    from salmap.commands.predict import check_output_folder, collect_inputs
+    from salmap.distributed import check_engine_arguments
     from salmap.files import atomic_write_bytes
-    from salmap.inference import TorchRunner
+    from salmap.inference import make_runner
 
     aspects, kinds = check_options(args)
-    items, skipped = collect_inputs(args.inputs)
+    check_engine_arguments(args)
     out = Path(args.out)
-    plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
-    model = load_model(args.model)
-    runner = model if hasattr(model, "session") else TorchRunner(model, args.device)
-    lines = crop_files(items, plans, unreadable, runner, aspects, args)
-    atomic_write_bytes(out / JSONL, "".join(json.dumps(line) + "\n" for line in lines).encode())
+    found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
+    items, skipped = found.items, list(found.problems)
+    note = ""
+    if args.engine == "ray":
+        from salmap.distributed import crop_files_on_ray
+
+        lines, kept = crop_files_on_ray(items, aspects, kinds, args)
+        note = f" ({kept} kept from an earlier run)" if kept else ""
+    else:
+        plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
+        runner = make_runner(load_model(args.model, runner=args.runner), args.device)
+        check_output_folder(out)  # after the model loads: a bad --model leaves no folder behind
+        lines = crop_files(items, plans, unreadable, runner, aspects, args)
+        atomic_write_bytes(out / JSONL, jsonl(lines))
     failed = [line["error"] for line in lines if "error" in line]
     skipped += failed
-    print(f"{len(lines) - len(failed)} image(s) cropped, {len(skipped)} skipped; outputs in {out}")
+    done = len(lines) - len(failed)
+    print(f"{done} image(s) cropped{note}, {len(skipped)} skipped; outputs in {args.out}")
     for reason in skipped:
         print(f"  skipped: {reason}", file=sys.stderr)
     return 1 if skipped else 0
@@ -198,7 +244,7 @@ def crop_files(items, plans, unreadable, runner, aspects, args, progress=True) -
     reasons = iter(unreadable)
     lines = [
         None if plan else {"image": str(path), "error": next(reasons)}
-        for (path, _), plan in zip(items, plans)
+        for (path, *_), plan in zip(items, plans)
     ]
     todo = [i for i, plan in enumerate(plans) if plan]
     writes = []
@@ -218,13 +264,7 @@ def crop_files(items, plans, unreadable, runner, aspects, args, progress=True) -
                 writes.append(pool.submit(write_crops, image, result, windows, plans[i], args))
                 if len(writes) > 2 * args.batch_size:  # bound the images held in memory
                     writes.pop(0).result()
-                height, width = result.shape
-                lines[i] = {
-                    "image": str(path),
-                    "width": width,
-                    "height": height,
-                    "crops": {a: w.to_dict() for a, w in windows.items()},
-                }
+                lines[i] = crop_line(path, result, windows)
             bar.update(1)
         for w in writes:
             w.result()

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from salmap.distributed import add_engine_arguments, check_engine_arguments
 from salmap.errors import SalmapError
 
 OUTPUTS = ("map", "density", "overlay", "side-by-side", "fog")
@@ -118,15 +119,17 @@ def add_parser(sub) -> None:
         action="store_true",
         help="do only the images whose outputs are missing (resume an interrupted run)",
     )
+    add_engine_arguments(p)
     p.set_defaults(run=run)
 
 
 class Input(NamedTuple):
-    """One image to predict: its file, its output stem relative to --out, and its frame."""
+    """One image to predict: its file, its output stem relative to --out, and the frame
+    (0-based) when --all-frames split a multi-frame file (None: the first, as any image)."""
 
     path: Path
     stem: Path
-    frame: int = 0
+    frame: int | None = None
 
 
 @dataclass
@@ -247,37 +250,59 @@ def expand_frames(items: list[Input]) -> list[Input]:
     return out
 
 
+def output_paths(stem: Path, out: Path, kinds: list[str]) -> dict[str, Path]:
+    """Where each kind of output of the image with output stem ``stem`` goes under ``out``."""
+    from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
+
+    return {k: out / f"{stem}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+
+
 def plan_outputs(
     items, out: Path, kinds: list[str], overwrite: bool = False, skip_existing: bool = False
 ) -> list[dict[str, Path]]:
     """The output file of each kind for each item. Existing outputs are refused (one error
     listing them) unless ``overwrite`` or ``skip_existing``; an output that is an input always."""
-    from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
-
     inputs = {item[0].resolve() for item in items}
     plans, clashes = [], []
     for item in items:
-        plan = {k: out / f"{item[1]}{OUTPUT_SUFFIX[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+        plan = output_paths(item[1], out, kinds)
         for target in plan.values():
             if target.resolve() in inputs:
                 raise SalmapError(f"{target} is one of the inputs: choose another --out")
             if target.exists() and not (overwrite or skip_existing):
                 clashes.append(target)
         plans.append(plan)
+    refuse_existing(clashes)
+    return plans
+
+
+def refuse_existing(clashes: list) -> None:
+    """The error for outputs that exist already, when neither flag allows them."""
     if clashes:
         more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
         raise SalmapError(
             f"outputs exist already: {', '.join(map(str, clashes[:3]))}{more}; pass "
             "--skip-existing to do only the missing ones, or --overwrite to replace them"
         )
-    return plans
+
+
+def map_array(density: np.ndarray, bits: int = 8) -> np.ndarray:
+    """The map as the PNG holds it: the density scaled so its peak is 255 (or 65535), rounded."""
+    top = 65535 if bits == 16 else 255
+    scaled = np.rint(density * np.float32(top / max(float(density.max()), 1e-30)))
+    return scaled.astype(np.uint16 if bits == 16 else np.uint8)
 
 
 def write_outputs(
-    image: np.ndarray | None, density: np.ndarray, plan: dict[str, Path], options: OutputOptions
+    image: np.ndarray | None,
+    density: np.ndarray,
+    plan: dict[str, Path],
+    options: OutputOptions,
+    write=None,
 ) -> None:
     """Write ``plan``'s outputs for one image (H x W x 3 uint8; None when only the map and
-    density are planned) and its H x W density, each file atomically."""
+    density are planned) and its H x W density, each file atomically; ``write(path, data)``
+    defaults to a local atomic write (the Ray engine passes one for any file system)."""
     import io
 
     from PIL import Image
@@ -304,9 +329,7 @@ def write_outputs(
                 np.save(buf, density.astype(np.float32, copy=False))
             data = buf.getvalue()
         elif kind == "map":
-            top = 65535 if o.bits == 16 else 255
-            scaled = np.rint(density * np.float32(top / max(float(density.max()), 1e-30)))
-            data = encode(scaled.astype(np.uint16 if o.bits == 16 else np.uint8))
+            data = encode(map_array(density, o.bits))
         elif kind == "overlay":
             heat = overlay(image, density, o.alpha, o.colormap, o.scale, o.contours)
             data = encode(legend(heat), "JPEG", quality=92)
@@ -315,7 +338,7 @@ def write_outputs(
         else:
             side = np.concatenate([image, heatmap_rgb(density, o.colormap, o.scale)], axis=1)
             data = encode(legend(side), "JPEG", quality=92)
-        atomic_write_bytes(path, data)
+        (write or atomic_write_bytes)(path, data)
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:
@@ -375,7 +398,8 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
     from salmap.inference import check_device
 
     check_device(args.device, args.runner)
-    check_output_folder(Path(args.out))
+    if "://" not in args.out:  # a URI is checked by the Ray engine (salmap.distributed)
+        check_output_folder(Path(args.out))
     options = OutputOptions(
         bits=args.bits,
         colormap=colormap,
@@ -389,19 +413,44 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
 
 
 def run(args) -> int:
+    check_engine_arguments(args)
+    kinds, options = check_options(args)
+    out = Path(args.out)
+    found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
+    items = expand_frames(found.items) if args.all_frames else found.items
+    if args.engine == "ray":
+        from salmap.distributed import predict_files_on_ray
+
+        done, reused, failed = predict_files_on_ray(items, kinds, options, args)
+    else:
+        done, reused, failed = predict_locally(items, kinds, options, args)
+    skipped = list(found.problems) + failed
+    where = args.out.rstrip("/") if "://" in args.out else out
+    ignored = ", ".join(f"{n} {why}" for why, n in sorted(found.ignored.items()))
+    print(
+        f"{done} image(s) done, {len(skipped)} skipped"
+        + (f", {reused} done by an earlier run" if reused else "")
+        + (f"; files ignored: {ignored}" if ignored else "")
+        + f"; outputs in {where}, listed in {where}/{MANIFEST}"
+    )
+    for reason in skipped:
+        print(f"  skipped: {reason}", file=sys.stderr)
+    return 1 if skipped else 0
+
+
+def predict_locally(items, kinds, options, args) -> tuple[int, int, list[str]]:
+    """The local engine: how many images were done, how many kept from an earlier run, and
+    why the others were skipped."""
     from salmap import load_model
     from salmap.inference import make_runner
 
-    kinds, options = check_options(args)
     out = Path(args.out)
-    found = collect_inputs(args.inputs, exclude=out)
-    items = expand_frames(found.items) if args.all_frames else found.items
     plans = plan_outputs(items, out, kinds, args.overwrite, args.skip_existing)
     todo = [i for i, plan in enumerate(plans) if not args.skip_existing or not _complete(plan)]
     entries: dict[int, dict] = {
         i: _entry(items[i], plans[i], out, "existing") for i in set(range(len(items))) - set(todo)
     }
-    skipped = list(found.problems)
+    done, failed = 0, []
     try:
         if todo:
             model = load_model(args.model, runner=args.runner)
@@ -414,22 +463,9 @@ def run(args) -> int:
                 args,
                 entries=_Recorder(entries, todo, items, plans, out),
             )
-            skipped += failed
-        else:
-            done = 0
     finally:
         write_manifest(out / MANIFEST, items, plans, out, entries)
-    reused = len(items) - len(todo)
-    ignored = ", ".join(f"{n} {why}" for why, n in sorted(found.ignored.items()))
-    print(
-        f"{done} image(s) done, {len(skipped)} skipped"
-        + (f", {reused} done by an earlier run" if reused else "")
-        + (f"; files ignored: {ignored}" if ignored else "")
-        + f"; outputs in {out}, listed in {out / MANIFEST}"
-    )
-    for reason in skipped:
-        print(f"  skipped: {reason}", file=sys.stderr)
-    return 1 if skipped else 0
+    return done, len(items) - len(todo), failed
 
 
 def _complete(plan: dict[str, Path]) -> bool:
@@ -438,7 +474,7 @@ def _complete(plan: dict[str, Path]) -> bool:
 
 def _entry(item: Input, plan, out: Path, status: str, error: str | None = None, note=None):
     entry = {"input": str(item.path), "status": status}
-    if item.frame or "-frame" in item.stem.name:
+    if item.frame is not None:
         entry["frame"] = item.frame + 1
     if error is None:
         entry["outputs"] = {k: str(p.relative_to(out)) for k, p in plan.items()}
@@ -460,7 +496,7 @@ class _Recorder:
         self.entries[i] = _entry(self.items[i], self.plans[i], self.out, status, error, note)
 
 
-def write_manifest(path: Path, items, plans, out: Path, entries: dict[int, dict]) -> None:
+def write_manifest(path, items, plans, out: Path, entries: dict[int, dict], write=None) -> None:
     """``DIR/manifest.jsonl``: one JSON line per input, in input order: its outputs (status
     ``done``, or ``existing`` from an earlier run), its error, or ``not done`` (interrupted)."""
     from salmap.files import atomic_write_bytes
@@ -469,27 +505,34 @@ def write_manifest(path: Path, items, plans, out: Path, entries: dict[int, dict]
         json.dumps(entries.get(i) or _entry(item, plans[i], out, "not done"), ensure_ascii=False)
         for i, item in enumerate(items)
     ]
-    atomic_write_bytes(path, ("\n".join(lines) + "\n" if lines else "").encode())
+    (write or atomic_write_bytes)(path, ("\n".join(lines) + "\n" if lines else "").encode())
 
 
 def predict_files(
-    items, plans, runner, options: OutputOptions, args, progress: bool = True, entries=None
+    items,
+    plans,
+    runner,
+    options: OutputOptions,
+    args,
+    progress: bool = True,
+    entries=None,
+    write=None,
 ) -> tuple[int, list[str]]:
     """Predict every item of ``items`` and write its outputs as ``plans`` say (decoding and
-    writing in 2 threads). ``args`` gives batch_size, background_rgb, max_output_side and
-    all_frames; ``entries(k, status, error, note)`` hears of each item. Returns how many were
-    done and why the others were skipped."""
+    writing in 2 threads; ``write`` as :func:`write_outputs` takes it). ``args`` gives
+    batch_size, background_rgb and max_output_side; ``entries(k, status, error, note)`` hears
+    of each item. Returns how many were done and why the others were skipped."""
     from tqdm import tqdm
 
     from salmap.data.images import frame_count
     from salmap.inference import predict_stream, read_input
 
-    keep_pixels = any(k in PIXEL_OUTPUTS for plan in plans[:1] for k in plan)
+    keep_pixels = any(k in PIXEL_OUTPUTS for plan in plans for k in plan)
     notes: dict[int, str] = {}
 
     def read(k: int):
         item = items[k]
-        if not args.all_frames and item.path.suffix.lower() in MULTI_FRAME_SUFFIXES:
+        if item.frame is None and item.path.suffix.lower() in MULTI_FRAME_SUFFIXES:
             n = frame_count(item.path)
             if n > 1:
                 notes[k] = f"first of {n} frames (--all-frames for all)"
@@ -499,7 +542,7 @@ def predict_files(
             args.background_rgb,
             args.max_output_side,
             keep_pixels,
-            item.frame,
+            item.frame or 0,
         )
 
     entries = entries or (lambda *a, **kw: None)
@@ -516,7 +559,7 @@ def predict_files(
                 skipped.append(message)
                 entries(k, "error", message)
             else:
-                writes.append((k, pool.submit(write_outputs, image, result, plan, options)))
+                writes.append((k, pool.submit(write_outputs, image, result, plan, options, write)))
                 done += 1
                 if len(writes) > 2 * args.batch_size:  # bound the images held in memory
                     j, w = writes.pop(0)

@@ -13,8 +13,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "config", nargs="?", help="YAML recipe (default: built-in defaults = the seed's recipe)"
     )
-    p.add_argument("--data", help="dataset folder (data.path)")
-    p.add_argument("--format", help="dataset layout (data.format), guessed when omitted")
+    p.add_argument(
+        "--data",
+        action="append",
+        help="dataset folder (data.path); repeat it to train on the union of several datasets",
+    )
+    p.add_argument(
+        "--format", help="dataset layout (data.format) of every --data folder, guessed when omitted"
+    )
     p.add_argument("--out", help="run folder (out)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -51,10 +57,14 @@ FLAG_FIELDS = {
 
 
 def run(args) -> int:
+    import json
+
     from salmap.errors import SalmapError
     from salmap.train import load_config, train
     from salmap.train.config import resume_config
 
+    if args.data is not None:  # one folder as a string, several as a list (JSON is YAML)
+        args.data = args.data[0] if len(args.data) == 1 else json.dumps(args.data)
     overrides = [
         f"{key}={getattr(args, flag)}"
         for flag, key in FLAG_FIELDS.items()

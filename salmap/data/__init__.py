@@ -11,6 +11,7 @@ from salmap.data.base import (
     Record,
     SaliencyDataset,
     SplitRule,
+    fold_indices,
     ids_hash,
     split_indices,
 )
@@ -20,6 +21,7 @@ from salmap.data.folder import FolderDataset
 from salmap.data.images import load_image, load_map
 from salmap.data.mit1003 import MIT1003
 from salmap.data.nus_scene import NUSScene
+from salmap.data.osie import OSIE
 from salmap.data.salicon import SALICON
 from salmap.errors import DataError
 
@@ -31,6 +33,7 @@ FORMATS: dict[str, type[SaliencyDataset]] = {
     "mit1003": MIT1003,
     "salicon": SALICON,
     "nus-scene": NUSScene,
+    "osie": OSIE,
     "folder": FolderDataset,
 }
 
@@ -48,6 +51,7 @@ __all__ = [
     "density_map",
     "drop_outside",
     "fixation_map",
+    "fold_indices",
     "guess_format",
     "ids_hash",
     "load_image",
@@ -68,7 +72,7 @@ def guess_format(path: str | Path) -> str:
     raise DataError(
         f"{path}: no known dataset layout. Expected one of: CAT2000 (Stimuli/ + FIXATIONMAPS/), "
         "MIT1003 (ALLSTIMULI/ + ALLFIXATIONMAPS/), SALICON (images/ + maps/ or fixations/), "
-        "NUS-Scene (stimuli/ + tidy/fixations.mat), or a folder (images/ + maps/ and/or "
+        "NUS-Scene (stimuli/ + tidy/fixations.mat), OSIE (stimuli/ + eye/fixations.mat), or a folder (images/ + maps/ and/or "
         "fixations/). Pass --format to say which."
     )
 

@@ -261,3 +261,23 @@ def split_indices(
         val.extend(ordered[: int(round(val_fraction * len(members)))])
     val_set = set(val)
     return [i for i in range(len(ids)) if i not in val_set], sorted(val)
+
+
+def fold_indices(
+    ids: list[str], categories: list[str | None] | None = None, k: int = 5, seed: int = SPLIT_SEED
+) -> list[int]:
+    """The fold (0 to k - 1) of each item for k-fold cross-validation, stratified like
+    :func:`split_indices`: within each category the items, ordered by SHA-256 of
+    ``"{seed}:{id}"``, are dealt to the folds in turn, so fold sizes differ by at most one per
+    category. Cross-validate inside a training split (never on its validation split)."""
+    if k < 2:
+        raise ValueError(f"k-fold cross-validation needs k >= 2, got {k}")
+    categories = categories or [None] * len(ids)
+    groups: dict[str | None, list[int]] = {}
+    for i, c in enumerate(categories):
+        groups.setdefault(c, []).append(i)
+    folds = [0] * len(ids)
+    for members in groups.values():
+        for rank, i in enumerate(sorted(members, key=lambda i: _rank(seed, ids[i]))):
+            folds[i] = rank % k
+    return folds

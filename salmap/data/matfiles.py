@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import scipy.io
-
 from salmap.errors import DataError
 
 
 def load_mat(path: str | Path, *keys: str) -> dict:
     """Load the named variables of a MATLAB v5 .mat file, with errors that name the file."""
+    import scipy.io  # here: a second of every salmap command's start-up otherwise
+
     path = Path(path)
     try:
         data = scipy.io.loadmat(path, variable_names=list(keys) or None)

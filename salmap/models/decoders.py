@@ -137,6 +137,8 @@ class ReadoutDecoder(nn.Module):
     convolutions only (``widths`` channels each, Softplus between). The pretrained encoder
     does the seeing; the readout only learns which of its features attract the eye."""
 
+    first_feature = 2  # the encoder levels it reads: strides 8, 16, 32 (not 2 and 4)
+
     def __init__(
         self,
         encoder_channels: Sequence[int],
@@ -145,8 +147,8 @@ class ReadoutDecoder(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        self.output_stride = encoder_reductions[2]
-        chans = list(encoder_channels)[2:]  # strides 8, 16, 32
+        self.output_stride = encoder_reductions[self.first_feature]
+        chans = list(encoder_channels)[self.first_feature :]
         layers: list[nn.Module] = [nn.Dropout2d(dropout)] if dropout else []
         cin = sum(chans)
         for w in widths:
@@ -156,7 +158,7 @@ class ReadoutDecoder(nn.Module):
         self.readout = nn.Sequential(*layers)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        feats = features[2:]
+        feats = features[self.first_feature :]
         size = feats[0].shape[-2:]
         up = [feats[0]] + [
             F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in feats[1:]

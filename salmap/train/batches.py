@@ -55,12 +55,14 @@ class CachedSet(Dataset):
 
 class LoaderBatches:
     """Batches read from the cache by a DataLoader and copied to the device at each step.
-    :meth:`epoch` yields ``(indices, (x, target, fix))``, the indices into the split."""
+    :meth:`epoch` yields ``(indices, (x, target, fix))``, the indices into the split. ``data`` is
+    a :class:`CachedSet`, a :class:`salmap.train.features.FeatureSet` (``x`` is then a list of
+    the encoder's feature maps, one per level) or a union of them (with an ``epoch``)."""
 
     on_device = False
 
     def __init__(
-        self, data: CachedSet, sampler: DistributedSampler, batch_size: int, workers, device
+        self, data: Dataset, sampler: DistributedSampler, batch_size: int, workers, device
     ):
         self.data, self.sampler, self.batch_size = data, sampler, batch_size
         self.workers, self.device = workers, device
@@ -82,7 +84,14 @@ class LoaderBatches:
         order = list(self.sampler)
         for k, batch in enumerate(loader):
             indices = order[k * self.batch_size : (k + 1) * self.batch_size]
-            yield indices, tuple(t.to(self.device, non_blocking=True) for t in batch)
+            yield indices, tuple(_to(t, self.device) for t in batch)
+
+
+def _to(t, device):
+    """A batch's tensor, or list of tensors (a FeatureSet's encoder features), on ``device``."""
+    if isinstance(t, list):
+        return [u.to(device, non_blocking=True) for u in t]
+    return t.to(device, non_blocking=True)
 
 
 class DeviceBatches:

@@ -16,14 +16,30 @@ from salmap.models.config import ModelConfig
 
 @dataclass
 class DataConfig:
-    path: str | None = None  # dataset folder (required to train)
-    format: str | None = None  # guessed from the layout when None
+    # dataset folder, or a list of them to train on their union (required to train)
+    path: str | list[str] | None = None
+    # guessed from each folder's layout when None; one name for all folders, or one per folder
+    format: str | list[str | None] | None = None
     val_fraction: float = VAL_FRACTION
     split_seed: int = SPLIT_SEED
     sigma: float = DENSITY_SIGMA  # density blur, fraction of the longer side
     hflip: float = 0.5  # probability of a horizontal flip (the only augmentation that is safe)
     cache_dir: str | None = None  # decoded-sample cache; default ~/.cache/salmap
     workers: int = 2  # DataLoader worker processes
+    # with a frozen encoder, compute its features once per image (and mirror image) into the
+    # decoded cache and train the rest from them
+    cache_features: bool = True
+
+    def sources(self) -> list[tuple[str, str | None]]:
+        """(folder, format or None) of every dataset to train on, in order."""
+        paths = [self.path] if isinstance(self.path, str) else list(self.path or [])
+        formats = self.format if isinstance(self.format, list) else [self.format] * len(paths)
+        if len(formats) != len(paths):
+            raise SalmapError(
+                f"data.format lists {len(formats)} formats for {len(paths)} data.path folders: "
+                "give one format per folder, a single format for all, or none (guessed)"
+            )
+        return [(str(p), f) for p, f in zip(paths, formats)]
 
 
 @dataclass
@@ -127,6 +143,7 @@ RESUMABLE_CHANGES = (
     "data.path",
     "data.workers",
     "data.cache_dir",
+    "data.cache_features",  # the same training either way (up to the features' float16 rounding)
     "channels_last",
     "data_on_device",
     "fused_optimizer",

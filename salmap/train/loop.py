@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.utils.data import ConcatDataset, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
 from tqdm import tqdm
@@ -49,7 +50,8 @@ from salmap.models.io import save_model
 from salmap.models.model import SaliencyModel
 from salmap.train.batches import CachedSet, DeviceBatches, LoaderBatches, fits_on_device
 from salmap.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from salmap.train.config import TrainConfig, check_resumable, save_config
+from salmap.train.config import DataConfig, TrainConfig, check_resumable, save_config
+from salmap.train.features import FeatureSet, build_features, decode_features, first_level
 from salmap.train.validation import FRAME_METRICS, FrameScorer
 from salmap.viz import plot_training_curves
 
@@ -67,6 +69,9 @@ COLUMNS = [
     "images_per_s",
 ]
 
+
+# Each validation set's figures (metrics.csv has val_<tag>_<metric> for each of several sets)
+VAL_METRICS = ("loss", "ssim", *FRAME_METRICS)
 
 STEP_COLUMNS = ["epoch", "step", "images", "train_loss"]
 
@@ -97,6 +102,49 @@ def hardware(device: torch.device) -> str:
 
 class TrainingError(SalmapError):
     """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
+
+
+class UnionSet(ConcatDataset):
+    """Several datasets' training sets as one; :attr:`epoch` is passed on to each of them."""
+
+    @property
+    def epoch(self) -> int:
+        return self.datasets[0].epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        for d in self.datasets:
+            d.epoch = value
+
+
+def open_sources(data: DataConfig) -> dict:
+    """The datasets of ``data.path`` (one folder or several), keyed by a short unique tag: the
+    format's name (``nus-scene``, ``osie``), or the folder's name for the folder format."""
+    sources = data.sources()
+    if not sources:
+        raise SalmapError("no dataset: pass --data PATH (or set data.path in the config)")
+    datasets = {}
+    for path, fmt in sources:
+        ds = open_dataset(path, fmt, data.sigma)
+        base = Path(ds.root).name if ds.format == "folder" else ds.format
+        tag, k = base, 2
+        while tag in datasets:
+            tag, k = f"{base}-{k}", k + 1
+        datasets[tag] = ds
+    return datasets
+
+
+def split_json(parts: dict) -> str:
+    """The ids of each split: ``{"train": [...], "val": [...]}`` for one dataset; for several,
+    the same with ids written ``<tag>/<id>``."""
+    several = len(parts) > 1
+    return json.dumps(
+        {
+            name: [f"{tag}/{i}" if several else i for tag, p in parts.items() for i in p[name].ids]
+            for name in ("train", "val")
+        },
+        indent=1,
+    )
 
 
 @dataclass
@@ -230,7 +278,7 @@ class Trainer:
             raise SalmapError(
                 f"{self.out} already holds a run: pass --resume to continue it, or choose another --out"
             )
-        if cfg.data.path is None:
+        if not cfg.data.path:
             raise SalmapError("no dataset: pass --data PATH (or set data.path in the config)")
         self.speed = Speed.resolve(cfg, self.ddp.device)
         torch.manual_seed(cfg.seed)
@@ -249,73 +297,126 @@ class Trainer:
         if self.ddp.world > 1:
             ids = [self.ddp.device.index] if self.ddp.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        self.forward = self.net
-        if self.speed.compile != "none":
-            self.forward = torch.compile(self.net, mode=self.speed.compile, dynamic=False)
         self._data()
+        # a batch of images goes through the whole model; their encoder's features (a list of
+        # maps, see salmap.train.features) through the decoder and head only
+        self.forward = self.net
+        if self.features:
+            first = first_level(self.model)
+            self.forward = lambda feats: decode_features(self.model, feats, first)
+        if self.speed.compile != "none":
+            self.forward = torch.compile(self.forward, mode=self.speed.compile, dynamic=False)
 
     # -- data -----------------------------------------------------------------------------
     def _data(self):
+        """One training set (the union of every dataset's training split) and one validation
+        set per dataset (``val``, or ``val_<tag>`` each when there are several)."""
         cfg, ddp = self.cfg, self.ddp
-        ds = open_dataset(cfg.data.path, cfg.data.format, cfg.data.sigma)
+        datasets = open_sources(cfg.data)
         parts = {
-            name: ds.split(name, cfg.data.val_fraction, cfg.data.split_seed)
-            for name in ("train", "val")
+            tag: {
+                name: ds.split(name, cfg.data.val_fraction, cfg.data.split_seed)
+                for name in ("train", "val")
+            }
+            for tag, ds in datasets.items()
         }
-        if len(parts["train"]) == 0:
+        if not any(len(p["train"]) for p in parts.values()):
             raise SalmapError(f"{cfg.data.path}: no training images")
         if ddp.main:
             self.out.mkdir(parents=True, exist_ok=True)
-            for p in ds.problems[:20]:
-                tqdm.write(f"warning: {p}")
-            split = json.dumps({k: v.ids for k, v in parts.items()}, indent=1)
-            atomic_write_bytes(self.out / "split.json", split.encode())
-        normalize = Normalize.from_config(cfg.model)
-        self.batches, self.frame = {}, None
-        for name, part in parts.items():
-            if len(part) == 0:
+            for ds in datasets.values():
+                for p in ds.problems[:20]:
+                    tqdm.write(f"warning: {p}")
+            atomic_write_bytes(self.out / "split.json", split_json(parts).encode())
+        self.normalize = Normalize.from_config(cfg.model)
+        self.features = self._use_features()
+        several = len(datasets) > 1
+        self.val_names = []
+        self.columns = list(COLUMNS)
+        self.batches, self.frames = {}, {}
+        train_sets = [
+            self._cached_set(f"{tag} train" if several else "train", p["train"], cfg.data.hflip)
+            for tag, p in parts.items()
+            if len(p["train"])
+        ]
+        self._add_set("train", train_sets[0] if len(train_sets) == 1 else UnionSet(train_sets))
+        for tag, p in parts.items():
+            if len(p["val"]) == 0:
                 continue
-            if ddp.main:  # rank 0 builds the cache; the others wait, then read it
-                cache = build_cache(
-                    part,
-                    cfg.model.input_size,
-                    cfg.model.aspect,
-                    cfg.data.cache_dir,
-                    workers=max(1, cfg.data.workers),
-                    progress=self._bar(f"caching {name}"),
+            name = f"val_{tag}" if several else "val"
+            self._add_set(name, self._cached_set(f"{tag} val" if several else "val", p["val"]))
+            self.val_names.append(name)
+            if cfg.eval_every:
+                self.frames[name] = FrameScorer(
+                    p["val"], cfg.model.input_size, cfg.model.aspect, cfg.eval_longer_side
                 )
-            ddp.barrier()
-            if not ddp.main:
-                cache = build_cache(
-                    part, cfg.model.input_size, cfg.model.aspect, cfg.data.cache_dir
-                )
-            if self.loss.needs_fixations and not cache.has_fixations:
-                raise SalmapError("the nss loss needs fixations, and this dataset has none")
-            hflip = cfg.data.hflip if name == "train" else 0.0
-            data = CachedSet(cache, normalize, hflip, cfg.seed)
-            sampler = DistributedSampler(
-                data, ddp.world, ddp.rank, shuffle=name == "train", seed=cfg.seed, drop_last=False
-            )
-            self.batches[name] = self._batch_source(data, sampler, cache)
-            if name == "val" and cfg.eval_every:
-                self.frame = FrameScorer(
-                    part, cfg.model.input_size, cfg.model.aspect, cfg.eval_longer_side
-                )
+            if several:
+                self.columns += [f"{name}_{m}" for m in VAL_METRICS]
 
-    def _batch_source(self, data, sampler, cache):
+    def _cached_set(self, what: str, part, hflip: float = 0.0):
+        """The decoded cache of ``part`` (built by rank 0, read by the others), as images or, with
+        a frozen encoder, as the encoder's features (see :meth:`_use_features`)."""
+        cfg, ddp = self.cfg, self.ddp
+        if ddp.main:
+            cache = build_cache(
+                part,
+                cfg.model.input_size,
+                cfg.model.aspect,
+                cfg.data.cache_dir,
+                workers=max(1, cfg.data.workers),
+                progress=self._bar(f"caching {what}"),
+            )
+        ddp.barrier()
+        if not ddp.main:
+            cache = build_cache(part, cfg.model.input_size, cfg.model.aspect, cfg.data.cache_dir)
+        if self.loss.needs_fixations and not cache.has_fixations:
+            raise SalmapError(f"the nss loss needs fixations, and {part.root} has none")
+        if not self.features:
+            return CachedSet(cache, self.normalize, hflip, cfg.seed)
+        feats = build_features(
+            self.model,
+            cache,
+            self.normalize,
+            flips=2 if hflip else 1,
+            device=self.ddp.device,
+            batch_size=self.cfg.batch_size,
+            progress=self._bar(f"encoder features of {what}", unit="batch"),
+        )
+        return FeatureSet(cache, feats, first_level(self.model), hflip, cfg.seed)
+
+    def _use_features(self) -> bool:
+        """Train from features computed once when the encoder is frozen (one process only:
+        under DDP the wrapped model must run whole, so images are fed as before)."""
+        return (
+            self.cfg.data.cache_features and self.cfg.optim.encoder_lr == 0 and self.ddp.world == 1
+        )
+
+    def _add_set(self, name: str, data: Dataset):
+        sampler = DistributedSampler(
+            data,
+            self.ddp.world,
+            self.ddp.rank,
+            shuffle=name == "train",
+            seed=self.cfg.seed,
+            drop_last=False,
+        )
+        self.batches[name] = self._batch_source(data, sampler)
+
+    def _batch_source(self, data, sampler):
         """The split held on the device when asked (or, with "auto", when it fits), else a
-        DataLoader over the cache."""
-        on_device = self.speed.data_on_device
+        DataLoader over the cache. Only one data set's images go to the device; the encoder's
+        features (:class:`FeatureSet`) and a union of data sets are always read by the loader."""
+        on_device = type(data) is CachedSet and self.speed.data_on_device
         if on_device == "auto":
-            on_device = fits_on_device(cache, self.ddp.device)
+            on_device = fits_on_device(data.cache, self.ddp.device)
         if on_device:
             return DeviceBatches(data, sampler, self.cfg.batch_size, self.ddp.device)
         workers = self.cfg.data.workers
         return LoaderBatches(data, sampler, self.cfg.batch_size, workers, self.ddp.device)
 
-    def _bar(self, desc):
+    def _bar(self, desc, unit="img"):
         return lambda it, total=None: tqdm(
-            it, total=total, desc=desc, unit="img", leave=False, disable=not self.ddp.main
+            it, total=total, desc=desc, unit=unit, leave=False, disable=not self.ddp.main
         )
 
     # -- one pass ---------------------------------------------------------------------------
@@ -327,8 +428,11 @@ class Trainer:
     def step(self, x, target, fix, train: bool):
         """One batch: forward (and, training, backward and the optimiser's step); returns the
         loss and the activated maps, both still on the device."""
-        if self.speed.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)  # a no-op on the device path
+        if self.speed.channels_last:  # a no-op on the device path
+            if isinstance(x, list):  # the encoder's features, one map per level
+                x = [t.contiguous(memory_format=torch.channels_last) for t in x]
+            else:
+                x = x.contiguous(memory_format=torch.channels_last)
         with torch.set_grad_enabled(train), self._autocast():
             logits = self.forward(x)
         loss, _ = self.loss(logits, target, fix)
@@ -365,7 +469,7 @@ class Trainer:
                 losses[step] = loss
                 ssim_sum += ssim_of(maps, target, self.cfg.model.output).sum()
             if frame:
-                self.frame.submit(indices, maps[:, 0].cpu().numpy())
+                self.frames[name].submit(indices, maps[:, 0].cpu().numpy())
             sizes.append(len(indices))
             bar.update(1)
             if (step + 1) % self.cfg.log_every == 0 or step + 1 == len(source):
@@ -379,12 +483,19 @@ class Trainer:
         out = {f"{name}_loss": total[0] / n_all, f"{name}_ssim": total[1] / n_all}
         if train:
             out.update(seconds=seconds, images_per_s=n_all / seconds)
+            return out
+        counts = dict.fromkeys(VAL_METRICS, n_all)  # images each figure is the mean over
         if frame:
-            sums, counts = self.frame.collect()
-            both = self.ddp.sum([*sums, *counts])
+            sums, scored = self.frames[name].collect()
+            both = self.ddp.sum([*sums, *scored])
             k = len(FRAME_METRICS)
-            for j, column in enumerate(FRAME_METRICS):
-                out[column] = both[j] / both[k + j] if both[k + j] else math.nan
+            for j, metric in enumerate(FRAME_METRICS):
+                out[f"{name}_{metric}"] = both[j] / both[k + j] if both[k + j] else math.nan
+                counts[metric] = both[k + j]
+        else:
+            for metric in FRAME_METRICS:
+                counts[metric] = 0
+        out[f"{name}_counts"] = counts
         return out
 
     def _read_losses(self, losses, sizes, read, step, name, epoch, bar, t0) -> int:
@@ -412,10 +523,35 @@ class Trainer:
         """Whether validation is scored in evaluate's frame after ``epoch`` (0-based): every
         ``eval_every`` epochs, the first, the last and the checkpoint epochs."""
         every, e = self.cfg.eval_every, epoch + 1
-        if self.frame is None or not every:
+        if not self.frames or not every:
             return False
         last = e == self.cfg.epochs
         return e % every == 0 or e == 1 or last or e in self.cfg.checkpoint_epochs
+
+    def validate(self, epoch: int) -> dict:
+        """Every validation set's metrics and, over their union, ``val_loss``, ``val_ssim`` (means
+        over images) and, when due (see :meth:`_frame_due`), ``val_cc``, ``val_nss`` and
+        ``val_kld`` (means over the images each could be computed for: NSS needs fixations)."""
+        if not self.val_names:
+            return {}
+        frame = self._frame_due(epoch)
+        rows = [self.run_epoch(name, epoch, frame=frame) for name in self.val_names]
+        if self.val_names == ["val"]:
+            rows[0].pop("val_counts")
+            return rows[0]
+        out, sums, counts = {}, dict.fromkeys(VAL_METRICS, 0.0), dict.fromkeys(VAL_METRICS, 0)
+        for name, row in zip(self.val_names, rows):
+            for m, n in row.pop(f"{name}_counts").items():
+                if n:
+                    sums[m] += row[f"{name}_{m}"] * n
+                    counts[m] += n
+            out.update(row)
+        for m in VAL_METRICS:
+            if counts[m]:
+                out[f"val_{m}"] = sums[m] / counts[m]
+            elif frame or m in ("loss", "ssim"):
+                out[f"val_{m}"] = math.nan
+        return out
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _state(self, epoch: int) -> dict:
@@ -440,7 +576,7 @@ class Trainer:
 
     def _trim_log(self):
         """Drop rows of epochs after the checkpoint (logged just before a crash) from the CSVs."""
-        for name, columns in (("metrics.csv", COLUMNS), ("steps.csv", STEP_COLUMNS)):
+        for name, columns in (("metrics.csv", self.columns), ("steps.csv", STEP_COLUMNS)):
             path = self.out / name
             if not path.exists():
                 continue
@@ -449,7 +585,7 @@ class Trainer:
             atomic_write_bytes(path, _csv_text(rows, columns))
 
     def _log(self, row: dict, writer, redraw: bool):
-        _append_csv(self.out / "metrics.csv", [row], COLUMNS)
+        _append_csv(self.out / "metrics.csv", [row], self.columns)
         _append_csv(self.out / "steps.csv", self.step_rows, STEP_COLUMNS)
         self.step_rows = []
         if redraw:
@@ -478,9 +614,8 @@ class Trainer:
             for epoch in range(self.start_epoch, cfg.epochs):
                 row = {"epoch": epoch + 1, "lr": self.opt.param_groups[-1]["lr"]}
                 row.update(self.run_epoch("train", epoch))
-                if "val" in self.batches:
-                    with torch.no_grad():
-                        row.update(self.run_epoch("val", epoch, frame=self._frame_due(epoch)))
+                with torch.no_grad():
+                    row.update(self.validate(epoch))
                 self.sched.step()
                 monitored = row.get("val_loss", row["train_loss"])
                 improved = monitored < self.best
@@ -517,8 +652,8 @@ class Trainer:
         finally:
             if writer is not None:
                 writer.close()
-            if self.frame is not None:
-                self.frame.close()
+            for frame in self.frames.values():
+                frame.close()
         if ddp.main and cfg.report:
             from salmap.report import write_report
 

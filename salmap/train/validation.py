@@ -20,8 +20,8 @@ from salmap.data.transforms import fit
 from salmap.evaluate import Truth, ground_truth, rescale, score_map
 from salmap.inference import restore
 
-# What training logs, as (metrics.csv column, salmap.evaluate metric)
-FRAME_METRICS = {"val_cc": "cc", "val_nss": "nss", "val_kld": "kld"}
+# What training logs (as val_<metric>, or val_<tag>_<metric> per data set): salmap.evaluate's
+FRAME_METRICS = ("cc", "nss", "kld")
 
 
 class FrameScorer:
@@ -49,7 +49,7 @@ class FrameScorer:
 
     def _score(self, i: int, prediction: np.ndarray) -> dict:
         density = restore(prediction, self.geometries[i])
-        return score_map(density, self.truths[i], tuple(FRAME_METRICS.values()))
+        return score_map(density, self.truths[i], FRAME_METRICS)
 
     def collect(self) -> tuple[np.ndarray, np.ndarray]:
         """(sums, counts) per metric of :data:`FRAME_METRICS` over the images queued since the

@@ -1,0 +1,285 @@
+"""Saliency-aware cropping against the tools people use today, on real human fixations.
+
+For each image of the NUS-Scene validation split (salmap's 80/20 split) and each aspect ratio
+(1:1, 16:9, 4:5, 9:16) and zoom (1.0, 0.5), every method places a window of the same size
+(:func:`salmap.cropping.window_size`); the score is the fraction of the image's human fixations
+that fall inside it, averaged over the images whose window is smaller than the image. Methods,
+all run in this one process on the same decoded images:
+
+- ``centre``: the centred window;
+- ``smartcrop``: PyPI ``smartcrop`` (the algorithm of smartcrop.js), asked for a thumbnail of
+  the ratio (longer side 256 px, so it prescales as it is meant to be used) at exactly this zoom
+  (``min_scale = max_scale = zoom``); our window is centred on its crop;
+- ``vips-attention`` / ``vips-entropy``: libvips' ``smartcrop`` (what sharp's ``attention`` and
+  ``entropy`` strategies call) for the exact window size, on the full image;
+- ``cv-spectral`` / ``cv-finegrained``: OpenCV's static saliency maps (spectral residual,
+  fine-grained) with salmap's exact window search (:func:`salmap.best_window`);
+- ``salmap``: salmap's model (default: the shipped one) with the same search;
+- ``oracle``: the same search on the human fixations themselves (the upper bound).
+
+Time per image is the time to produce the eight boxes from the decoded image (the map, when
+there is one, computed once), with every library held to ``--threads`` CPU threads (default 1:
+on a shared machine, several threads per library measure the contention more than the method).
+
+    pip install -e .[bench]
+    nice python benchmarks/bench_crop.py [--data ../shared/datasets/nus-scene] [--limit N]
+        [--save-maps DIR]   # also write the OpenCV maps as DIR/<method>/<id>.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from salmap import best_window, load_model
+from salmap.cropping import window_size
+from salmap.data import open_dataset
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nus-scene"
+ASPECTS = ("1:1", "16:9", "4:5", "9:16")
+ZOOMS = (1.0, 0.5)
+SETTINGS = [(a, z) for z in ZOOMS for a in ASPECTS]
+SMARTCROP_SIDE = 256  # longer side of the thumbnail smartcrop is asked for
+
+
+def centred_box(cx: float, cy: float, w: int, h: int, width: int, height: int) -> tuple:
+    """The w x h box centred as near (cx, cy) as the image allows."""
+    x0 = int(np.clip(round(cx - w / 2), 0, width - w))
+    y0 = int(np.clip(round(cy - h / 2), 0, height - h))
+    return (x0, y0, x0 + w, y0 + h)
+
+
+def map_method(saliency):
+    """A method from a saliency function (H x W x 3 uint8 -> H x W map): one map per image,
+    then the exact window search per setting."""
+
+    def boxes(rgb, sizes):
+        m = saliency(rgb)
+        boxes.last = m  # kept for --save-maps
+        return {s: best_window(m, *s).box for s in sizes}
+
+    return boxes
+
+
+def centre(rgb, sizes):
+    height, width = rgb.shape[:2]
+    return {s: centred_box(width / 2, height / 2, *sizes[s], width, height) for s in sizes}
+
+
+def smartcrop_method():
+    import smartcrop
+    from PIL import Image
+
+    cropper = smartcrop.SmartCrop()
+
+    def boxes(rgb, sizes):
+        height, width = rgb.shape[:2]
+        image = Image.fromarray(rgb)
+        out = {}
+        for (aspect, zoom), (w, h) in sizes.items():
+            k = min(1.0, SMARTCROP_SIDE / max(w, h))
+            tw, th = max(1, round(w * k)), max(1, round(h * k))
+            c = cropper.crop(image, tw, th, max_scale=zoom, min_scale=zoom, num_scale_steps=1)[
+                "top_crop"
+            ]
+            cx, cy = c["x"] + c["width"] / 2, c["y"] + c["height"] / 2
+            out[aspect, zoom] = centred_box(cx, cy, w, h, width, height)
+        return out
+
+    return boxes
+
+
+def vips_method(interesting: str):
+    import pyvips
+
+    def boxes(rgb, sizes):
+        image = pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
+        out = {}
+        for s, (w, h) in sizes.items():
+            crop = image.smartcrop(w, h, interesting=interesting)
+            x0, y0 = -crop.xoffset, -crop.yoffset  # extract_area records where it cut
+            out[s] = (x0, y0, x0 + w, y0 + h)
+        boxes.last = (image, out)
+        return out
+
+    return boxes
+
+
+def opencv_saliency(kind: str):
+    import cv2
+
+    make = {
+        "spectral": cv2.saliency.StaticSaliencySpectralResidual_create,
+        "finegrained": cv2.saliency.StaticSaliencyFineGrained_create,
+    }[kind]
+
+    def saliency(rgb):
+        ok, m = make().computeSaliency(np.ascontiguousarray(rgb[..., ::-1]))
+        if not ok:
+            raise RuntimeError(f"OpenCV {kind} saliency failed")
+        return np.clip(np.nan_to_num(m.astype(np.float64)), 0, None)
+
+    return saliency
+
+
+def salmap_saliency(model):
+    return lambda rgb: model.predict(rgb)
+
+
+def fixation_counts(fixations: np.ndarray, shape) -> np.ndarray:
+    counts = np.zeros(shape, dtype=np.float64)
+    cols = np.clip(np.floor(fixations[:, 0]).astype(int), 0, shape[1] - 1)
+    rows = np.clip(np.floor(fixations[:, 1]).astype(int), 0, shape[0] - 1)
+    np.add.at(counts, (rows, cols), 1.0)
+    return counts
+
+
+def inside(fixations: np.ndarray, box) -> float:
+    x0, y0, x1, y1 = box
+    x, y = fixations[:, 0], fixations[:, 1]
+    return float(((x >= x0) & (x < x1) & (y >= y0) & (y < y1)).mean())
+
+
+def check_vips(method, rgb) -> None:
+    """libvips' crops are the image's own pixels at the box we read back from its offsets."""
+    image, out = method.last
+    for box in out.values():
+        x0, y0, x1, y1 = box
+        got = image.crop(x0, y0, x1 - x0, y1 - y0).numpy()
+        assert np.array_equal(got, rgb[y0:y1, x0:x1]), box
+
+
+def save_map(folder: Path, name: str, m: np.ndarray) -> None:
+    from salmap.files import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, m.astype(np.float32))
+    atomic_write_bytes(folder / f"{name}.npy", buf.getvalue())
+
+
+def run(data: Path, limit: int | None, model_path: str, save_maps: Path | None, threads: int):
+    dataset = open_dataset(data).split("val")
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    model = load_model(model_path)
+    if hasattr(model, "session"):  # onnxruntime: held to the same threads as the others
+        from salmap.export import OnnxModel
+
+        model = OnnxModel(model.source, threads=threads)
+    print(f"salmap model {model_path} on {'onnxruntime' if hasattr(model, 'session') else 'torch'}")
+    methods = {
+        "centre": centre,
+        "smartcrop": smartcrop_method(),
+        "vips-attention": vips_method("attention"),
+        "vips-entropy": vips_method("entropy"),
+        "cv-spectral": map_method(opencv_saliency("spectral")),
+        "cv-finegrained": map_method(opencv_saliency("finegrained")),
+        "salmap": map_method(salmap_saliency(model)),
+    }
+    warm = dataset.sample(0, density=False)["image"]
+    for method in methods.values():  # first calls load libraries and models: not timed
+        method(warm, {s: window_size(warm.shape[1], warm.shape[0], *s) for s in SETTINGS})
+    scores = {m: {s: [] for s in SETTINGS} for m in [*methods, "oracle"]}
+    seconds = {m: 0.0 for m in methods}
+    for i in range(n):
+        sample = dataset.sample(i, density=False)
+        rgb, fixations = sample["image"], sample["fixations"]
+        height, width = rgb.shape[:2]
+        sizes = {s: window_size(width, height, *s) for s in SETTINGS}
+        counts = fixation_counts(fixations, (height, width))
+        found = {"oracle": {s: best_window(counts, *s).box for s in SETTINGS}}
+        for name, method in methods.items():
+            t = time.perf_counter()
+            found[name] = method(rgb, sizes)
+            seconds[name] += time.perf_counter() - t
+            if name.startswith("vips"):
+                check_vips(method, rgb)
+            if save_maps and name.startswith("cv-"):
+                folder = save_maps / name
+                save_map(folder, sample["id"], method.last)
+        for s in SETTINGS:
+            if sizes[s] == (width, height):
+                continue  # the window is the whole image: nothing to choose
+            for name, boxes in found.items():
+                x0, y0, x1, y1 = boxes[s]
+                assert (x1 - x0, y1 - y0) == sizes[s] and x0 >= 0 and x1 <= width, (name, s)
+                assert y0 >= 0 and y1 <= height, (name, s)
+                scores[name][s].append(inside(fixations, boxes[s]))
+        if (i + 1) % 10 == 0 or i + 1 == n:
+            print(f"  {i + 1}/{n} images", flush=True)
+    return n, scores, {m: t / n for m, t in seconds.items()}
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def set_threads(n: int) -> None:
+    """Hold torch, OpenCV and libvips to ``n`` threads (libvips reads its variable at import)."""
+    import cv2
+    import torch
+
+    os.environ["VIPS_CONCURRENCY"] = str(n)
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+
+
+def report(n: int, scores, per_image: dict) -> str:
+    def label(s):
+        return f"{s[0]} @{s[1]:g}"
+
+    mean = {
+        m: {s: float(np.mean(v)) if v else float("nan") for s, v in d.items()}
+        for m, d in scores.items()
+    }
+    head = "| method | " + " | ".join(label(s) for s in SETTINGS) + " | mean | s/image |"
+    lines = [head, "|" + " --- |" + " ---: |" * (len(SETTINGS) + 2)]
+    counts = [len(scores["centre"][s]) for s in SETTINGS]
+    lines.append("| images scored | " + " | ".join(str(c) for c in counts) + " | | |")
+    for m, d in mean.items():
+        t = f"{per_image[m]:.3f}" if m in per_image else "-"
+        row = " | ".join(f"{d[s]:.3f}" for s in SETTINGS)
+        lines.append(f"| {m} | {row} | {np.mean(list(d.values())):.3f} | {t} |")
+    gap = [
+        (mean["salmap"][s] - mean["centre"][s]) / (mean["oracle"][s] - mean["centre"][s])
+        for s in SETTINGS
+    ]
+    lines.append(
+        "| salmap's share of the centre-to-oracle gap | "
+        + " | ".join(f"{g:.0%}" for g in gap)
+        + f" | {np.mean(gap):.0%} | |"
+    )
+    rivals = [m for m in mean if m not in ("salmap", "oracle")]
+    wins = [all(mean["salmap"][s] > mean[m][s] for m in rivals) for s in SETTINGS]
+    lines.append("")
+    lines.append(
+        f"{n} validation images, {torch_threads()} thread(s) per library. salmap beats every other non-oracle method at "
+        f"{sum(wins)} of {len(SETTINGS)} settings; mean share of the centre-to-oracle gap "
+        f"{np.mean(gap):.0%}."
+    )
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=str(DATA), help="NUS-Scene folder")
+    p.add_argument("--limit", type=int, default=None, help="only the first N validation images")
+    p.add_argument("--model", default="default", help="salmap model to use")
+    p.add_argument("--save-maps", type=Path, default=None, help="write the OpenCV maps here")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per library (default 1)")
+    args = p.parse_args()
+    set_threads(args.threads)
+    n, scores, per_image = run(
+        Path(args.data), args.limit, args.model, args.save_maps, args.threads
+    )
+    print(report(n, scores, per_image))
+
+
+if __name__ == "__main__":
+    main()
