@@ -176,6 +176,11 @@ def run_facts(run: Path, rows: list[dict]) -> list[str]:
 def _val_part(run: Path, config: dict, data: str | None):
     """The dataset, the run's split rule (its split.json) and its validation part."""
     d = config["data"]
+    if isinstance(d["path"], list):  # its split.json lists ids as <tag>/<id>
+        raise SalmapError(
+            f"{run}: trained on {len(d['path'])} data sets ({', '.join(map(str, d['path']))}); "
+            "salmap report covers a run on one data set only"
+        )
     path = data or d["path"]
     if path is None or not Path(path).exists():
         raise SalmapError(
@@ -210,8 +215,8 @@ def write_report(
     config_text = (run / "config.yaml").read_text()
     config = yaml.safe_load(config_text)
     rows = read_metrics(run / "metrics.csv")
-    models = kept_models(run)
     ds, rule, part = _val_part(run, config, data)
+    models = kept_models(run)
 
     report = Report(f"Training report: {run.resolve().name}")
     report.add("Run", *run_facts(run, rows))

@@ -2,6 +2,7 @@ import base64
 import re
 
 import pytest
+import yaml
 
 from salmap.cli import main
 from salmap.errors import SalmapError
@@ -44,4 +45,13 @@ def test_report_errors(tmp_path, tiny_run):
     assert sum(label.count("final") for label in labels) == 1
     with pytest.raises(SalmapError, match="pass --data"):
         write_report(tiny_run, data=str(tmp_path / "gone"), out=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+    several = tmp_path / "several"  # a run on two data sets: its ids are <tag>/<id>
+    several.mkdir()
+    (several / "metrics.csv").write_text((tiny_run / "metrics.csv").read_text())
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["data"]["path"] = [config["data"]["path"]] * 2
+    (several / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(SalmapError, match="trained on 2 data sets"):
+        write_report(several, out=tmp_path / "r")
     assert not (tmp_path / "r").exists()
