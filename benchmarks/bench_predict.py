@@ -15,6 +15,9 @@ screenshot-like designs (1920 x 1080 PNG), made in a temporary folder; then one 
 JPEG for peak memory (maximum resident set size of the process) and time.
 
     nice python benchmarks/bench_predict.py [--photos 8] [--screens 4] [--ref COMMIT]
+
+With ``--gpu-only``, only the GPU rows: this checkout on PyTorch with ``--device cuda`` (bf16
+autocast) at batch 8 and 32, on the same kind of images (no git archive needed).
 """
 
 from __future__ import annotations
@@ -106,15 +109,37 @@ def run_predict(code_dir: Path, images, out: Path, *options) -> tuple[float, flo
     return wall, int(rss_kb) / 1024, result.returncode
 
 
+def gpu_rows(args, work: Path) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SystemExit("--gpu-only: no CUDA device")
+    inputs = work / "in"
+    inputs.mkdir()
+    shots = photos(args.photos, inputs)
+    shots += [screenshot(k, inputs, shots[k % len(shots)]) for k in range(args.screens)]
+    print(f"{len(shots)} images on {torch.cuda.get_device_name()}, default outputs map + overlay")
+    print(f"{'path':<44} {'wall s':>7} {'images/s':>9} {'peak MB':>8}")
+    for batch in (8, 32):
+        name = f"--runner torch --device cuda --batch-size {batch}"
+        options = ["--runner", "torch", "--device", "cuda", "--batch-size", str(batch)]
+        wall, mb, _ = run_predict(ROOT, shots, work / f"gpu{batch}", *options)
+        print(f"{name:<44} {wall:7.1f} {len(shots) / wall:9.2f} {mb:8.0f}", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--photos", type=int, default=8)
     p.add_argument("--screens", type=int, default=4)
     p.add_argument("--ref", default=BEFORE, help="git commit of the old code")
     p.add_argument("--skip-48mp", action="store_true")
+    p.add_argument("--gpu-only", action="store_true", help="only the CUDA rows (see above)")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_predict_"))
     try:
+        if args.gpu_only:
+            gpu_rows(args, work)
+            return
         old = work / "old"
         old.mkdir()
         archive = subprocess.run(

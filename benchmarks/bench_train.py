@@ -1,125 +1,151 @@
-"""Training speed (images/s) of the seed recipe as written and of the fast path, in one run.
+"""Training speed of the seed recipe at its own batch size (4): the plain fp32 loop against the
+fast path, in one run, with the same seed, and whether their loss curves agree.
 
-The seed as written: ResNet-50 + seed decoder at 512x512, fp32, batch 4, plain SGD, BCE. The
-fast path: the same model from the decoded cache with channels_last and a larger batch, plus
-bf16 autocast on CUDA (and, for comparison, on CPU). Each variant runs warm-up steps, then is
-timed over --steps steps on real images from the cache (no JPEG decoding in the loop).
+Each variant is a real ``salmap train`` run (the Trainer, configs/seed.yaml, random init since
+ImageNet weights may not be fetchable) on the same data for ``--epochs`` epochs:
 
-    python benchmarks/bench_train.py [--steps 3] [--device cpu|cuda]
+- naive: fp32, channels-first, a DataLoader with host-to-device copies, the optimiser's
+  per-parameter loop, and a wait for the device at every step (log_every=1);
+- fast: bf16 autocast, channels_last, the decoded split held on the device with flips there,
+  fused optimiser, losses read every 50 steps (on CUDA, the config's defaults);
+- fast + torch.compile(MODE) for each ``--compile MODE``;
+- naive with seed 1: the spread between two equally good runs, the scale of "noise" against
+  which the fast path's loss curve is compared.
+
+Training images/s are the mean over the epochs after the first (warm-up, autotuning and
+compilation happen there). Validation metrics in evaluate's frame are switched off
+(eval_every=0) so that the figures are the training step's own.
+
+    python benchmarks/bench_train.py                       # CPU: NUS mini, 128 px
+    python benchmarks/bench_train.py --data ../shared/datasets/nus-scene --size 512 \\
+        --epochs 4 --compile reduce-overhead --out runs/bench   # a GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import tempfile
-import time
 import warnings
-from contextlib import nullcontext
+from pathlib import Path
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from salmap.data import NUS_MINI, open_dataset
-from salmap.data.cache import build_cache
-from salmap.data.transforms import Normalize
-from salmap.losses import CombinedLoss
-from salmap.models import ModelConfig, SaliencyModel
-from salmap.train.loop import CachedSet
+from salmap.data import NUS_MINI
+from salmap.train import load_config, train
+from salmap.train.loop import hardware
+
+# The fast path, spelled out so that a CPU run exercises it too (on CUDA these are the defaults)
+FAST = [
+    "amp=bf16",
+    "channels_last=true",
+    "data_on_device=true",
+    "fused_optimizer=true",
+    "compile=none",
+    "log_every=50",
+]
+NAIVE = [
+    "amp=none",
+    "channels_last=false",
+    "data_on_device=false",
+    "fused_optimizer=false",
+    "compile=none",
+    "log_every=1",
+]
 
 
-def run(device, batch, steps, bf16, channels_last, cache, size) -> float:
-    torch.manual_seed(0)
+def run_variant(name, overrides, args, root: Path) -> dict:
+    cfg = load_config(
+        "configs/seed.yaml",
+        [
+            "model.encoder_weights=null",
+            f"model.input_size=[{args.size},{args.size}]",
+            f"data.path={args.data}",
+            f"data.cache_dir={root / 'cache'}",
+            f"out={root / name.replace(', ', '-').replace(' ', '')}",
+            f"epochs={args.epochs}",
+            f"device={args.device}",
+            "checkpoint_epochs=[]",
+            "eval_every=0",
+            f"save_every={args.epochs}",
+            "data.workers=2",
+            *args.overrides,
+            *overrides,
+        ],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = SaliencyModel(
-            ModelConfig(encoder="resnet50", encoder_weights=None, input_size=(size, size))
-        )
-    model.to(device).train()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-    loss_fn = CombinedLoss({"bce": 1.0})
-    data = CachedSet(cache, Normalize.from_config(model.config), hflip=0.5)
-    loader = DataLoader(
-        data,
-        batch_size=batch,
-        shuffle=True,
-        num_workers=2,
-        drop_last=True,
-        persistent_workers=True,
-        pin_memory=device.type == "cuda",
-    )
-    amp = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-
-    def batches():
-        while True:
-            yield from loader
-
-    it = batches()
-
-    def step():
-        x, target, _ = next(it)
-        x, target = x.to(device, non_blocking=True), target.to(device, non_blocking=True)
-        if channels_last:
-            x = x.to(memory_format=torch.channels_last)
-        with amp:
-            logits = model(x)
-        loss, _ = loss_fn(logits, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for _ in range(2):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch / (time.perf_counter() - t)
+        run = train(cfg)
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rates = [float(r["images_per_s"]) for r in rows[1:]] or [float(rows[0]["images_per_s"])]
+    return {
+        "name": name,
+        "overrides": overrides,
+        "images_per_s": float(np.mean(rates)),
+        "first_epoch_s": float(rows[0]["seconds"]),
+        "train_loss": [float(r["train_loss"]) for r in rows],
+        "val_loss": [float(r["val_loss"]) for r in rows if r["val_loss"]],
+    }
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--size", type=int, default=512)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", default=str(NUS_MINI), help="dataset (default: the bundled mini)")
+    p.add_argument("--size", type=int, default=None, help="input side (default 512 GPU, 128 CPU)")
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument(
-        "--fast-batch",
-        type=int,
-        default=None,
-        help="batch of the fast path (default 8 CPU, 32 GPU)",
+        "--compile", action="append", default=[], metavar="MODE", help="also fast + compile MODE"
+    )
+    p.add_argument("--out", help="keep the runs and write bench_train.json here")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the recipe of every variant, e.g. --set model.encoder=tiny",
     )
     args = p.parse_args()
-    device = torch.device(args.device)
-    fast_batch = args.fast_batch or (32 if device.type == "cuda" else 8)
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = build_cache(open_dataset(NUS_MINI), (args.size, args.size), "resize", tmp)
-        name = (
-            torch.cuda.get_device_name()
-            if device.type == "cuda"
-            else f"CPU, {torch.get_num_threads()} threads"
+    args.size = args.size or (512 if args.device.startswith("cuda") else 128)
+    # naive with another seed: how far two equally good runs drift apart (the noise)
+    variants = [("naive", NAIVE), ("naive, seed 1", [*NAIVE, "seed=1"]), ("fast", FAST)]
+    variants += [(f"fast+compile-{m}", [*FAST, f"compile={m}"]) for m in args.compile]
+
+    root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench_train."))
+    root.mkdir(parents=True, exist_ok=True)
+    where = hardware(torch.device(args.device))
+    print(
+        f"seed recipe (ResNet-50 random init + seed decoder, SGD 1e-4, BCE, batch 4) at "
+        f"{args.size}x{args.size} on {where}, torch {torch.__version__}, data {args.data}, "
+        f"{args.epochs} epochs per variant, seed 0; changed: {args.overrides or 'nothing'}",
+        flush=True,
+    )
+    results = []
+    for name, overrides in variants:
+        r = run_variant(name, overrides, args, root)
+        results.append(r)
+        print(
+            f"  {name:<28} {r['images_per_s']:8.2f} images/s  (first epoch {r['first_epoch_s']:.1f} s)",
+            flush=True,
         )
-        print(f"seed architecture (ResNet-50 + seed decoder) at {args.size}x{args.size} on {name}")
-        variants = [
-            ("seed as written: fp32, batch 4", dict(batch=4, bf16=False, channels_last=False)),
-            (
-                f"fast: channels_last, batch {fast_batch}, fp32",
-                dict(batch=fast_batch, bf16=False, channels_last=True),
-            ),
-            (
-                f"fast: bf16 + channels_last, batch {fast_batch}",
-                dict(batch=fast_batch, bf16=True, channels_last=True),
-            ),
-        ]
-        rates = []
-        for label, kw in variants:
-            rate = run(device, steps=args.steps, cache=cache, size=args.size, **kw)
-            rates.append(rate)
-            print(f"  {label:<44} {rate:8.2f} images/s", flush=True)
-        print(f"  best fast path / seed as written: {max(rates[1:]) / rates[0]:.2f}x")
+    base = results[0]
+    for r in results[2:]:
+        print(f"  {r['name']} / naive: {r['images_per_s'] / base['images_per_s']:.2f}x")
+    print("per-epoch train loss (and validation loss), same seed:")
+    for r in results:
+        cells = " ".join(f"{v:.5f}" for v in r["train_loss"])
+        val = " ".join(f"{v:.5f}" for v in r["val_loss"])
+        print(f"  {r['name']:<28} train {cells} | val {val}")
+    for r in results[1:]:
+        diff = np.abs(np.array(r["train_loss"]) - base["train_loss"]) / np.array(base["train_loss"])
+        print(f"  {r['name']}: largest relative difference from naive {diff.max():.2e}")
+    summary = {"hardware": where, "torch": torch.__version__, "size": args.size, "runs": results}
+    (root / "bench_train.json").write_text(json.dumps(summary, indent=1))
+    print(f"runs and bench_train.json in {root}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ COMMANDS = {
     "crop": "salmap.commands.crop",
     "attention": "salmap.commands.attention",
     "serve": "salmap.commands.serve",
+    "report": "salmap.commands.report",
 }
 
 

@@ -97,10 +97,14 @@ class CombinedLoss:
     def needs_fixations(self) -> bool:
         return "nss" in self.weights
 
-    def __call__(self, logits, target, fixations=None) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(
+        self, logits, target, fixations=None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted sum, and each term's value (detached, left on the device: reading
+        them would wait for the device at every step)."""
         total, parts = 0.0, {}
         for name, w in self.weights.items():
             value = LOSSES[name](logits, target, fixations)
-            parts[name] = float(value.detach())
+            parts[name] = value.detach()
             total = total + w * value
         return total, parts

@@ -262,25 +262,49 @@ def save_figure(fig, path: Path, dpi: int = 110) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def plot_training_curves(metrics_csv: Path, out_png: Path) -> None:
-    """Loss and SSIM against epoch, train and validation together (the seed's figures)."""
+# The panels of curves.png: (metric.csv key, title, splits, frame note)
+CURVE_PANELS = (
+    ("loss", "Loss", ("train", "val"), "input frame"),
+    ("ssim", "SSIM", ("train", "val"), "input frame"),
+    ("cc", "CC", ("val",), "as salmap evaluate"),
+    ("nss", "NSS", ("val",), "as salmap evaluate"),
+    ("kld", "KLD", ("val",), "as salmap evaluate"),
+)
+
+
+def read_metrics(metrics_csv: Path) -> list[dict]:
+    """The rows of a run's metrics.csv as floats (NaN where a cell is empty)."""
     with open(metrics_csv, newline="") as f:
         rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    epoch = [int(r["epoch"]) for r in rows]
-    fig, axes = _pyplot().subplots(1, 2, figsize=(11, 4))
-    for ax, key, title in ((axes[0], "loss", "Loss"), (axes[1], "ssim", "SSIM")):
+    return [{k: float(v) if v not in (None, "") else np.nan for k, v in r.items()} for r in rows]
+
+
+def training_curves_figure(rows: list[dict], panels=CURVE_PANELS):
+    """Loss and SSIM of train and validation (the seed's figures, in the model's input frame),
+    and validation CC, NSS and KLD as ``salmap evaluate`` computes them, against epoch."""
+    fig, axes = _pyplot().subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    epoch = np.array([r["epoch"] for r in rows])
+    for ax, (key, title, splits, frame) in zip(axes[0], panels):
         for split, style in (("train", "-"), ("val", "--")):
-            col = f"{split}_{key}"
-            values = [float(r[col]) if r.get(col) not in (None, "") else np.nan for r in rows]
-            ax.plot(epoch, values, style, marker="o" if len(epoch) < 30 else None, label=split)
+            if split not in splits:
+                continue
+            values = np.array([r.get(f"{split}_{key}", np.nan) for r in rows])
+            ok = np.isfinite(values)
+            marker = "o" if ok.sum() < 30 else None
+            ax.plot(epoch[ok], values[ok], style, marker=marker, ms=3, label=split)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(title)
-        ax.set_title(f"{title}: train and validation")
+        ax.set_title(f"{title} ({frame})", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend()
-    save_figure(fig, out_png)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(metrics_csv: Path, out_png: Path) -> None:
+    """curves.png of a run: see :func:`training_curves_figure`."""
+    rows = read_metrics(metrics_csv)
+    if rows:
+        save_figure(training_curves_figure(rows), out_png)
 
 
 def comparison_figure(

@@ -48,8 +48,9 @@ def test_combination_by_weight(target):
     fix = (target > 0.5).float()
     loss = CombinedLoss({"kld": 1, "cc": -0.1, "nss": -0.1})
     total, parts = loss(logits, target, fix)
+    assert all(not p.requires_grad for p in parts.values())  # detached, left on the device
     assert total.item() == pytest.approx(
-        parts["kld"] - 0.1 * parts["cc"] - 0.1 * parts["nss"], rel=1e-5
+        float(parts["kld"] - 0.1 * parts["cc"] - 0.1 * parts["nss"]), rel=1e-5
     )
     assert loss.needs_fixations
     with pytest.raises(SalmapError, match="unknown loss 'mse'"):

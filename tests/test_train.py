@@ -133,10 +133,10 @@ def test_resume_matches_an_unbroken_run(tmp_path, nus_mini, monkeypatch):
 
     real = loop_mod.Trainer.run_epoch
 
-    def crash_in_epoch_two(self, name, epoch):
+    def crash_in_epoch_two(self, name, epoch, **kw):
         if epoch == 1 and name == "train":
             raise KeyboardInterrupt
-        return real(self, name, epoch)
+        return real(self, name, epoch, **kw)
 
     monkeypatch.setattr(loop_mod.Trainer, "run_epoch", crash_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
@@ -168,9 +168,9 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path, nus_mini, monk
     monkeypatch.setattr(loop_mod.CombinedLoss, "_epoch_two", False, raising=False)
     real_epoch = loop_mod.Trainer.run_epoch
 
-    def epoch_hook(self, name, epoch):
+    def epoch_hook(self, name, epoch, **kw):
         loop_mod.CombinedLoss._epoch_two = epoch == 1
-        return real_epoch(self, name, epoch)
+        return real_epoch(self, name, epoch, **kw)
 
     monkeypatch.setattr(loop_mod.Trainer, "run_epoch", epoch_hook)
     with pytest.raises(
@@ -302,3 +302,124 @@ def test_resume_uses_the_runs_own_config_and_refuses_changes(tmp_path, nus_mini,
 def test_loss_must_suit_the_output(tmp_path, nus_mini):
     with pytest.raises(SalmapError, match="'kld' does not suit model.output='sigmoid'"):
         train(tiny_cfg(tmp_path, nus_mini, "loss={kld: 1}", epochs=1))
+
+
+NAIVE = [
+    "amp=none",
+    "channels_last=false",
+    "data_on_device=false",
+    "fused_optimizer=false",
+    "log_every=1",
+]
+FAST = [
+    "amp=none",  # bf16 is the fast path's default on CUDA only
+    "channels_last=true",
+    "data_on_device=true",
+    "fused_optimizer=true",
+    "log_every=2",
+]
+
+
+def test_device_batches_are_the_loaders_batches(tmp_path, nus_mini):
+    """Held on the device, flipped and normalised there: the same samples, flips (image, map
+    and fixations alike) and order as the DataLoader path."""
+    from torch.utils.data.distributed import DistributedSampler
+
+    from salmap.data import open_dataset
+    from salmap.data.cache import build_cache
+    from salmap.data.transforms import Normalize
+    from salmap.train.batches import CachedSet, DeviceBatches, LoaderBatches
+
+    cache = build_cache(open_dataset(nus_mini), (48, 64), "pad", tmp_path / "c")
+    data = CachedSet(cache, Normalize([0.4, 0.5, 0.6], [0.2, 0.3, 0.25]), hflip=0.5, seed=3)
+    sampler = DistributedSampler(data, 1, 0, shuffle=True, seed=3)
+    cpu = torch.device("cpu")
+    loader = LoaderBatches(data, sampler, 5, 0, cpu)
+    device = DeviceBatches(data, sampler, 5, cpu)
+    flipped = 0
+    for epoch in (0, 1):
+        a, b = list(loader.epoch(epoch)), list(device.epoch(epoch))
+        assert len(a) == len(b) == len(loader) == 3
+        for (ia, ta), (ib, tb) in zip(a, b):
+            assert ia == ib
+            for u, v in zip(ta, tb):
+                torch.testing.assert_close(u, v, rtol=0, atol=0)
+        flipped += sum(
+            bool((tb[0][k] != torch.from_numpy(data.normalize(cache.images[i]))).any())
+            for ib, tb in b
+            for k, i in enumerate(ib)
+        )
+    assert 0 < flipped < 2 * len(data)  # some mirrored, some not
+
+
+def test_fast_path_trains_like_the_plain_loop(tmp_path, nus_mini):
+    """Same seed, same recipe: the device-held data, channels_last, the fused optimiser and
+    reading the losses every 2 steps give the plain loop's losses and weights."""
+    extra = ["optim.name=adam", "optim.lr=0.003", "data.hflip=0.5", "eval_every=0"]
+    naive = train(tiny_cfg(tmp_path, nus_mini, *extra, *NAIVE, epochs=3, out="naive"))
+    fast = train(tiny_cfg(tmp_path, nus_mini, *extra, *FAST, epochs=3, out="fast"))
+    runs = []
+    for run in (naive, fast):
+        with open(run / "metrics.csv") as f:
+            runs.append([(float(r["train_loss"]), float(r["val_loss"])) for r in csv.DictReader(f)])
+    assert runs[0][-1][0] < runs[0][0][0]  # it learned something
+    torch.testing.assert_close(torch.tensor(runs[0]), torch.tensor(runs[1]), rtol=1e-4, atol=1e-5)
+    a = load_file(naive / "models" / "final" / "model.safetensors")
+    b = load_file(fast / "models" / "final" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-5, msg=k)
+    with open(fast / "steps.csv") as f:
+        steps = list(csv.DictReader(f))
+    assert [r["step"] for r in steps if r["epoch"] == "1"] == ["2", "3"]  # 9 images, batch 4
+    info = json.loads((fast / "run.json").read_text())["sessions"][0]
+    assert info["speed"]["train"] == "DeviceBatches" and info["to_epoch"] == 3
+
+
+def test_validation_metrics_are_evaluates(tmp_path, nus_mini):
+    """val_cc, val_nss and val_kld in metrics.csv are what salmap evaluate gives the same
+    weights on the run's validation split (maps at each image's resolution), not figures of
+    the 64 x 64 input frame."""
+    from salmap.data import open_dataset
+    from salmap.evaluate import evaluate, summarize
+
+    run = train(tiny_cfg(tmp_path, nus_mini, "data.split_seed=5", "model.aspect=pad", epochs=1))
+    with open(run / "metrics.csv") as f:
+        logged = next(csv.DictReader(f))
+    part = open_dataset(nus_mini).split("val", 0.2, 5)
+    model = load_model(run / "models" / "final")
+    metrics = ("cc", "nss", "kld")
+    summary = summarize(evaluate(part, {"m": model.predict}, split="all", metrics=metrics), metrics)
+    for m in metrics:
+        assert float(logged[f"val_{m}"]) == pytest.approx(
+            summary["m"]["metrics"][m]["mean"], rel=1e-4
+        ), m
+
+
+def test_curves_show_cc_and_nss(tmp_path):
+    from salmap.viz import training_curves_figure
+
+    rows = [
+        {"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "val_cc": 0.3, "val_nss": 0.9},
+        {"epoch": 2, "train_loss": 0.9, "val_loss": 1.0, "val_cc": float("nan")},
+    ]
+    fig = training_curves_figure(rows)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(t.startswith("CC (as salmap evaluate") for t in titles)
+    assert any(t.startswith("NSS (as salmap evaluate") for t in titles)
+    assert any(t.startswith("Loss (input frame") for t in titles)
+    cc_axis = fig.axes[[t.startswith("CC") for t in titles].index(True)]
+    assert list(cc_axis.lines[0].get_ydata()) == [0.3]  # the epoch without a score is left out
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("compile=fast", "compile must be one of none, default"),
+        ("data_on_device=maybe", "data_on_device must be true, false or auto"),
+        ("channels_last=sometimes", "channels_last must be true, false or auto"),
+        ("log_every=0", "log_every must be at least 1"),
+    ],
+)
+def test_speed_settings_are_checked(tmp_path, nus_mini, setting, message):
+    with pytest.raises(SalmapError, match=message):
+        train(tiny_cfg(tmp_path, nus_mini, setting, epochs=1))

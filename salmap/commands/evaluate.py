@@ -389,7 +389,7 @@ def sources(predictors: dict, models: dict) -> dict:
     """Where each predictor's maps came from, for summary.json."""
     from salmap.evaluate import GOLD, PredictionFolder
     from salmap.models.io import read_config
-    from salmap.report import config_hash
+    from salmap.provenance import config_hash
 
     out = {}
     for name, p in predictors.items():
@@ -420,7 +420,7 @@ def run(args) -> int:
 
     from salmap.evaluate import evaluate, format_table, summarize, write_results
     from salmap.paired import format_pairs, paired_comparison
-    from salmap.report import (
+    from salmap.provenance import (
         by_category,
         format_categories,
         format_latex,

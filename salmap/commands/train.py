@@ -30,6 +30,11 @@ def add_parser(sub) -> None:
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
     p.add_argument(
+        "--report",
+        action="store_true",
+        help="write RUN/report/ (salmap report) when the run ends (report=true)",
+    )
+    p.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -65,6 +70,8 @@ def run(args) -> int:
         for flag, key in FLAG_FIELDS.items()
         if getattr(args, flag) is not None
     ]
+    if args.report:
+        overrides.append("report=true")
     if args.resume and args.out is None:
         raise SalmapError("--resume needs --out RUN, the folder of the run to continue")
     if args.resume and args.config is None:  # the run's own recipe

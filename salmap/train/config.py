@@ -64,8 +64,19 @@ class TrainConfig:
     early_stopping: int | None = None  # stop after this many epochs without a better val loss
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # How fast a step runs (none of these changes the model or the optimiser's semantics):
     amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | none
-    channels_last: bool = False
+    channels_last: bool | str = "auto"  # auto: on CUDA
+    data_on_device: bool | str = "auto"  # hold the decoded split there (auto: on a GPU it fits)
+    fused_optimizer: bool | str = "auto"  # auto: on CUDA; one fused kernel per optimiser step
+    compile: str = "none"  # none | default | reduce-overhead | max-autotune (torch.compile)
+    log_every: int = 50  # steps between host reads of the running loss (and steps.csv rows)
+    # Validation CC, NSS and KLD as `salmap evaluate` computes them (original resolution),
+    # every this many epochs (0: never) and at the last and checkpoint epochs.
+    eval_every: int = 1
+    eval_longer_side: int | None = None  # evaluate's --longer-side; None: original resolution
+    save_every: int = 1  # epochs between checkpoints/last.pt (and curves.png) updates
+    report: bool = False  # write RUN/report/ (salmap report) when the run ends
     out: str = "runs/train"
 
     def to_dict(self) -> dict:
@@ -133,6 +144,14 @@ RESUMABLE_CHANGES = (
     "data.workers",
     "data.cache_dir",
     "data.cache_features",  # the same training either way (up to the features' float16 rounding)
+    "channels_last",
+    "data_on_device",
+    "fused_optimizer",
+    "compile",
+    "log_every",
+    "eval_every",
+    "save_every",
+    "report",
 )
 
 

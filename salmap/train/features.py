@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from salmap.data.cache import SampleCache
 from salmap.data.transforms import Normalize
 from salmap.models.model import SaliencyModel
+from salmap.train.batches import flip_decisions
 
 
 def first_level(model: SaliencyModel) -> int:
@@ -109,7 +110,7 @@ def _write_features(model, cache, normalize, flips, device, batch_size, folder, 
 
 
 class FeatureSet(Dataset):
-    """Like :class:`salmap.train.loop.CachedSet` but yields the encoder's features of the
+    """Like :class:`salmap.train.batches.CachedSet` but yields the encoder's features of the
     (possibly mirrored) image instead of the image: (list of C x h x w float32 tensors, target
     map, fixation map). A flip is drawn exactly as CachedSet draws it, so both paths see the
     same flips in the same epochs."""
@@ -126,9 +127,7 @@ class FeatureSet(Dataset):
 
     def __getitem__(self, i: int):
         target, fix = self.cache.maps[i], self.cache.fixations[i]
-        flip = bool(
-            self.hflip and np.random.default_rng([self.seed, self.epoch, i]).random() < self.hflip
-        )
+        flip = bool(flip_decisions(self.seed, self.epoch, [i], self.hflip)[0])
         if flip:
             target, fix = target[:, ::-1], fix[:, ::-1]
         feats = [

@@ -2,19 +2,30 @@
 
 One command for one CPU, one GPU or many (launch with ``torchrun`` for several processes: the
 gradients are averaged by DistributedDataParallel, gloo on CPU and NCCL on CUDA). Every epoch
-logs train/validation loss and SSIM (and validation CC and NSS) to ``metrics.csv`` and
-TensorBoard and redraws ``curves.png``; ``checkpoints/last.pt`` is replaced atomically at the end
-of every epoch, so ``--resume`` continues from the last completed epoch with nothing lost or
-repeated (shuffling and flips are seeded by epoch, so the resumed run matches an unbroken one).
+logs train/validation loss and SSIM (in the model's input frame, the seed's figures) and the
+validation CC, NSS and KLD as ``salmap evaluate`` computes them (at each image's resolution, see
+:mod:`salmap.train.validation`) to ``metrics.csv`` and TensorBoard, and redraws ``curves.png``;
+``steps.csv`` holds the training loss every ``log_every`` steps. ``checkpoints/last.pt`` is
+replaced atomically (every ``save_every`` epochs), so ``--resume`` continues from the last saved
+epoch with nothing lost or repeated (shuffling and flips are seeded by epoch, so the resumed run
+matches an unbroken one).
+
+The step's speed (none of it changes the model or the optimiser's semantics; each switchable in
+the config): bf16 autocast and channels_last on CUDA, the decoded split held in the device's
+memory with flips and normalisation done there (:mod:`salmap.train.batches`), a fused
+optimiser step, optional ``torch.compile``, and no wait for the device inside an epoch but every
+``log_every`` steps (losses are accumulated on the device).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import os
+import platform
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -24,22 +35,25 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import ConcatDataset, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
 from tqdm import tqdm
 
 from salmap.data import dataset_tag, open_dataset
-from salmap.data.cache import SampleCache, build_cache
+from salmap.data.cache import build_cache
 from salmap.data.transforms import Normalize
 from salmap.errors import SalmapError
 from salmap.files import atomic_write_bytes
-from salmap.losses import CombinedLoss, cc_per_map, nss_per_map
+from salmap.losses import CombinedLoss
 from salmap.models.io import save_model
 from salmap.models.model import SaliencyModel
+from salmap.train.batches import CachedSet, DeviceBatches, LoaderBatches, fits_on_device
 from salmap.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from salmap.train.config import DataConfig, TrainConfig, check_resumable, save_config
 from salmap.train.features import FeatureSet, build_features, decode_features, first_level
+from salmap.train.validation import FRAME_METRICS, FrameScorer
+from salmap.viz import plot_training_curves
 
 COLUMNS = [
     "epoch",
@@ -49,39 +63,45 @@ COLUMNS = [
     "val_ssim",
     "val_cc",
     "val_nss",
+    "val_kld",
     "lr",
     "seconds",
     "images_per_s",
 ]
 
 
+# Each validation set's figures (metrics.csv has val_<tag>_<metric> for each of several sets)
+VAL_METRICS = ("loss", "ssim", *FRAME_METRICS)
+
+STEP_COLUMNS = ["epoch", "step", "images", "train_loss"]
+
+
+def _csv_text(rows: list[dict], columns: list[str], header: bool = True) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    if header:
+        w.writeheader()
+    w.writerows(
+        {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows
+    )
+    return buf.getvalue().encode()
+
+
+def _append_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    new = not path.exists()
+    with open(path, "ab") as f:
+        f.write(_csv_text(rows, columns, header=new))
+
+
+def hardware(device: torch.device) -> str:
+    """The training device in words, e.g. 'NVIDIA H100 80GB HBM3' or 'CPU (x86_64, 2 threads)'."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
 class TrainingError(SalmapError):
     """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
-
-
-class CachedSet(Dataset):
-    """Samples from a :class:`SampleCache`: normalised image, target map, fixation map.
-
-    Flips are drawn from a generator seeded by (seed, epoch, index), so they do not depend on
-    worker processes or on where a run was resumed. Set :attr:`epoch` before each epoch.
-    """
-
-    def __init__(self, cache: SampleCache, normalize: Normalize, hflip: float = 0.0, seed: int = 0):
-        self.cache, self.normalize, self.hflip, self.seed = cache, normalize, hflip, seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.cache)
-
-    def __getitem__(self, i: int):
-        image, target, fix = self.cache.images[i], self.cache.maps[i], self.cache.fixations[i]
-        if self.hflip and np.random.default_rng([self.seed, self.epoch, i]).random() < self.hflip:
-            image, target, fix = image[:, ::-1], target[:, ::-1], fix[:, ::-1]
-        return (
-            torch.from_numpy(self.normalize(image)),
-            torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))[None],
-            torch.from_numpy(np.ascontiguousarray(fix, dtype=np.float32))[None],
-        )
 
 
 class UnionSet(ConcatDataset):
@@ -166,7 +186,8 @@ def setup_distributed(device: str) -> Distributed:
     return Distributed(0, 1, torch.device(device))
 
 
-def make_optimizer(model: SaliencyModel, cfg) -> torch.optim.Optimizer:
+def make_optimizer(model: SaliencyModel, cfg, fused: bool = False) -> torch.optim.Optimizer:
+    """The configured optimiser; ``fused`` runs each step as one kernel (same update)."""
     groups = model.parameter_groups()
     enc_lr = cfg.lr if cfg.encoder_lr is None else cfg.encoder_lr
     if enc_lr == 0:
@@ -178,13 +199,14 @@ def make_optimizer(model: SaliencyModel, cfg) -> torch.optim.Optimizer:
             {"params": groups["encoder"], "lr": enc_lr},
             {"params": groups["decoder"], "lr": cfg.lr},
         ]
+    kernel = {"fused": True} if fused else {}
     if cfg.name == "sgd":
         return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kernel
         )
     if cfg.name in ("adam", "adamw"):
         opt = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
-        return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kernel)
     raise SalmapError(f"unknown optimiser {cfg.name!r}; valid: sgd, adam, adamw")
 
 
@@ -204,6 +226,49 @@ def ssim_of(maps: torch.Tensor, target: torch.Tensor, output: str) -> torch.Tens
     return ssim_fn(maps.float(), target.float(), data_range=1.0, reduction="none")
 
 
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
+
+@dataclass
+class Speed:
+    """The config's speed switches resolved for the device ("auto" decided)."""
+
+    bf16: bool
+    channels_last: bool
+    data_on_device: bool | str  # or "auto": decided per split by fits_on_device
+    fused: bool
+    compile: str
+
+    @classmethod
+    def resolve(cls, cfg: TrainConfig, device: torch.device) -> Speed:
+        cuda = device.type == "cuda"
+
+        def switch(value, name) -> bool:
+            if value == "auto":
+                return cuda
+            if isinstance(value, bool):
+                return value
+            raise SalmapError(f"{name} must be true, false or auto, got {value!r}")
+
+        if cfg.amp not in ("auto", "bf16", "none"):
+            raise SalmapError(f"amp must be auto, bf16 or none, got {cfg.amp!r}")
+        if cfg.compile not in COMPILE_MODES:
+            raise SalmapError(
+                f"compile must be one of {', '.join(COMPILE_MODES)}, got {cfg.compile!r}"
+            )
+        if cfg.log_every < 1:
+            raise SalmapError(f"log_every must be at least 1, got {cfg.log_every}")
+        return cls(
+            bf16=cfg.amp == "bf16" or (cfg.amp == "auto" and cuda),
+            channels_last=switch(cfg.channels_last, "channels_last"),
+            data_on_device=cfg.data_on_device
+            if cfg.data_on_device == "auto"
+            else switch(cfg.data_on_device, "data_on_device"),
+            fused=switch(cfg.fused_optimizer, "fused_optimizer"),
+            compile=cfg.compile,
+        )
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = False):
         self.cfg, self.out = cfg, Path(cfg.out)
@@ -213,18 +278,18 @@ class Trainer:
             raise SalmapError(
                 f"{self.out} already holds a run: pass --resume to continue it, or choose another --out"
             )
-        if cfg.data.path is None:
+        if not cfg.data.path:
             raise SalmapError("no dataset: pass --data PATH (or set data.path in the config)")
+        self.speed = Speed.resolve(cfg, self.ddp.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         self.model = SaliencyModel(cfg.model).to(self.ddp.device)
-        if cfg.channels_last:
+        if self.speed.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = CombinedLoss(cfg.loss)
         self.loss.check_output(cfg.model.output)
-        self.opt = make_optimizer(self.model, cfg.optim)
+        self.opt = make_optimizer(self.model, cfg.optim, self.speed.fused)
         self.sched = make_scheduler(self.opt, cfg.optim, cfg.epochs)
-        self.bf16 = cfg.amp == "bf16" or (cfg.amp == "auto" and self.ddp.device.type == "cuda")
         self.start_epoch, self.best, self.stale = 0, math.inf, 0
         if resume:
             self._restore(load_checkpoint(self.last))
@@ -233,6 +298,14 @@ class Trainer:
             ids = [self.ddp.device.index] if self.ddp.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self._data()
+        # a batch of images goes through the whole model; their encoder's features (a list of
+        # maps, see salmap.train.features) through the decoder and head only
+        self.forward = self.net
+        if self.features:
+            first = first_level(self.model)
+            self.forward = lambda feats: decode_features(self.model, feats, first)
+        if self.speed.compile != "none":
+            self.forward = torch.compile(self.forward, mode=self.speed.compile, dynamic=False)
 
     # -- data -----------------------------------------------------------------------------
     def _data(self):
@@ -260,7 +333,7 @@ class Trainer:
         several = len(datasets) > 1
         self.val_names = []
         self.columns = list(COLUMNS)
-        self.sets, self.samplers = {}, {}
+        self.batches, self.frames = {}, {}
         train_sets = [
             self._cached_set(f"{tag} train" if several else "train", p["train"], cfg.data.hflip)
             for tag, p in parts.items()
@@ -273,8 +346,12 @@ class Trainer:
             name = f"val_{tag}" if several else "val"
             self._add_set(name, self._cached_set(f"{tag} val" if several else "val", p["val"]))
             self.val_names.append(name)
+            if cfg.eval_every:
+                self.frames[name] = FrameScorer(
+                    p["val"], cfg.model.input_size, cfg.model.aspect, cfg.eval_longer_side
+                )
             if several:
-                self.columns += [f"{name}_{m}" for m in ("loss", "ssim", "cc", "nss")]
+                self.columns += [f"{name}_{m}" for m in VAL_METRICS]
 
     def _cached_set(self, what: str, part, hflip: float = 0.0):
         """The decoded cache of ``part`` (built by rank 0, read by the others), as images or, with
@@ -315,8 +392,7 @@ class Trainer:
         )
 
     def _add_set(self, name: str, data: Dataset):
-        self.sets[name] = data
-        self.samplers[name] = DistributedSampler(
+        sampler = DistributedSampler(
             data,
             self.ddp.world,
             self.ddp.rank,
@@ -324,26 +400,19 @@ class Trainer:
             seed=self.cfg.seed,
             drop_last=False,
         )
+        self.batches[name] = self._batch_source(data, sampler)
 
-    def _forward(self, x) -> torch.Tensor:
-        """Logits of a batch of images, or of their encoder features (a list, one per level)."""
-        if isinstance(x, list):
-            return decode_features(self.model, x, first_level(self.model))
-        return self.net(x)
-
-    def _loader(self, name: str, epoch: int) -> DataLoader:
-        self.sets[name].epoch = epoch
-        self.samplers[name].set_epoch(epoch)
+    def _batch_source(self, data, sampler):
+        """The split held on the device when asked (or, with "auto", when it fits), else a
+        DataLoader over the cache. Only one data set's images go to the device; the encoder's
+        features (:class:`FeatureSet`) and a union of data sets are always read by the loader."""
+        on_device = type(data) is CachedSet and self.speed.data_on_device
+        if on_device == "auto":
+            on_device = fits_on_device(data.cache, self.ddp.device)
+        if on_device:
+            return DeviceBatches(data, sampler, self.cfg.batch_size, self.ddp.device)
         workers = self.cfg.data.workers
-        return DataLoader(
-            self.sets[name],
-            batch_size=self.cfg.batch_size,
-            sampler=self.samplers[name],
-            num_workers=workers,
-            pin_memory=self.ddp.device.type == "cuda",
-            persistent_workers=False,
-            prefetch_factor=4 if workers else None,
-        )
+        return LoaderBatches(data, sampler, self.cfg.batch_size, workers, self.ddp.device)
 
     def _bar(self, desc, unit="img"):
         return lambda it, total=None: tqdm(
@@ -352,86 +421,136 @@ class Trainer:
 
     # -- one pass ---------------------------------------------------------------------------
     def _autocast(self):
-        if self.bf16:
+        if self.speed.bf16:
             return torch.autocast(self.ddp.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
-    def run_epoch(self, name: str, epoch: int) -> dict:
+    def step(self, x, target, fix, train: bool):
+        """One batch: forward (and, training, backward and the optimiser's step); returns the
+        loss and the activated maps, both still on the device."""
+        if self.speed.channels_last:  # a no-op on the device path
+            if isinstance(x, list):  # the encoder's features, one map per level
+                x = [t.contiguous(memory_format=torch.channels_last) for t in x]
+            else:
+                x = x.contiguous(memory_format=torch.channels_last)
+        with torch.set_grad_enabled(train), self._autocast():
+            logits = self.forward(x)
+        loss, _ = self.loss(logits, target, fix)
+        if train:
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        with torch.no_grad():
+            maps = self.model.activate(logits.detach().float())
+        return loss.detach(), maps
+
+    def run_epoch(self, name: str, epoch: int, frame: bool = False) -> dict:
+        """One pass over a split: the mean loss and SSIM (and, with ``frame``, validation CC,
+        NSS and KLD in evaluate's frame). The host reads the device's running sums only every
+        ``log_every`` steps, and checks then that no loss was NaN or infinite."""
         train = name == "train"
         self.net.train(train)
         if self.cfg.optim.encoder_lr == 0:
             self.model.encoder.eval()  # a frozen encoder keeps its BatchNorm statistics
-        sums = np.zeros(5)  # loss * n, ssim sum, cc sum, nss sum, nss count
-        n, t0 = 0, time.perf_counter()
+        source, dev = self.batches[name], self.ddp.device
+        losses = torch.zeros(len(source), device=dev)  # per-step loss, read every log_every
+        ssim_sum = torch.zeros((), device=dev, dtype=torch.float64)
+        sizes, read, t0 = [], 0, time.perf_counter()
         bar = tqdm(
-            self._loader(name, epoch),
+            total=len(source),
             desc=f"epoch {epoch + 1}/{self.cfg.epochs} {name}",
             unit="batch",
             leave=False,
             disable=not self.ddp.main,
         )
-        for step, (x, target, fix) in enumerate(bar):
-            target, fix = (t.to(self.ddp.device, non_blocking=True) for t in (target, fix))
-            if isinstance(x, list):  # encoder features
-                x = [t.to(self.ddp.device, non_blocking=True) for t in x]
-            else:
-                x = x.to(self.ddp.device, non_blocking=True)
-                if self.cfg.channels_last:
-                    x = x.to(memory_format=torch.channels_last)
-            with torch.set_grad_enabled(train), self._autocast():
-                logits = self._forward(x)
-            loss, _ = self.loss(logits, target, fix)
-            bad = self.ddp.sum([float(not torch.isfinite(loss))])[0]  # every rank stops together
-            if bad:
-                raise TrainingError(
-                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, {name} step {step + 1}; "
-                    f"stopped. The last good checkpoint is {self.last if self.last.exists() else 'none yet'}"
-                )
-            if train:
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
+        for step, (indices, (x, target, fix)) in enumerate(source.epoch(epoch)):
+            loss, maps = self.step(x, target, fix, train)
             with torch.no_grad():
-                maps = self.model.activate(logits.detach().float())
-                b = target.shape[0]
-                sums[0] += loss.item() * b
-                sums[1] += ssim_of(maps, target, self.cfg.model.output).sum().item()
-                if not train:
-                    sums[2] += cc_per_map(maps, target).sum().item()
-                    nss = nss_per_map(maps, fix)
-                    sums[3] += nss.nan_to_num(0.0).sum().item()
-                    sums[4] += (~nss.isnan()).sum().item()
-            n += b
-            rate = n * self.ddp.world / (time.perf_counter() - t0)
-            bar.set_postfix(loss=f"{sums[0] / n:.4f}", img_s=f"{rate:.1f}")
-        total = self.ddp.sum([*sums, n])
-        n_all, seconds = total[5], time.perf_counter() - t0
+                losses[step] = loss
+                ssim_sum += ssim_of(maps, target, self.cfg.model.output).sum()
+            if frame:
+                self.frames[name].submit(indices, maps[:, 0].cpu().numpy())
+            sizes.append(len(indices))
+            bar.update(1)
+            if (step + 1) % self.cfg.log_every == 0 or step + 1 == len(source):
+                read = self._read_losses(losses, sizes, read, step, name, epoch, bar, t0)
+        bar.close()
+        seconds = time.perf_counter() - t0
+        n = float(sum(sizes))
+        weighted = float((losses[: len(sizes)].double() * torch.tensor(sizes, device=dev)).sum())
+        total = self.ddp.sum([weighted, float(ssim_sum), n])
+        n_all = total[2]
         out = {f"{name}_loss": total[0] / n_all, f"{name}_ssim": total[1] / n_all}
-        if not train:
-            out[f"{name}_cc"] = total[2] / n_all
-            out[f"{name}_nss"] = total[3] / max(total[4], 1)
-            out[f"{name}_counts"] = (n_all, total[4])  # images, images with fixations
-        else:
+        if train:
             out.update(seconds=seconds, images_per_s=n_all / seconds)
+            return out
+        counts = dict.fromkeys(VAL_METRICS, n_all)  # images each figure is the mean over
+        if frame:
+            sums, scored = self.frames[name].collect()
+            both = self.ddp.sum([*sums, *scored])
+            k = len(FRAME_METRICS)
+            for j, metric in enumerate(FRAME_METRICS):
+                out[f"{name}_{metric}"] = both[j] / both[k + j] if both[k + j] else math.nan
+                counts[metric] = both[k + j]
+        else:
+            for metric in FRAME_METRICS:
+                counts[metric] = 0
+        out[f"{name}_counts"] = counts
         return out
 
+    def _read_losses(self, losses, sizes, read, step, name, epoch, bar, t0) -> int:
+        """Read the losses of steps ``read`` to ``step`` from the device (the only wait inside
+        an epoch): stop on a non-finite one, show the running figures, note a steps.csv row."""
+        window = losses[read : step + 1].tolist()
+        bad = [read + i for i, v in enumerate(window) if not math.isfinite(v)]
+        if self.ddp.sum([float(len(bad))])[0]:  # every rank stops together
+            where = f"{name} step {bad[0] + 1}" if bad else f"{name} (another process)"
+            raise TrainingError(
+                f"non-finite loss at epoch {epoch + 1}, {where}; stopped. The last good "
+                f"checkpoint is {self.last if self.last.exists() else 'none yet'}"
+            )
+        n_window = sum(sizes[read : step + 1])
+        mean = sum(v * b for v, b in zip(window, sizes[read : step + 1])) / n_window
+        rate = sum(sizes) * self.ddp.world / (time.perf_counter() - t0)
+        bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}")
+        if name == "train":
+            self.step_rows.append(
+                {"epoch": epoch + 1, "step": step + 1, "images": sum(sizes), "train_loss": mean}
+            )
+        return step + 1
+
+    def _frame_due(self, epoch: int) -> bool:
+        """Whether validation is scored in evaluate's frame after ``epoch`` (0-based): every
+        ``eval_every`` epochs, the first, the last and the checkpoint epochs."""
+        every, e = self.cfg.eval_every, epoch + 1
+        if not self.frames or not every:
+            return False
+        last = e == self.cfg.epochs
+        return e % every == 0 or e == 1 or last or e in self.cfg.checkpoint_epochs
+
     def validate(self, epoch: int) -> dict:
-        """Every validation set's metrics and, over their union, ``val_loss``, ``val_ssim``,
-        ``val_cc`` and ``val_nss`` (means over images; NSS over images with fixations)."""
-        rows = [self.run_epoch(name, epoch) for name in self.val_names]
+        """Every validation set's metrics and, over their union, ``val_loss``, ``val_ssim`` (means
+        over images) and, when due (see :meth:`_frame_due`), ``val_cc``, ``val_nss`` and
+        ``val_kld`` (means over the images each could be computed for: NSS needs fixations)."""
+        if not self.val_names:
+            return {}
+        frame = self._frame_due(epoch)
+        rows = [self.run_epoch(name, epoch, frame=frame) for name in self.val_names]
         if self.val_names == ["val"]:
             rows[0].pop("val_counts")
             return rows[0]
-        out, sums, counts = {}, dict.fromkeys(("loss", "ssim", "cc", "nss"), 0.0), [0, 0]
+        out, sums, counts = {}, dict.fromkeys(VAL_METRICS, 0.0), dict.fromkeys(VAL_METRICS, 0)
         for name, row in zip(self.val_names, rows):
-            n, n_fix = row.pop(f"{name}_counts")
-            for m in sums:
-                sums[m] += row[f"{name}_{m}"] * (n_fix if m == "nss" else n)
-            counts = [counts[0] + n, counts[1] + n_fix]
+            for m, n in row.pop(f"{name}_counts").items():
+                if n:
+                    sums[m] += row[f"{name}_{m}"] * n
+                    counts[m] += n
             out.update(row)
-        if counts[0]:
-            for m, v in sums.items():
-                out[f"val_{m}"] = v / max(counts[1] if m == "nss" else counts[0], 1)
+        for m in VAL_METRICS:
+            if counts[m]:
+                out[f"val_{m}"] = sums[m] / counts[m]
+            elif frame or m in ("loss", "ssim"):
+                out[f"val_{m}"] = math.nan
         return out
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -456,32 +575,24 @@ class Trainer:
         set_rng_state(state["rng"])
 
     def _trim_log(self):
-        """Drop rows of epochs after the checkpoint (logged just before a crash) from the CSV."""
-        path = self.out / "metrics.csv"
-        if not path.exists():
-            return
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= self.start_epoch]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-        atomic_write_bytes(path, buf.getvalue().encode())
+        """Drop rows of epochs after the checkpoint (logged just before a crash) from the CSVs."""
+        for name, columns in (("metrics.csv", self.columns), ("steps.csv", STEP_COLUMNS)):
+            path = self.out / name
+            if not path.exists():
+                continue
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= self.start_epoch]
+            atomic_write_bytes(path, _csv_text(rows, columns))
 
-    def _log(self, row: dict, writer):
-        path = self.out / "metrics.csv"
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        from salmap.viz import plot_training_curves
-
-        plot_training_curves(path, self.out / "curves.png")
+    def _log(self, row: dict, writer, redraw: bool):
+        _append_csv(self.out / "metrics.csv", [row], self.columns)
+        _append_csv(self.out / "steps.csv", self.step_rows, STEP_COLUMNS)
+        self.step_rows = []
+        if redraw:
+            plot_training_curves(self.out / "metrics.csv", self.out / "curves.png")
         if writer is not None:
             for k, v in row.items():
-                if k != "epoch" and isinstance(v, float):
+                if k != "epoch" and isinstance(v, float) and math.isfinite(v):
                     writer.add_scalar(k.replace("_", "/", 1), v, row["epoch"])
             writer.flush()
 
@@ -491,10 +602,11 @@ class Trainer:
 
     def fit(self) -> Path:
         cfg, ddp = self.cfg, self.ddp
-        writer = None
+        writer, self.step_rows, self.epochs_done = None, [], self.start_epoch
         if ddp.main:
             save_config(cfg, self.out / "config.yaml")
             self._trim_log()
+            self._record_session(done=False)
             from torch.utils.tensorboard import SummaryWriter
 
             writer = SummaryWriter(str(self.out / "tb"))
@@ -508,13 +620,19 @@ class Trainer:
                 monitored = row.get("val_loss", row["train_loss"])
                 improved = monitored < self.best
                 self.best, self.stale = (monitored, 0) if improved else (self.best, self.stale + 1)
+                stop = bool(cfg.early_stopping and self.stale >= cfg.early_stopping)
+                e = epoch + 1
+                keep = e in cfg.checkpoint_epochs
+                save = stop or keep or e == cfg.epochs or e % max(1, cfg.save_every) == 0
                 if ddp.main:
-                    self._log(row, writer)
+                    self._log(row, writer, redraw=save)
                     if improved:
                         self._save("best")
-                    if epoch + 1 in cfg.checkpoint_epochs:
-                        self._save(f"epoch_{epoch + 1:03d}")
-                    save_checkpoint(self.last, self._state(epoch + 1))
+                    if keep:
+                        self._save(f"epoch_{e:03d}")
+                    if save:
+                        save_checkpoint(self.last, self._state(e))
+                    self.epochs_done = e
                     tqdm.write(
                         " ".join(
                             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -522,17 +640,50 @@ class Trainer:
                         )
                     )
                 ddp.barrier()
-                if cfg.early_stopping and self.stale >= cfg.early_stopping:
+                if stop:
                     if ddp.main:
                         tqdm.write(f"early stop: no better validation loss for {self.stale} epochs")
                     break
             if ddp.main:
                 self._save("final")
+                plot_training_curves(self.out / "metrics.csv", self.out / "curves.png")
+                self._record_session(done=True)
             self._check_ranks_agree()
         finally:
             if writer is not None:
                 writer.close()
+            for frame in self.frames.values():
+                frame.close()
+        if ddp.main and cfg.report:
+            from salmap.report import write_report
+
+            write_report(self.out)
         return self.out
+
+    def _record_session(self, done: bool):
+        """``run.json``: for each session of this run (a start, or a --resume), the hardware,
+        the speed settings, the epochs and the wall time, for ``salmap report``."""
+        path = self.out / "run.json"
+        sessions = json.loads(path.read_text())["sessions"] if path.exists() else []
+        now = time.time()
+        if not done:
+            sessions.append(
+                {
+                    "started": now,
+                    "seconds": 0.0,
+                    "from_epoch": self.start_epoch,
+                    "to_epoch": self.start_epoch,
+                    "hardware": hardware(self.ddp.device),
+                    "processes": self.ddp.world,
+                    "torch": torch.__version__,
+                    "speed": dataclasses.asdict(self.speed)
+                    | {k: type(v).__name__ for k, v in self.batches.items()},
+                }
+            )
+        else:
+            sessions[-1]["seconds"] = now - sessions[-1]["started"]
+            sessions[-1]["to_epoch"] = self.epochs_done
+        atomic_write_bytes(path, json.dumps({"sessions": sessions}, indent=1).encode())
 
     def _check_ranks_agree(self):
         """Under DDP, compare every rank's weight checksum (recorded in ddp_ranks.json): they must
