@@ -346,6 +346,32 @@ def actor_options(actors: int | None, gpus_per_actor: float | None, ray) -> dict
     }
 
 
+def on_actors(ray, rows: list[dict], actor, args, desc: str, **kwargs):
+    """``rows`` through a pool of ``actor`` (a :class:`Predictor` built with the command's
+    ``--model``, ``--runner``, ``--device`` and ``--out``, plus ``kwargs``), ``--batch-size``
+    rows a call, with a progress bar: yields the result batches (dicts of numpy columns)."""
+    from tqdm import tqdm
+
+    results = ray.data.from_items(rows).map_batches(
+        actor,
+        fn_constructor_kwargs={
+            "model": str(args.model),
+            "runner": args.runner,
+            "device": args.device,
+            "out": args.out,
+            "args": args,
+            **kwargs,
+        },
+        batch_size=args.batch_size,
+        batch_format="numpy",
+        **actor_options(args.actors, args.gpus_per_actor, ray),
+    )
+    with tqdm(total=len(rows), desc=desc, unit="img") as bar:
+        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+            yield batch
+            bar.update(len(next(iter(batch.values()))))
+
+
 # --- entry points ----------------------------------------------------------------------------
 
 
@@ -393,7 +419,6 @@ def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, i
     by Ray actors, with ``manifest.jsonl``. Existing outputs are refused, replaced or kept as
     the local engine does (``--overwrite``, ``--skip-existing``). Returns how many images were
     done, how many kept from an earlier run, and why the others were skipped."""
-    from tqdm import tqdm
 
     from salmap.commands.predict import MANIFEST, output_paths, write_manifest
 
@@ -407,26 +432,12 @@ def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, i
                 {"index": i, "path": str(it.path), "stem": str(it.stem), "frame": frame(it)}
                 for i, it in enumerate(items)
             ]
-            results = ray.data.from_items(rows).map_batches(
-                FilePredictor,
-                fn_constructor_kwargs={
-                    "model": str(args.model),
-                    "runner": args.runner,
-                    "device": args.device,
-                    "out": args.out,
-                    "kinds": kinds,
-                    "options": options,
-                    "args": args,
-                },
-                batch_size=args.batch_size,
-                batch_format="numpy",
-                **actor_options(args.actors, args.gpus_per_actor, ray),
+            batches = on_actors(
+                ray, rows, FilePredictor, args, "predicting", kinds=kinds, options=options
             )
-            with tqdm(total=len(rows), desc="predicting", unit="img") as bar:
-                for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-                    for i, entry in zip(batch["index"], batch["entry"]):
-                        entries[int(i)] = json.loads(entry)
-                    bar.update(len(batch["index"]))
+            for batch in batches:
+                for i, entry in zip(batch["index"], batch["entry"]):
+                    entries[int(i)] = json.loads(entry)
     finally:
         plans = plans or [output_paths(it.stem, Path(root), kinds) for it in items]
         manifest = f"{root}/{MANIFEST}"
@@ -486,7 +497,6 @@ def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tupl
     ``args.out`` by Ray actors, and ``crops.jsonl`` written once all are done. Returns the JSONL
     lines in the order of ``items`` and how many images were kept from an earlier run."""
     from pyarrow.fs import FileSelector
-    from tqdm import tqdm
 
     from salmap.commands.crop import JSONL, jsonl
 
@@ -503,32 +513,18 @@ def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tupl
     ]
     lines, kept, pending, flushed = {}, 0, [], time.monotonic()
     if rows:
-        results = ray.data.from_items(rows).map_batches(
-            CropPredictor,
-            fn_constructor_kwargs={
-                "model": str(args.model),
-                "runner": None,
-                "device": args.device,
-                "out": args.out,
-                "aspects": aspects,
-                "kinds": kinds,
-                "args": args,
-            },
-            batch_size=args.batch_size,
-            batch_format="numpy",
-            **actor_options(args.actors, args.gpus_per_actor, ray),
+        batches = on_actors(
+            ray, rows, CropPredictor, args, "cropping", aspects=aspects, kinds=kinds
         )
-        with tqdm(total=len(rows), desc="cropping", unit="img") as bar:
-            for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-                for path, status, line in zip(batch["path"], batch["status"], batch["line"]):
-                    lines[str(path)] = json.loads(line)
-                    kept += status == KEPT
-                    pending += [str(line)] if status == DONE else []
-                if pending and time.monotonic() - flushed > JOURNAL_EVERY_S:
-                    part = f"{journal}/{int(time.time() * 1e3)}-{secrets.token_hex(4)}.jsonl"
-                    write_file(fs, part, "".join(x + "\n" for x in pending).encode())
-                    pending, flushed = [], time.monotonic()
-                bar.update(len(batch["status"]))
+        for batch in batches:
+            for path, status, line in zip(batch["path"], batch["status"], batch["line"]):
+                lines[str(path)] = json.loads(line)
+                kept += status == KEPT
+                pending += [str(line)] if status == DONE else []
+            if pending and time.monotonic() - flushed > JOURNAL_EVERY_S:
+                part = f"{journal}/{int(time.time() * 1e3)}-{secrets.token_hex(4)}.jsonl"
+                write_file(fs, part, "".join(x + "\n" for x in pending).encode())
+                pending, flushed = [], time.monotonic()
     ordered = [lines[str(it.path)] for it in items]
     write_file(fs, f"{root}/{JSONL}", jsonl(ordered))
     if fs.get_file_info(journal).type.name != "NotFound":

@@ -16,7 +16,6 @@ import hashlib
 import html
 import json
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from salmap.data import open_dataset
 from salmap.data.base import SplitRule
 from salmap.errors import SalmapError
 from salmap.evaluate import METRICS, evaluate, format_table, summarize
-from salmap.files import atomic_write_bytes
+from salmap.files import atomic_folder, atomic_write_bytes
 from salmap.viz import comparison_figure, read_metrics, save_figure, training_curves_figure
 
 # The table's metrics (sAUC and the slow SSIM/EMD are left to `salmap evaluate`).
@@ -289,16 +288,8 @@ def _png(fig, dpi: int = 80) -> bytes:
 def _write_folder(out: Path, report: Report) -> None:
     """report.md, its PNGs and report.html, into a sibling temporary folder first, then
     swapped in for ``out``: a crash leaves the previous report (or none), never half of one."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, replace=True) as tmp:
         for name, data in report.images.items():
             atomic_write_bytes(tmp / name, data)
         atomic_write_bytes(tmp / "report.md", report.markdown().encode())
         atomic_write_bytes(tmp / "report.html", report.html().encode())
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -2,27 +2,13 @@
 
 import numpy as np
 import pytest
-import torch
 
 from salmap.cli import main
-from salmap.models import ModelConfig, SaliencyModel
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny"
-    cfg = ModelConfig(
-        encoder="tiny",
-        encoder_weights=None,
-        decoder="fpn",
-        decoder_args={},
-        input_size=(64, 64),
-        aspect="pad",
-        output="softmax",
-    )
-    SaliencyModel(cfg).eval().save(path)
-    return path
+def tiny_model(tiny_saved_model):
+    return tiny_saved_model
 
 
 def test_log_density_output_is_the_log_of_the_density(tiny_model, nus_mini, tmp_path):

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import numpy as np
 from salmap.data.base import SaliencyDataset
 from salmap.data.fixations import fixation_map
 from salmap.data.transforms import Resize
+from salmap.files import atomic_folder
 
 CACHE_VERSION = 2
 
@@ -91,9 +90,7 @@ def build_cache(
     folder = root / cache_key(dataset, size, aspect)
     if (folder / "meta.json").is_file():
         return SampleCache(folder)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=root))
-    try:
+    with atomic_folder(folder) as tmp:
         h, w = int(size[0]), int(size[1])
         n = len(dataset)
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, h, w, 3))
@@ -126,11 +123,4 @@ def build_cache(
             "fixations_per_image": counts.tolist(),
         }
         (tmp / "meta.json").write_text(json.dumps(meta))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process finished the same cache first
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return SampleCache(folder)

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +18,7 @@ from torch.utils.data import Dataset
 
 from salmap.data.cache import SampleCache
 from salmap.data.transforms import Normalize
+from salmap.files import atomic_folder
 from salmap.models.model import SaliencyModel
 from salmap.train.batches import flip_decisions
 
@@ -75,36 +72,31 @@ def _write_features(model, cache, normalize, flips, device, batch_size, folder, 
     encoder, first = model.encoder, first_level(model)
     was_training = encoder.training
     encoder.eval()  # the frozen encoder's BatchNorm statistics, as in training
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=cache.folder))
     try:
-        arrays = None
-        n = len(cache)
-        starts = range(0, n, batch_size)
-        for start in progress(starts, total=len(starts)) if progress else starts:
-            images = np.asarray(cache.images[start : start + batch_size])
-            for f in range(flips):
-                batch = images[:, :, ::-1] if f else images
-                x = torch.from_numpy(np.stack([normalize(np.ascontiguousarray(i)) for i in batch]))
-                feats = encoder(x.to(device))[first:]
-                if arrays is None:
-                    arrays = [
-                        np.lib.format.open_memmap(
-                            tmp / f"level{k}.npy", "w+", np.float16, (n, flips, *t.shape[1:])
-                        )
-                        for k, t in enumerate(feats)
-                    ]
-                for a, t in zip(arrays, feats):
-                    a[start : start + len(batch), f] = t.float().cpu().numpy()
-        for a in arrays:
-            a.flush()
-        (tmp / "meta.json").write_text(json.dumps({"levels": len(arrays), "first": first}))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process finished the same features first
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_folder(folder) as tmp:
+            arrays = None
+            n = len(cache)
+            starts = range(0, n, batch_size)
+            for start in progress(starts, total=len(starts)) if progress else starts:
+                images = np.asarray(cache.images[start : start + batch_size])
+                for f in range(flips):
+                    batch = images[:, :, ::-1] if f else images
+                    x = torch.from_numpy(
+                        np.stack([normalize(np.ascontiguousarray(i)) for i in batch])
+                    )
+                    feats = encoder(x.to(device))[first:]
+                    if arrays is None:
+                        arrays = [
+                            np.lib.format.open_memmap(
+                                tmp / f"level{k}.npy", "w+", np.float16, (n, flips, *t.shape[1:])
+                            )
+                            for k, t in enumerate(feats)
+                        ]
+                    for a, t in zip(arrays, feats):
+                        a[start : start + len(batch), f] = t.float().cpu().numpy()
+            for a in arrays:
+                a.flush()
+            (tmp / "meta.json").write_text(json.dumps({"levels": len(arrays), "first": first}))
     finally:
         encoder.train(was_training)
 
