@@ -423,3 +423,21 @@ def test_curves_show_cc_and_nss(tmp_path):
 def test_speed_settings_are_checked(tmp_path, nus_mini, setting, message):
     with pytest.raises(SalmapError, match=message):
         train(tiny_cfg(tmp_path, nus_mini, setting, epochs=1))
+
+
+def test_encoder_features_on_onnxruntime_equal_pytorchs():
+    """The frozen encoder's features come from onnxruntime on the CPU when it is installed;
+    they must be PyTorch's (up to float rounding), level for level."""
+    pytest.importorskip("onnxruntime")
+    from salmap.train.features import encoder_levels
+
+    model = SaliencyModel(
+        ModelConfig(encoder="tiny", decoder="readout", input_size=(64, 64), output="softmax")
+    ).eval()
+    x = np.random.default_rng(0).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    ref = encoder_levels(model, "cpu", runner="torch")(x)
+    got = encoder_levels(model, "cpu", runner="onnx")(x)
+    assert len(got) == len(ref) == len(model.encoder.out_channels) - 2
+    for a, b in zip(got, ref):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()
