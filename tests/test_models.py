@@ -218,3 +218,29 @@ def test_download_refuses_a_wrong_hash_and_leaves_nothing(http_root, tmp_path):
     assert list((tmp_path / "dl").iterdir()) == []
     with pytest.raises(DownloadError, match="download failed"):
         download(f"{url}/missing.bin", tmp_path / "dl" / "g.bin", "deadbeef")
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_readout_is_upsample_concatenate_then_1x1_convolutions(dropout):
+    """The readout convolves each level before upsampling (they commute); its function must be
+    the definition's: every level upsampled to stride 8, concatenated, then the 1x1 stack."""
+    import torch.nn.functional as F
+
+    from salmap.models.decoders import ReadoutDecoder
+
+    torch.manual_seed(0)
+    dec = ReadoutDecoder([3, 4, 5, 6, 7], [2, 4, 8, 16, 32], widths=[6, 3], dropout=dropout).eval()
+    feats = [None, None, torch.randn(2, 5, 16, 12), torch.randn(2, 6, 8, 6), torch.randn(2, 7, 4, 3)]
+    up = [feats[2]] + [
+        F.interpolate(f, size=(16, 12), mode="bilinear", align_corners=False) for f in feats[3:]
+    ]
+    want = dec.readout(torch.cat(up, dim=1))
+    got = dec(feats)
+    assert got.shape == (2, 1, 16, 12)
+    assert torch.allclose(got, want, atol=1e-5)
+    dec.train()  # channel dropout still drops whole channels, as often as asked
+    if dropout:
+        torch.manual_seed(1)
+        a = dec(feats)
+        torch.manual_seed(2)
+        assert not torch.allclose(a, dec(feats))
