@@ -166,7 +166,7 @@ def _cached_model(path: str):
 
 def predictor(model=None):
     """A loaded model (anything with ``predict(image) -> H x W density``) for ``model``:
-    ``None`` or ``"default"`` for the shipped model, a path (folder, .safetensors, .onnx),
+    ``None`` for the default model, a shipped model's name, a path (folder, .safetensors, .onnx),
     or a loaded model, returned as it is. Loaded paths are kept for the next call."""
     if model is None:
         model = "default"

@@ -4,7 +4,10 @@
 def add_model_arguments(p, runner: bool = True) -> None:
     """``--model`` (and ``--runner``) as every command that runs a model takes them."""
     p.add_argument(
-        "--model", default="default", help="'default', a model folder, .safetensors or .onnx"
+        "--model",
+        default="default",
+        help="a shipped model ('default', fast; 'accurate', an ensemble), a model folder, "
+        ".safetensors or .onnx",
     )
     if runner:
         from salmap.inference import RUNNERS
@@ -13,6 +16,6 @@ def add_model_arguments(p, runner: bool = True) -> None:
             "--runner",
             choices=RUNNERS,
             default=None,
-            help="onnxruntime or PyTorch (default: onnx for the default model when onnxruntime "
-            "is installed and for .onnx files, torch for other models)",
+            help="onnxruntime or PyTorch (default: onnx for .onnx files and for a shipped model whose "
+            "export ships, when onnxruntime is installed; torch for other models)",
         )

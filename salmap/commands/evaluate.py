@@ -9,7 +9,7 @@ from pathlib import Path
 
 from salmap.data import SPLITS, SplitRule, dataset_tag, formats, ids_hash, open_dataset
 from salmap.errors import SalmapError
-from salmap.models.io import WEIGHTS, model_label, resolve
+from salmap.models.io import SHIPPED, WEIGHTS, model_label, resolve
 
 # --model names that are baselines rather than paths
 BASELINES = ("uniform", "centre", "centre-fit", "gold")
@@ -273,7 +273,7 @@ def load_models(args, dataset) -> tuple[dict, dict[str, SplitRule], list[str]]:
     for name in dict.fromkeys(ALIASES.get(m, m) for m in args.model):
         if name in BASELINES:
             continue
-        if not Path(name).exists() and name != "default":
+        if not Path(name).exists() and name not in SHIPPED:
             raise SalmapError(
                 f"--model {name}: no such file or folder, and not one of {', '.join(BASELINES)}"
             )

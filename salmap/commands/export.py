@@ -5,7 +5,9 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a model to ONNX (served by onnxruntime, no torch)")
-    p.add_argument("--model", default="default", help="'default', a model folder or .safetensors")
+    p.add_argument(
+        "--model", default="default", help="'default', 'accurate', a model folder or .safetensors"
+    )
     p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--opset", type=int, default=17)

@@ -2,7 +2,12 @@
 
 A saved model is a folder holding ``model.safetensors`` (the weights; its metadata carries the
 JSON config, so the file alone rebuilds the model) and ``config.json`` (the same config, with
-the training recipe, for people to read). Loading never unpickles and never needs the network.
+the training recipe, for people to read). An ensemble's metadata also lists its members'
+configs and weights (``"ensemble"``), its tensors are the members' under ``members.<k>.``.
+Loading never unpickles and never needs the network.
+
+The shipped models are named: ``default`` (one backbone, fast) and ``accurate`` (an ensemble),
+in ``salmap/weights/NAME.safetensors``, with ``NAME.onnx`` beside it where an export ships.
 """
 
 from __future__ import annotations
@@ -16,9 +21,16 @@ from salmap.files import atomic_write_bytes
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "default.safetensors"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+SHIPPED = ("default", "accurate")
+DEFAULT_MODEL = WEIGHTS_DIR / "default.safetensors"
 # The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
 DEFAULT_ONNX = DEFAULT_MODEL.with_suffix(".onnx")
+
+
+def shipped_file(name: str, suffix: str = ".safetensors") -> Path:
+    """The shipped model ``name``'s weights (or, with ``suffix=".onnx"``, its export)."""
+    return WEIGHTS_DIR / f"{name}{suffix}"
 
 
 def save_model(model, path: str | Path, training: dict | None = None, half: bool = False) -> Path:
@@ -27,6 +39,8 @@ def save_model(model, path: str | Path, training: dict | None = None, half: bool
 
     path = Path(path)
     meta = {"format": "salmap", "model": model.config.to_dict(), "training": training or {}}
+    if hasattr(model, "description"):  # an ensemble
+        meta["ensemble"] = model.description()
     state = {}
     for k, v in model.state_dict().items():
         v = v.detach().cpu()
@@ -54,19 +68,20 @@ def read_config(path: str | Path) -> dict:
 
 
 def resolve(path: str | Path) -> Path:
-    """The weights file for a model name or path: "default", a folder, or a .safetensors file."""
-    if str(path) == "default":
-        if not DEFAULT_MODEL.is_file():
-            raise SalmapError(
-                f"the default model is missing from this installation ({DEFAULT_MODEL})"
-            )
-        return DEFAULT_MODEL
+    """The weights file for a model name or path: a shipped model's name ("default",
+    "accurate"), a folder, or a .safetensors file."""
+    if str(path) in SHIPPED:
+        file = shipped_file(str(path))
+        if not file.is_file():
+            raise SalmapError(f"the {path} model is missing from this installation ({file})")
+        return file
     p = Path(path)
     if p.is_dir():
         p = p / WEIGHTS
     if not p.is_file():
         raise SalmapError(
-            f"{path}: no model there (expected a folder with {WEIGHTS}, a .safetensors or .onnx file, or 'default')"
+            f"{path}: no model there (expected a folder with {WEIGHTS}, a .safetensors or .onnx "
+            f"file, or one of the shipped models: {', '.join(SHIPPED)})"
         )
     return p
 
@@ -85,8 +100,8 @@ def model_label(path: str | Path) -> str:
 
 
 def choose_runner(path: str | Path, runner: str | None = None, device: str | None = None) -> str:
-    """ "onnx" or "torch" for a model path: an ``.onnx`` file runs on onnxruntime; the default
-    model on onnxruntime when it is installed (its export ships beside it), else on PyTorch,
+    """ "onnx" or "torch" for a model path: an ``.onnx`` file runs on onnxruntime; a shipped
+    model whose export ships beside it on onnxruntime when it is installed, else on PyTorch,
     and on PyTorch too when ``device`` is CUDA and onnxruntime has no CUDA provider; any other
     model on PyTorch. Refuses a ``runner`` the model cannot use."""
     from salmap.inference import RUNNERS, onnx_has_cuda, onnxruntime_available
@@ -97,10 +112,15 @@ def choose_runner(path: str | Path, runner: str | None = None, device: str | Non
         if runner == "torch":
             raise SalmapError(f"{path}: an ONNX model runs on onnxruntime only (--runner onnx)")
         return "onnx"
-    if str(path) == "default":
+    if str(path) in SHIPPED and shipped_file(str(path), ".onnx").is_file():
         if runner is None and (device or "").startswith("cuda") and not onnx_has_cuda():
             return "torch"  # a CPU-only onnxruntime: the GPU asked for is PyTorch's
         return runner or ("onnx" if onnxruntime_available() else "torch")
+    if runner == "onnx" and str(path) in SHIPPED:
+        raise SalmapError(
+            f"the {path} model ships no ONNX export; write one with "
+            f"`salmap export --model {path} --half --out {path}.onnx` and pass that file"
+        )
     if runner == "onnx":
         raise SalmapError(
             f"{path}: --runner onnx needs an .onnx model; write one with `salmap export`"
@@ -109,28 +129,21 @@ def choose_runner(path: str | Path, runner: str | None = None, device: str | Non
 
 
 def load_model(path: str | Path = "default", device=None, runner: str | None = None):
-    """Rebuild a saved model in eval mode: ``"default"``, a model folder, a ``.safetensors``
-    file, or an ``.onnx`` export (served by onnxruntime, no torch needed at inference).
-    ``runner`` ("onnx" or "torch") is chosen by :func:`choose_runner` when None."""
+    """Rebuild a saved model in eval mode: a shipped model's name (``"default"``,
+    ``"accurate"``), a model folder, a ``.safetensors`` file, or an ``.onnx`` export (served by
+    onnxruntime, no torch needed at inference). ``runner`` ("onnx" or "torch") is chosen by
+    :func:`choose_runner` when None."""
     if choose_runner(path, runner) == "onnx":
         from salmap.export import OnnxModel
 
-        if str(path) == "default" and not DEFAULT_ONNX.is_file():
-            raise SalmapError(
-                f"the default ONNX model is missing from this installation ({DEFAULT_ONNX})"
-            )
-        return OnnxModel(DEFAULT_ONNX if str(path) == "default" else path)
+        return OnnxModel(shipped_file(str(path), ".onnx") if str(path) in SHIPPED else path)
     from safetensors.torch import load_file
-
-    from salmap.models.config import ModelConfig
-    from salmap.models.model import SaliencyModel
 
     weights = resolve(path)
     meta = read_config(weights)
-    config = ModelConfig.from_dict(dict(meta["model"], encoder_weights=None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random init is fine: the weights come next
-        model = SaliencyModel(config)
+        model = _build(meta, weights)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(weights).items()}
     try:
         model.load_state_dict(state)
@@ -139,9 +152,32 @@ def load_model(path: str | Path = "default", device=None, runner: str | None = N
             f"{weights}: weights do not match the model its config describes ({e})"
         ) from None
     model.config.encoder_weights = meta["model"].get("encoder_weights")
+    for member, cfg in zip(
+        getattr(model, "members", []), meta.get("ensemble", {}).get("members", [])
+    ):
+        member.config.encoder_weights = cfg.get("encoder_weights")
     model.training_recipe = meta.get("training", {})
     model.source = str(weights)
     model.eval()
     if device is not None:
         model.to(device)
     return model
+
+
+def _build(meta: dict, weights: Path):
+    """The (randomly initialised) model a weights file's metadata describes."""
+    from salmap.models.config import ModelConfig
+    from salmap.models.model import SaliencyModel
+
+    def build(cfg: dict) -> SaliencyModel:
+        return SaliencyModel(ModelConfig.from_dict(dict(cfg, encoder_weights=None)))
+
+    if "ensemble" not in meta:
+        return build(meta["model"])
+    from salmap.models.ensemble import EnsembleModel
+
+    spec = meta["ensemble"]
+    try:
+        return EnsembleModel([build(c) for c in spec["members"]], spec.get("weights"))
+    except (KeyError, TypeError) as e:
+        raise SalmapError(f"{weights}: malformed ensemble description ({e})") from None

@@ -14,10 +14,41 @@ from salmap.models.decoders import create_decoder
 from salmap.models.encoders import create_encoder
 from salmap.models.heads import SaliencyHead
 
-__all__ = ["ModelConfig", "SaliencyModel"]
+__all__ = ["MapModel", "ModelConfig", "SaliencyModel"]
 
 
-class SaliencyModel(nn.Module):
+class MapModel:
+    """What every salmap model offers on top of ``forward`` (logits) and ``config``: the
+    activation, prediction at an image's own resolution, and saving."""
+
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits -> maps: per-pixel sigmoid, or a softmax over each map's pixels (sums to 1)."""
+        if self.config.output == "sigmoid":
+            return torch.sigmoid(logits)
+        # flatten/view_as rather than reshape(B, -1): exports with a dynamic batch
+        return torch.softmax(logits.float().flatten(1), dim=1).view_as(logits)
+
+    def predict(self, image, device=None) -> np.ndarray:
+        """Saliency of one image (path, PIL image or H x W x 3 array) at its own resolution:
+        an H x W float32 probability density (sums to 1)."""
+        return self.predict_batch([image], device=device)[0]
+
+    def predict_batch(self, images, batch_size: int = 8, device=None) -> list[np.ndarray]:
+        from salmap.inference import TorchRunner, predict_images
+
+        return predict_images(TorchRunner(self, device), images, batch_size=batch_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def save(self, path: str | Path, **kwargs) -> Path:
+        from salmap.models.io import save_model
+
+        return save_model(self, path, **kwargs)
+
+
+class SaliencyModel(MapModel, nn.Module):
     """``forward`` maps a normalised B x 3 x H x W batch (H, W = ``config.input_size``) to
     B x 1 x H x W logits; :meth:`activate` turns them into maps; :meth:`predict` takes images."""
 
@@ -54,34 +85,8 @@ class SaliencyModel(nn.Module):
             )
         return self.head(self.decoder(self.encoder(x)))
 
-    def activate(self, logits: torch.Tensor) -> torch.Tensor:
-        """Logits -> maps: per-pixel sigmoid, or a softmax over each map's pixels (sums to 1)."""
-        if self.config.output == "sigmoid":
-            return torch.sigmoid(logits)
-        # flatten/view_as rather than reshape(B, -1): exports with a dynamic batch
-        return torch.softmax(logits.float().flatten(1), dim=1).view_as(logits)
-
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Encoder and the rest, for a lower learning rate on pretrained features."""
         enc = list(self.encoder.parameters())
         ids = {id(p) for p in enc}
         return {"encoder": enc, "decoder": [p for p in self.parameters() if id(p) not in ids]}
-
-    def predict(self, image, device=None) -> np.ndarray:
-        """Saliency of one image (path, PIL image or H x W x 3 array) at its own resolution:
-        an H x W float32 probability density (sums to 1)."""
-        return self.predict_batch([image], device=device)[0]
-
-    def predict_batch(self, images, batch_size: int = 8, device=None) -> list[np.ndarray]:
-        from salmap.inference import TorchRunner, predict_images
-
-        return predict_images(TorchRunner(self, device), images, batch_size=batch_size)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    def save(self, path: str | Path, **kwargs) -> Path:
-        from salmap.models.io import save_model
-
-        return save_model(self, path, **kwargs)

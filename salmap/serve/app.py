@@ -151,16 +151,20 @@ class Service:
         return rgb, *prepare(rgb, self.runner.config)
 
     def info(self) -> dict:
-        from salmap.models.io import DEFAULT_MODEL, DEFAULT_ONNX, model_label
+        from salmap.models.io import SHIPPED, model_label, shipped_file
 
         config = self.runner.config
         recipe = getattr(self.model, "training_recipe", {}) or {}
         data = recipe.get("data", {})
         source = Path(getattr(self.model, "source", "") or "")
-        shipped = {DEFAULT_MODEL.resolve(), DEFAULT_ONNX.resolve()}
-        default = bool(source.name) and source.resolve() in shipped
+        shipped = {
+            shipped_file(n, suffix).resolve(): n
+            for n in SHIPPED
+            for suffix in (".safetensors", ".onnx")
+        }
+        name = shipped.get(source.resolve()) if source.name else None
         return {
-            "name": "default" if default else model_label(source),
+            "name": name or model_label(source),
             "runner": "onnxruntime" if hasattr(self.runner, "session") else "torch",
             "input_size": {"height": config.input_size[0], "width": config.input_size[1]},
             "aspect": config.aspect,
@@ -168,7 +172,7 @@ class Service:
             "decoder": config.decoder,
             "output": config.output,
             "training_data": {"format": data.get("format"), "path": data.get("path")},
-            "licence": "MIT (weights and the NUS-Scene training data)" if default else None,
+            "licence": "MIT (the weights and their training data)" if name else None,
             "batch_size": self.settings.batch_size,
             "max_upload_mb": self.settings.max_upload_mb,
         }
