@@ -16,6 +16,10 @@ JPEG for peak memory (maximum resident set size of the process) and time.
 
     nice python benchmarks/bench_predict.py [--photos 8] [--screens 4] [--ref COMMIT]
 
+With ``--shipped``, the shipped models side by side instead (this checkout only): ``default``
+and ``accurate`` on their default runner, on PyTorch, and ``accurate`` exported to ONNX
+(``salmap export --half``) on onnxruntime.
+
 With ``--gpu-only``, only the GPU rows: this checkout on PyTorch with ``--device cuda`` (bf16
 autocast) at batch 8 and 32, on the same kind of images (no git archive needed).
 """
@@ -127,6 +131,32 @@ def gpu_rows(args, work: Path) -> None:
         print(f"{name:<44} {wall:7.1f} {len(shots) / wall:9.2f} {mb:8.0f}", flush=True)
 
 
+def shipped_rows(args, work: Path) -> None:
+    """Speed of the shipped models on the same images, each its own process."""
+    inputs = work / "in"
+    inputs.mkdir()
+    shots = photos(args.photos, inputs)
+    shots += [screenshot(k, inputs, shots[k % len(shots)]) for k in range(args.screens)]
+    onnx = work / "accurate.onnx"
+    subprocess.run(
+        [sys.executable, "-m", "salmap.cli", "export", "--model", "accurate", "--half"]
+        + ["--out", str(onnx)],
+        check=True,
+        capture_output=True,
+    )
+    print(f"{len(shots)} images, default outputs map + overlay")
+    print(f"{'model':<44} {'wall s':>7} {'images/s':>9} {'peak MB':>8}")
+    variants = [
+        ("default (onnxruntime, shipped export)", ["--model", "default"]),
+        ("default --runner torch", ["--model", "default", "--runner", "torch"]),
+        ("accurate (PyTorch)", ["--model", "accurate"]),
+        ("accurate exported, onnxruntime", ["--model", str(onnx)]),
+    ]
+    for k, (name, options) in enumerate(variants):
+        wall, mb, _ = run_predict(ROOT, shots, work / f"shipped{k}", *options)
+        print(f"{name:<44} {wall:7.1f} {len(shots) / wall:9.2f} {mb:8.0f}", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--photos", type=int, default=8)
@@ -134,9 +164,13 @@ def main():
     p.add_argument("--ref", default=BEFORE, help="git commit of the old code")
     p.add_argument("--skip-48mp", action="store_true")
     p.add_argument("--gpu-only", action="store_true", help="only the CUDA rows (see above)")
+    p.add_argument("--shipped", action="store_true", help="the shipped models (see above)")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_predict_"))
     try:
+        if args.shipped:
+            shipped_rows(args, work)
+            return
         if args.gpu_only:
             gpu_rows(args, work)
             return

@@ -37,7 +37,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
+import json
+import multiprocessing
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -95,10 +99,19 @@ def prepare(cfg, datasets: dict, encoder: str, k: int, limit: int | None = None)
     return {"config": mcfg, "first": first_level(model), "data": out}
 
 
-def train_readout(cfg, prep: dict, tags, fold: int, epochs: int) -> SaliencyModel:
+def readout_model(prep: dict, changes: dict | None = None) -> SaliencyModel:
+    """The recipe's model on ``prep``'s encoder (random encoder weights: features are cached),
+    with ``changes`` to its config (e.g. the readout's widths, the blur or centre bias)."""
+    config = dataclasses.replace(prep["config"], encoder_weights=None, **(changes or {}))
+    return SaliencyModel(config)
+
+
+def train_readout(
+    cfg, prep: dict, tags, fold: int, epochs: int, changes: dict | None = None
+) -> SaliencyModel:
     """The recipe's readout and head trained on every fold but ``fold`` of the ``tags`` sets."""
     torch.manual_seed(cfg.seed)
-    model = SaliencyModel(dataclasses.replace(prep["config"], encoder_weights=None))
+    model = readout_model(prep, changes)
     model.encoder.eval()
     sets = []
     for tag in tags:
@@ -158,84 +171,159 @@ def score(p: np.ndarray, d: dict, i: int) -> dict:
     }
 
 
-def print_table(scores: dict, done: int, args) -> None:
-    """Mean over the first ``done`` folds and the standard deviation of their fold means."""
+def print_table(scores: dict, folds: int, epochs: int) -> None:
+    """Mean over the folds and the standard deviation of their fold means."""
     print(
-        f"\n{args.folds}-fold cross-validation inside the training splits ({done} folds done), "
-        f"{args.epochs} epochs, mean over folds +- std of the fold means"
+        f"\n{folds}-fold cross-validation inside the training splits, {epochs} epochs, "
+        "mean over folds +- std of the fold means"
     )
     print(f"| configuration | data | {' | '.join(m.upper() for m in METRICS)} |")
     print("|---|---|" + "---|" * len(METRICS))
     for cname, per_tag in scores.items():
-        for tag, folds in per_tag.items():
+        for tag, per_fold in per_tag.items():
             cells = []
             for m in METRICS:
-                fold_means = [np.mean([r[m] for r in rows]) for rows in folds[:done]]
+                fold_means = [np.mean([r[m] for r in rows]) for rows in per_fold if rows]
                 cells.append(f"{np.mean(fold_means):.3f} +- {np.std(fold_means):.3f}")
             print(f"| {cname} | {tag} | {' | '.join(cells)} |", flush=True)
 
 
+# One set of prepared features per encoder, shared with the worker processes (forked).
+PREPS: dict = {}
+CFG = None
+
+
+BOTH = ("nus-scene", "osie")
+# The levers tried on one backbone (Lite0, both data sets), with --variants:
+# name: (encoder index, data sets, {"epochs": N, "model": changes to the model's config})
+VARIANTS = {  # Lite0 with the base recipe is "L0" of the base run (same folds and seed)
+    "L0 readout 32-64-2": (
+        0,
+        BOTH,
+        {"model": {"decoder_args": {"widths": [32, 64, 2], "dropout": 0.1}}},
+    ),
+    "L0 20 epochs": (0, BOTH, {"epochs": 20}),
+}
+
+
+def trainings(encoders, variants: bool = False) -> dict:
+    """name: (encoder index, data sets, overrides): the readouts trained per fold."""
+    if variants:
+        return dict(VARIANTS)
+    out = {"L0 NUS": (0, ("nus-scene",), {})}
+    for n in encoders:
+        out[f"L{n}"] = (n, BOTH, {})
+    return out
+
+
+def configurations(encoders, names) -> dict:
+    """name: (trained readouts averaged in probability, flip averaging): what is scored."""
+    out = {}
+    for t in names:
+        out[t] = ([t], False)
+        out[f"{t}, flip avg"] = ([t], True)
+    sets = [
+        list(c) for k in range(2, len(encoders) + 1) for c in itertools.combinations(encoders, k)
+    ]
+    for members in sets:
+        label = "+".join(f"L{n}" for n in members)
+        out[label] = ([f"L{n}" for n in members], False)
+        out[f"{label}, flip avg"] = ([f"L{n}" for n in members], True)
+    return out
+
+
+def _train_task(task):
+    fold, name, (n, tags, overrides), epochs = task
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    epochs = overrides.get("epochs", epochs)
+    model = train_readout(CFG, PREPS[n], tags, fold, epochs, overrides.get("model"))
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
+    return fold, name, state, time.perf_counter() - t0
+
+
+def _score_task(task):
+    fold, states, trained, configs, encoders = task
+    torch.set_num_threads(1)
+    models = {}
+    for name, state in states.items():
+        n = trained[name][0]
+        model = readout_model(PREPS[n], trained[name][2].get("model"))
+        model.load_state_dict(state, strict=False)
+        models[name] = model.eval()
+    scores = {c: {} for c in ["centre Gaussian", *configs]}
+    for tag in PREPS[encoders[0]]["data"]:
+        d0 = PREPS[encoders[0]]["data"][tag]
+        for c in scores:
+            scores[c][tag] = []
+        for i in np.flatnonzero(d0["folds"] == fold):
+            g = d0["geoms"][i]
+            centre = np.zeros(d0["cache"].maps.shape[1:], np.float32)
+            (ox, oy), (ch, cw) = g.offset, g.content
+            centre[oy : oy + ch, ox : ox + cw] = centre_gaussian((ch, cw))
+            scores["centre Gaussian"][tag].append(score(centre, d0, i))
+            cache = {}
+            for cname, (members, flip) in configs.items():
+                ps = []
+                for m in members:
+                    if (m, flip) not in cache:
+                        cache[(m, flip)] = predict(models[m], PREPS[trained[m][0]], tag, i, flip)
+                    ps.append(cache[(m, flip)])
+                scores[cname][tag].append(score(np.mean(ps, axis=0), d0, i))
+    return fold, scores
+
+
 def main():
+    global CFG
     ap = argparse.ArgumentParser()
     ap.add_argument("--nus", required=True)
     ap.add_argument("--osie", required=True)
-    ap.add_argument("--encoders", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--encoders", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     ap.add_argument("--limit", type=int, help="use only this many training images of each set")
+    ap.add_argument("--variants", action="store_true", help="the levers on Lite0 (VARIANTS)")
+    ap.add_argument("--features-only", action="store_true", help="build the features and stop")
+    ap.add_argument("--out", help="write every held-out image's scores here (JSON)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    cfg = load_config("configs/default.yaml")
+    CFG = load_config("configs/default.yaml")
     datasets = {
         "nus-scene": open_dataset(args.nus, "nus-scene"),
         "osie": open_dataset(args.osie, "osie"),
     }
     t0 = time.perf_counter()
-    preps = {
-        n: prepare(cfg, datasets, f"efficientnet_lite{n}", args.folds, args.limit)
-        for n in args.encoders
-    }
+    for n in sorted({0, *args.encoders}):
+        PREPS[n] = prepare(CFG, datasets, f"efficientnet_lite{n}", args.folds, args.limit)
     print(f"features: {time.perf_counter() - t0:.0f} s", flush=True)
-
-    trainings = {"L0 nus": (0, ("nus-scene",))}
-    for n in args.encoders:
-        trainings[f"L{n} both"] = (n, ("nus-scene", "osie"))
-    configs = {  # name: (trained models averaged in probability, flip averaging)
-        "L0 NUS only": (["L0 nus"], False),
-        "L0 NUS+OSIE": (["L0 both"], False),
-        "L0 NUS+OSIE, flip avg": (["L0 both"], True),
-    }
-    for n in args.encoders[1:]:
-        configs[f"L{n} NUS+OSIE, flip avg"] = ([f"L{n} both"], True)
-    if len(args.encoders) > 1:
-        names = "+".join(f"L{n}" for n in args.encoders)
-        configs[f"{names} NUS+OSIE, flip avg"] = ([f"L{n} both" for n in args.encoders], True)
-
+    if args.features_only:
+        return
+    trained = trainings(args.encoders, args.variants)
+    configs = configurations([] if args.variants else args.encoders, list(trained))
+    tasks = [
+        (fold, name, spec, args.epochs)
+        for fold in range(args.folds)
+        for name, spec in trained.items()
+    ]
+    states = [{} for _ in range(args.folds)]
+    ctx = multiprocessing.get_context("fork")
+    t0 = time.perf_counter()
+    with ctx.Pool(args.jobs) as pool:
+        for fold, name, state, seconds in pool.imap_unordered(_train_task, tasks):
+            states[fold][name] = state
+            print(f"fold {fold + 1} {name}: trained in {seconds:.0f} s", flush=True)
+        print(f"training: {time.perf_counter() - t0:.0f} s", flush=True)
+        t0 = time.perf_counter()
+        score_tasks = [(f, states[f], trained, configs, args.encoders) for f in range(args.folds)]
+        results = dict(pool.imap_unordered(_score_task, score_tasks))
+    print(f"scoring: {time.perf_counter() - t0:.0f} s", flush=True)
     # scores[config][tag][fold] = list of per-image dicts
     scores = {
-        c: {t: [[] for _ in range(args.folds)] for t in datasets}
-        for c in ["centre Gaussian", *configs]
+        c: {t: [results[f][c][t] for f in range(args.folds)] for t in datasets} for c in results[0]
     }
-    for fold in range(args.folds):
-        t0 = time.perf_counter()
-        models = {
-            name: train_readout(cfg, preps[n], tags, fold, args.epochs)
-            for name, (n, tags) in trainings.items()
-        }
-        for tag in datasets:
-            d0 = preps[args.encoders[0]]["data"][tag]
-            for i in np.flatnonzero(d0["folds"] == fold):
-                g = d0["geoms"][i]
-                centre = np.zeros(d0["cache"].maps.shape[1:], np.float32)
-                (ox, oy), (ch, cw) = g.offset, g.content
-                centre[oy : oy + ch, ox : ox + cw] = centre_gaussian((ch, cw))
-                scores["centre Gaussian"][tag][fold].append(score(centre, d0, i))
-                for cname, (members, flip) in configs.items():
-                    ps = [predict(models[m], preps[trainings[m][0]], tag, i, flip) for m in members]
-                    scores[cname][tag][fold].append(score(np.mean(ps, axis=0), d0, i))
-        print(f"fold {fold + 1}/{args.folds}: {time.perf_counter() - t0:.0f} s", flush=True)
-        print_table(scores, fold + 1, args)
+    print_table(scores, args.folds, args.epochs)
+    if args.out:
+        Path(args.out).write_text(json.dumps(scores))
 
 
 if __name__ == "__main__":

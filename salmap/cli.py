@@ -26,6 +26,7 @@ COMMANDS = {
     "train": "salmap.commands.train",
     "predict": "salmap.commands.predict",
     "export": "salmap.commands.export",
+    "ensemble": "salmap.commands.ensemble",
     "compare": "salmap.commands.compare",
     "crop": "salmap.commands.crop",
     "attention": "salmap.commands.attention",

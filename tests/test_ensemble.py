@@ -87,3 +87,52 @@ def test_members_must_share_preprocessing_and_output_a_softmax():
         EnsembleModel([member(1), member(2)], weights=[1, -1])
     with pytest.raises(SalmapError, match="at least one"):
         EnsembleModel([])
+
+
+def test_ensemble_command_combines_saved_models(members, tmp_path, nus_mini):
+    from salmap.cli import main
+
+    recipe = {"data": {"format": "nus-scene", "split_seed": 3, "val_fraction": 0.2}}
+    for k, m in enumerate(members):
+        m.save(tmp_path / f"m{k}", training=recipe)
+    args = ["ensemble", str(tmp_path / "m0"), str(tmp_path / "m1"), "--out", str(tmp_path / "e")]
+    assert main([*args, "--weights", "1", "3"]) == 0
+    ens = load_model(tmp_path / "e")
+    assert ens.weights == pytest.approx([0.25, 0.75])
+    assert ens.training_recipe["data"]["split_seed"] == 3  # evaluate scores the members' split
+    assert main(args) == 2  # exists
+    assert main([*args[:3], "--out", str(tmp_path / "f"), "--weights", "1"]) == 2
+    assert main(["ensemble", str(tmp_path / "m0"), "--out", str(tmp_path / "g")]) == 2
+    assert not (tmp_path / "f").exists() and not (tmp_path / "g").exists()
+    assert (
+        main(["ensemble", str(tmp_path / "e"), str(tmp_path / "m0"), "--out", str(tmp_path / "h")])
+        == 2
+    )
+
+
+def test_a_shipped_member_can_be_stored_by_name(members, tmp_path, monkeypatch):
+    """The shipped `accurate` keeps `default` by name: its file holds only the other members,
+    and loading takes default's weights from default's own file."""
+    from salmap.cli import main
+    from salmap.models import io
+
+    monkeypatch.setattr(io, "WEIGHTS_DIR", tmp_path / "weights")
+    members[0].save(tmp_path / "m0", half=True)
+    members[1].save(tmp_path / "m1", half=True)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "m0" / "model.safetensors").rename(tmp_path / "weights" / "default.safetensors")
+    out = tmp_path / "acc"
+    args = ["ensemble", "default", str(tmp_path / "m1"), "--half", "--out"]
+    assert main([*args, str(out), "--by-name"]) == 0
+    assert main([*args, str(tmp_path / "full")]) == 0
+    small = (out / "model.safetensors").stat().st_size
+    assert small < 0.6 * (tmp_path / "full" / "model.safetensors").stat().st_size
+    (out / "model.safetensors").rename(tmp_path / "weights" / "accurate.safetensors")
+    acc, full = load_model("accurate"), load_model(tmp_path / "full")
+    assert acc.shipped == {0: "default"}
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(acc.activate(acc(x)), full.activate(full(x)), atol=1e-7)
+    default = load_model("default")
+    for a, b in zip(acc.members[0].state_dict().values(), default.state_dict().values()):
+        assert torch.equal(a, b)

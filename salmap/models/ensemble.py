@@ -66,6 +66,8 @@ class EnsembleModel(MapModel, nn.Module):
         self.members = nn.ModuleList(members)
         total = sum(weights)
         self.weights = [w / total for w in weights]
+        # members that are shipped models, saved by name rather than copied (index: name)
+        self.shipped: dict[int, str] = {}
         self.register_buffer(
             "log_weights",
             torch.tensor([math.log(w) if w else -math.inf for w in self.weights]),
@@ -80,8 +82,10 @@ class EnsembleModel(MapModel, nn.Module):
         return mixed.view(x.shape[0], 1, *self.config.input_size)
 
     def description(self) -> dict:
-        """What the saved file records to rebuild it: each member's config and the weights."""
-        return {
-            "members": [m.config.to_dict() for m in self.members],
-            "weights": self.weights,
-        }
+        """What the saved file records to rebuild it: each member's config (or, for a member
+        in :attr:`shipped`, the shipped model's name) and the weights."""
+        members = [
+            {"shipped": self.shipped[k]} if k in self.shipped else m.config.to_dict()
+            for k, m in enumerate(self.members)
+        ]
+        return {"members": members, "weights": self.weights}

@@ -39,10 +39,14 @@ def save_model(model, path: str | Path, training: dict | None = None, half: bool
 
     path = Path(path)
     meta = {"format": "salmap", "model": model.config.to_dict(), "training": training or {}}
-    if hasattr(model, "description"):  # an ensemble
+    skip: tuple[str, ...] = ()
+    if hasattr(model, "description"):  # an ensemble; members that are shipped go by name
         meta["ensemble"] = model.description()
+        skip = tuple(f"members.{k}." for k in getattr(model, "shipped", {}))
     state = {}
     for k, v in model.state_dict().items():
+        if skip and k.startswith(skip):
+            continue
         v = v.detach().cpu()
         state[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
     blob = save(state, metadata={"salmap": json.dumps(meta)})
@@ -145,17 +149,24 @@ def load_model(path: str | Path = "default", device=None, runner: str | None = N
         warnings.simplefilter("ignore")  # random init is fine: the weights come next
         model = _build(meta, weights)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(weights).items()}
+    by_name = tuple(f"members.{k}." for k in getattr(model, "shipped", {}))
     try:
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=not by_name)
     except RuntimeError as e:
         raise SalmapError(
             f"{weights}: weights do not match the model its config describes ({e})"
         ) from None
+    if unexpected or any(not k.startswith(by_name) for k in missing):
+        raise SalmapError(
+            f"{weights}: weights do not match the model its config describes "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     model.config.encoder_weights = meta["model"].get("encoder_weights")
     for member, cfg in zip(
         getattr(model, "members", []), meta.get("ensemble", {}).get("members", [])
     ):
-        member.config.encoder_weights = cfg.get("encoder_weights")
+        if "shipped" not in cfg:
+            member.config.encoder_weights = cfg.get("encoder_weights")
     model.training_recipe = meta.get("training", {})
     model.source = str(weights)
     model.eval()
@@ -177,7 +188,18 @@ def _build(meta: dict, weights: Path):
     from salmap.models.ensemble import EnsembleModel
 
     spec = meta["ensemble"]
+    members, shipped = [], {}
     try:
-        return EnsembleModel([build(c) for c in spec["members"]], spec.get("weights"))
+        for k, c in enumerate(spec["members"]):
+            if "shipped" in c:  # a shipped model by name: its own file holds the weights
+                if c["shipped"] not in SHIPPED or shipped_file(c["shipped"]) == weights:
+                    raise SalmapError(f"{weights}: member {k} names {c['shipped']!r}, not a model")
+                shipped[k] = c["shipped"]
+                members.append(load_model(c["shipped"], runner="torch"))
+            else:
+                members.append(build(c))
+        model = EnsembleModel(members, spec.get("weights"))
     except (KeyError, TypeError) as e:
         raise SalmapError(f"{weights}: malformed ensemble description ({e})") from None
+    model.shipped = shipped
+    return model
