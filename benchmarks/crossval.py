@@ -202,7 +202,6 @@ VARIANTS = {  # Lite0 with the base recipe is "L0" of the base run (same folds a
         BOTH,
         {"model": {"decoder_args": {"widths": [32, 64, 2], "dropout": 0.1}}},
     ),
-    "L0 20 epochs": (0, BOTH, {"epochs": 20}),
 }
 
 

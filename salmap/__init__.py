@@ -40,10 +40,11 @@ SUBMODULES = (
 
 
 def load_model(path="default", device=None, runner=None):
-    """Load a saved saliency model: ``"default"``, a folder, a ``.safetensors`` or ``.onnx`` file.
+    """Load a saved saliency model: a shipped model (``"default"``: one backbone, fast;
+    ``"accurate"``: an ensemble of three), a folder, a ``.safetensors`` or ``.onnx`` file.
 
     ``runner`` is "onnx" (onnxruntime, no torch needed) or "torch"; by default the shipped
-    model runs on onnxruntime when it is installed. Imported lazily so that ``import salmap``
+    default model runs on onnxruntime when it is installed, ``accurate`` on PyTorch. Imported lazily so that ``import salmap``
     stays light for data-only use.
     """
     from salmap.models.io import load_model as _load

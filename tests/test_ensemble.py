@@ -47,6 +47,25 @@ def test_ensemble_map_is_the_weighted_mean_of_the_members_maps(members):
     assert not torch.allclose(maps[0], maps[1], atol=1e-6)
 
 
+def test_flip_averaging_mixes_each_member_with_its_mirrored_map(members, tmp_path):
+    ens = EnsembleModel(members, weights=[1, 3], flip_average=True).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want = 0
+        for w, m in zip([0.25, 0.75], members):
+            mirrored = m.activate(m(x.flip(-1))).flip(-1)
+            want = want + w * 0.5 * (m.activate(m(x)) + mirrored)
+        got = ens.activate(ens(x))
+        assert torch.allclose(got, want, atol=1e-7)
+        plain = EnsembleModel(members, weights=[1, 3]).eval()
+        assert not torch.allclose(got, plain.activate(plain(x)), atol=1e-6)
+    ens.save(tmp_path / "flip")
+    back = load_model(tmp_path / "flip")
+    assert back.flip_average
+    with torch.no_grad():
+        assert torch.allclose(back.activate(back(x)), got, atol=1e-6)
+
+
 def test_ensemble_saves_and_loads_as_one_file_and_predicts(members, tmp_path, nus_mini):
     ens = EnsembleModel(members)
     ens.save(tmp_path / "ens", training={"note": "test"}, half=True)
@@ -69,7 +88,7 @@ def test_ensemble_exports_to_onnx_with_the_same_maps(members, tmp_path, nus_mini
     pytest.importorskip("onnxruntime")
     from salmap.export import export_onnx
 
-    ens = EnsembleModel(members).eval()
+    ens = EnsembleModel(members, flip_average=True).eval()
     path = export_onnx(ens, tmp_path / "ens.onnx")
     onnx_model = load_model(path)
     assert onnx_model.config.encoder == "tiny+tiny"

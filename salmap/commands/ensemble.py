@@ -20,6 +20,11 @@ def add_parser(sub) -> None:
         nargs="+",
         help="one non-negative weight per model (default: equal)",
     )
+    p.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="each member also sees the mirror image (its map mirrored back): twice the compute",
+    )
     p.add_argument("--half", action="store_true", help="store the weights as float16")
     p.add_argument(
         "--by-name",
@@ -52,7 +57,7 @@ def run(args) -> int:
             raise SalmapError(f"{name}: is an ensemble already; give its members instead")
         members.append(model)
         recipes.append({"model": model_label(name), "training": model.training_recipe})
-    ensemble = EnsembleModel(members, args.weights)
+    ensemble = EnsembleModel(members, args.weights, args.flip_average)
     if args.by_name:
         from salmap.models.io import SHIPPED
 

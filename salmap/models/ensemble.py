@@ -50,10 +50,16 @@ def _same(a, b) -> bool:
 
 class EnsembleModel(MapModel, nn.Module):
     """``members`` (SaliencyModels with softmax outputs) mixed with ``weights`` (default: equal;
-    normalised to sum to 1). ``forward`` maps a normalised B x 3 x H x W batch to B x 1 x H x W
-    log-densities of the mixture."""
+    normalised to sum to 1). With ``flip_average`` each member also sees the mirror image and
+    its map, mirrored back, takes half the member's weight. ``forward`` maps a normalised
+    B x 3 x H x W batch to B x 1 x H x W log-densities of the mixture."""
 
-    def __init__(self, members: Sequence[SaliencyModel], weights: Sequence[float] | None = None):
+    def __init__(
+        self,
+        members: Sequence[SaliencyModel],
+        weights: Sequence[float] | None = None,
+        flip_average: bool = False,
+    ):
         super().__init__()
         if not members:
             raise SalmapError("an ensemble needs at least one member")
@@ -64,6 +70,7 @@ class EnsembleModel(MapModel, nn.Module):
             )
         self.config = ensemble_config(members)
         self.members = nn.ModuleList(members)
+        self.flip_average = bool(flip_average)
         total = sum(weights)
         self.weights = [w / total for w in weights]
         # members that are shipped models, saved by name rather than copied (index: name)
@@ -75,11 +82,17 @@ class EnsembleModel(MapModel, nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logp = torch.stack(
-            [torch.log_softmax(m(x).float().flatten(1), dim=1) for m in self.members]
-        )
-        mixed = torch.logsumexp(logp + self.log_weights.view(-1, 1, 1), dim=0)
-        return mixed.view(x.shape[0], 1, *self.config.input_size)
+        b = x.shape[0]
+        if self.flip_average:  # the image and its mirror image in one batch
+            x = torch.cat([x, x.flip(-1)])
+        logp = []
+        for m in self.members:
+            lp = torch.log_softmax(m(x).float().flatten(1), dim=1).view(x.shape[0], 1, *x.shape[2:])
+            if self.flip_average:
+                lp = torch.stack([lp[:b], lp[b:].flip(-1)]).logsumexp(0) - math.log(2)
+            logp.append(lp)
+        weights = self.log_weights.view(-1, 1, 1, 1, 1)
+        return torch.logsumexp(torch.stack(logp) + weights, dim=0)
 
     def description(self) -> dict:
         """What the saved file records to rebuild it: each member's config (or, for a member
@@ -88,4 +101,4 @@ class EnsembleModel(MapModel, nn.Module):
             {"shipped": self.shipped[k]} if k in self.shipped else m.config.to_dict()
             for k, m in enumerate(self.members)
         ]
-        return {"members": members, "weights": self.weights}
+        return {"members": members, "weights": self.weights, "flip_average": self.flip_average}

@@ -198,7 +198,7 @@ def _build(meta: dict, weights: Path):
                 members.append(load_model(c["shipped"], runner="torch"))
             else:
                 members.append(build(c))
-        model = EnsembleModel(members, spec.get("weights"))
+        model = EnsembleModel(members, spec.get("weights"), spec.get("flip_average", False))
     except (KeyError, TypeError) as e:
         raise SalmapError(f"{weights}: malformed ensemble description ({e})") from None
     model.shipped = shipped
