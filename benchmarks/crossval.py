@@ -11,26 +11,19 @@ Gaussian at the fixated pixels, CC and KLD against the fixation density. A model
 NUS-Scene alone is scored on OSIE's held-out folds too (images it never saw, from another lab).
 
     nice python benchmarks/crossval.py --nus ../shared/datasets/nus-scene \\
-        --osie ../shared/datasets/osie [--encoders 0 1] [--epochs 10] [--folds 5] [--limit N]
+        --osie ../shared/datasets/osie [--encoders 0 1 2] [--variants] [--jobs 2] [--out FILE]
 
 Prints one row per configuration and data set: the mean over the folds and, after +-, the
-standard deviation of the 5 fold means.
+standard deviation of the 5 fold means; ``--out`` keeps every held-out image's scores (JSON)
+for paired comparisons. Configurations: a readout per backbone (L0, L1, L2 = EfficientNet-Lite
+0, 1, 2) trained on both sets, L0 on NUS-Scene alone, every ensemble of the backbones (maps
+averaged in probability), each with and without flip averaging; ``--variants``: the Lite0
+levers in VARIANTS instead.
 
-The one run so far, reduced to fit a busy 2-core machine: ``--encoders 0 --epochs 5 --limit 40``
-(40 training images of each set, so 32 per training fold and 8 held out per set and fold;
-features 947 s, folds 4-13 minutes each). Small and noisy, and 5 epochs rather than the
-recipe's 10, but the direction is clear:
-
-| configuration | data | NSS | CC | KLD | IG |
-|---|---|---|---|---|---|
-| centre Gaussian | nus-scene | 1.085 +- 0.129 | 0.431 +- 0.030 | 1.144 +- 0.048 | 0 |
-| centre Gaussian | osie | 0.999 +- 0.149 | 0.325 +- 0.071 | 1.418 +- 0.139 | 0 |
-| L0 NUS only | nus-scene | 1.597 +- 0.056 | 0.582 +- 0.026 | 0.804 +- 0.090 | 0.564 +- 0.147 |
-| L0 NUS only | osie | 1.783 +- 0.168 | 0.512 +- 0.048 | 1.002 +- 0.118 | 0.701 +- 0.118 |
-| L0 NUS+OSIE | nus-scene | 1.655 +- 0.100 | 0.601 +- 0.034 | 0.776 +- 0.080 | 0.613 +- 0.141 |
-| L0 NUS+OSIE | osie | 2.979 +- 0.255 | 0.722 +- 0.028 | 0.616 +- 0.065 | 1.506 +- 0.209 |
-| L0 NUS+OSIE, flip avg | nus-scene | 1.659 +- 0.104 | 0.602 +- 0.035 | 0.776 +- 0.082 | 0.615 +- 0.143 |
-| L0 NUS+OSIE, flip avg | osie | 2.989 +- 0.255 | 0.724 +- 0.026 | 0.610 +- 0.061 | 1.514 +- 0.210 |
+Run on 2 CPU cores (2 worker processes, one thread each): features of the 960 training images
+and their mirror images 686 s for the three encoders (onnxruntime), training 2631 s (20
+readouts of 10 epochs), scoring 195 s; ``--variants`` 1850 s more. The results are in
+MODEL_CARD.md ("How the models were chosen").
 """
 
 from __future__ import annotations
@@ -188,6 +181,25 @@ def print_table(scores: dict, folds: int, epochs: int) -> None:
             print(f"| {cname} | {tag} | {' | '.join(cells)} |", flush=True)
 
 
+def print_paired(scores: dict, pairs) -> None:
+    """For each (a, b): the mean per-image difference a - b, the range of its fold means, and
+    the share of images where a is better (lower for KLD)."""
+    for a, b in pairs:
+        for tag in scores[a]:
+            cells = []
+            for m in METRICS:
+                da = [np.array([r[m] for r in fold]) for fold in scores[a][tag]]
+                db = [np.array([r[m] for r in fold]) for fold in scores[b][tag]]
+                d = np.concatenate(da) - np.concatenate(db)
+                folds = [x.mean() - y.mean() for x, y in zip(da, db)]
+                better = (d < 0 if m == "kld" else d > 0).mean()
+                cells.append(
+                    f"{m.upper()} {d.mean():+.3f} (folds {min(folds):+.3f}..{max(folds):+.3f}, "
+                    f"better on {better:.0%})"
+                )
+            print(f"{a} - {b} [{tag}]: " + "; ".join(cells))
+
+
 # One set of prepared features per encoder, shared with the worker processes (forked).
 PREPS: dict = {}
 CFG = None
@@ -275,17 +287,30 @@ def _score_task(task):
 def main():
     global CFG
     ap = argparse.ArgumentParser()
-    ap.add_argument("--nus", required=True)
-    ap.add_argument("--osie", required=True)
+    ap.add_argument("--nus", help="NUS-Scene folder (needed unless --from)")
+    ap.add_argument("--osie", help="OSIE folder (needed unless --from)")
     ap.add_argument("--encoders", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     ap.add_argument("--limit", type=int, help="use only this many training images of each set")
     ap.add_argument("--variants", action="store_true", help="the levers on Lite0 (VARIANTS)")
+    ap.add_argument(
+        "--paired",
+        nargs="+",
+        metavar="A-B",
+        help="with --from: print paired differences of configurations A and B ('A - B')",
+    )
+    ap.add_argument("--from", dest="source", help="scores written by an earlier --out")
     ap.add_argument("--features-only", action="store_true", help="build the features and stop")
     ap.add_argument("--out", help="write every held-out image's scores here (JSON)")
     args = ap.parse_args()
+    if args.source:
+        scores = json.loads(Path(args.source).read_text())
+        print_paired(scores, [p.split(" - ") for p in args.paired or []])
+        return
+    if not (args.nus and args.osie):
+        ap.error("--nus and --osie are needed (or --from)")
     CFG = load_config("configs/default.yaml")
     datasets = {
         "nus-scene": open_dataset(args.nus, "nus-scene"),

@@ -1,7 +1,7 @@
 """Copy trained models into the package as the shipped ``default`` and ``accurate`` models:
 fp16 safetensors with their JSON configs, and default's ONNX export (what predicts without
-PyTorch). ``accurate`` is the mixture of ``default`` and the other models given, holding
-``default`` by name (its weights are stored once).
+PyTorch). ``accurate`` is the mixture of ``default`` and the other models given, each
+averaged over the image and its mirror image, holding ``default`` by name (stored once).
 
     python scripts/ship_models.py runs/shipped/lite0/models/final \\
         --with runs/shipped/lite1/models/final runs/shipped/lite2/models/final
@@ -51,7 +51,7 @@ def main() -> None:
     export_onnx(default, shipped_file("default", ".onnx"), half=True)
     print(f"{shipped_file('default', '.onnx')}")
     others = [load_model(o, runner="torch") for o in args.others]
-    accurate = EnsembleModel([default, *others])
+    accurate = EnsembleModel([default, *others], flip_average=True)
     accurate.shipped = {0: "default"}
     members = [{"model": "default", "training": default.training_recipe}]
     members += [
