@@ -441,3 +441,18 @@ def test_encoder_features_on_onnxruntime_equal_pytorchs():
     for a, b in zip(got, ref):
         assert a.shape == b.shape
         assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()
+
+
+def test_training_ssim_equals_torchmetrics():
+    """The loop's SSIM (separable depthwise window) is torchmetrics' SSIM, image for image."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as reference
+
+    from salmap.train.loop import ssim
+
+    gen = torch.Generator().manual_seed(0)
+    for shape in [(3, 1, 64, 64), (2, 1, 40, 72)]:
+        x = torch.rand(shape, generator=gen) ** 3
+        y = torch.rand(shape, generator=gen)
+        want = reference(x, y, data_range=1.0, reduction="none")
+        assert torch.allclose(ssim(x, y), want, atol=1e-6)
+        assert torch.allclose(ssim(y, y), torch.ones(shape[0]), atol=1e-6)
