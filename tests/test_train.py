@@ -456,3 +456,17 @@ def test_training_ssim_equals_torchmetrics():
         want = reference(x, y, data_range=1.0, reduction="none")
         assert torch.allclose(ssim(x, y), want, atol=1e-6)
         assert torch.allclose(ssim(y, y), torch.ones(shape[0]), atol=1e-6)
+
+
+def test_training_ssim_can_be_left_out(tmp_path, nus_mini):
+    """train_ssim=false skips the per-step SSIM of the training split (the column is empty),
+    keeps the validation SSIM, and trains the same model."""
+    on = train(tiny_cfg(tmp_path, nus_mini, "optim.name=adam", out="on", epochs=1))
+    off = train(
+        tiny_cfg(tmp_path, nus_mini, "optim.name=adam", "train_ssim=false", out="off", epochs=1)
+    )
+    a, b = _rows(on)[0], _rows(off)[0]
+    assert float(a["train_ssim"]) > 0 and b["train_ssim"] in ("", "nan")
+    assert float(b["val_ssim"]) == pytest.approx(float(a["val_ssim"]), rel=1e-5)
+    assert float(b["train_loss"]) == pytest.approx(float(a["train_loss"]), rel=1e-5)
+    assert (off / "curves.png").is_file()

@@ -71,6 +71,9 @@ class TrainConfig:
     fused_optimizer: bool | str = "auto"  # auto: on CUDA; one fused kernel per optimiser step
     compile: str = "none"  # none | default | reduce-overhead | max-autotune (torch.compile)
     log_every: int = 50  # steps between host reads of the running loss (and steps.csv rows)
+    # the training split's SSIM at every step (the seed's metric; on a CPU with cached
+    # features it costs more than the step): false leaves train_ssim empty
+    train_ssim: bool = True
     # Validation CC, NSS and KLD as `salmap evaluate` computes them (original resolution),
     # every this many epochs (0: never) and at the last and checkpoint epochs.
     eval_every: int = 1
@@ -149,6 +152,7 @@ RESUMABLE_CHANGES = (
     "fused_optimizer",
     "compile",
     "log_every",
+    "train_ssim",
     "eval_every",
     "save_every",
     "report",

@@ -490,7 +490,8 @@ class Trainer:
             loss, maps = self.step(x, target, fix, train)
             with torch.no_grad():
                 losses[step] = loss
-                ssim_sum += ssim_of(maps, target, self.cfg.model.output).sum()
+                if not train or self.cfg.train_ssim:
+                    ssim_sum += ssim_of(maps, target, self.cfg.model.output).sum()
             if frame:
                 self.frames[name].submit(indices, maps[:, 0].cpu().numpy())
             sizes.append(len(indices))
@@ -503,7 +504,8 @@ class Trainer:
         weighted = float((losses[: len(sizes)].double() * torch.tensor(sizes, device=dev)).sum())
         total = self.ddp.sum([weighted, float(ssim_sum), n])
         n_all = total[2]
-        out = {f"{name}_loss": total[0] / n_all, f"{name}_ssim": total[1] / n_all}
+        ssim_mean = total[1] / n_all if not train or self.cfg.train_ssim else math.nan
+        out = {f"{name}_loss": total[0] / n_all, f"{name}_ssim": ssim_mean}
         if train:
             out.update(seconds=seconds, images_per_s=n_all / seconds)
             return out
