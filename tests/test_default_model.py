@@ -1,4 +1,5 @@
-"""The model shipped inside the package: loads offline, predicts, and beats the centre bias."""
+"""The models shipped inside the package (default, accurate): load offline, predict, and beat
+the centre bias."""
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ def test_shipped_weights_are_small_fp16_with_their_config():
     assert DEFAULT_MODEL.is_file() and DEFAULT_MODEL.stat().st_size < 8_000_000
     meta = read_config(DEFAULT_MODEL)
     assert meta["model"]["encoder"].startswith("efficientnet_lite")
-    assert meta["training"]["data"]["format"] == "nus-scene"
+    assert meta["training"]["data"]["format"] == ["nus-scene", "osie"]
+    assert meta["training"]["early_stopping"] is None  # nothing chosen on the validation split
     from safetensors import safe_open
 
     with safe_open(str(DEFAULT_MODEL), framework="np") as f:
@@ -62,3 +64,34 @@ def test_shipped_onnx_export_is_small_with_fp16_weights_and_the_same_config():
     assert big and all(t.data_type == onnx.TensorProto.FLOAT16 for t in big)
     meta = {p.key: p.value for p in proto.metadata_props}
     assert json.loads(meta[METADATA_KEY])["model"] == read_config(DEFAULT_MODEL)["model"]
+
+
+def test_accurate_is_an_ensemble_holding_default_by_name_within_the_size_budget():
+    from salmap.models.ensemble import EnsembleModel
+    from salmap.models.io import shipped_file
+
+    accurate = shipped_file("accurate")
+    meta = read_config(accurate)
+    members = meta["ensemble"]["members"]
+    assert members[0] == {"shipped": "default"} and len(members) == 3
+    assert [m["encoder"] for m in members[1:]] == ["efficientnet_lite1", "efficientnet_lite2"]
+    assert meta["ensemble"]["flip_average"] is True
+    assert DEFAULT_MODEL.stat().st_size + accurate.stat().st_size < 25_000_000
+    model = salmap.load_model("accurate")
+    assert isinstance(model, EnsembleModel)
+    default = salmap.load_model("default", runner="torch")
+    for a, b in zip(model.members[0].state_dict().values(), default.state_dict().values()):
+        assert (a == b).all()
+
+
+def test_accurate_model_predicts_and_beats_the_centre_bias(nus_mini):
+    model = salmap.load_model("accurate")
+    ds = open_dataset(nus_mini)
+    gains = []
+    for i in range(len(ds)):
+        s = ds.sample(i)
+        smap = model.predict(s["image"])
+        assert smap.shape == s["saliency_map"].shape and smap.sum() == pytest.approx(1, abs=1e-4)
+        prior = centre_gaussian(smap.shape)
+        gains.append(metrics.nss(smap, s["fixations"]) - metrics.nss(prior, s["fixations"]))
+    assert np.mean(gains) > 0.5 and (np.array(gains) > 0).sum() >= 10
