@@ -230,7 +230,13 @@ def test_readout_is_upsample_concatenate_then_1x1_convolutions(dropout):
 
     torch.manual_seed(0)
     dec = ReadoutDecoder([3, 4, 5, 6, 7], [2, 4, 8, 16, 32], widths=[6, 3], dropout=dropout).eval()
-    feats = [None, None, torch.randn(2, 5, 16, 12), torch.randn(2, 6, 8, 6), torch.randn(2, 7, 4, 3)]
+    feats = [
+        None,
+        None,
+        torch.randn(2, 5, 16, 12),
+        torch.randn(2, 6, 8, 6),
+        torch.randn(2, 7, 4, 3),
+    ]
     up = [feats[2]] + [
         F.interpolate(f, size=(16, 12), mode="bilinear", align_corners=False) for f in feats[3:]
     ]
