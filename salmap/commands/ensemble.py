@@ -37,15 +37,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
+    from salmap.commands import new_output
     from salmap.errors import SalmapError
     from salmap.models.ensemble import EnsembleModel
     from salmap.models.io import load_model, model_label
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise SalmapError(f"{out} exists; pass --overwrite to replace it")
+    out = new_output(args.out, args.overwrite)
     if len(args.models) < 2:
         raise SalmapError("an ensemble needs at least two models")
     if args.weights is not None and len(args.weights) != len(args.models):

@@ -21,15 +21,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from salmap.errors import SalmapError
+    from salmap.commands import new_output
     from salmap.export import export_onnx
     from salmap.models.io import load_model
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise SalmapError(f"{out} exists; pass --overwrite to replace it")
+    out = new_output(args.out, args.overwrite)
     path = export_onnx(load_model(args.model, runner="torch"), out, args.opset, args.half)
     print(f"wrote {path}")
     return 0
