@@ -8,7 +8,6 @@ averaged over the image and its mirror image, holding ``default`` by name (store
 """
 
 import argparse
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,24 +28,13 @@ def ship(model, name: str, training: dict) -> None:
     print(f"{target} ({target.stat().st_size / 1e6:.1f} MB)")
 
 
-def recipe_of(model, source: str) -> dict:
-    """The model's training recipe, with the formats of its data sets filled in from its run's
-    split.json where the run guessed them (so that evaluate knows which data it learnt from)."""
-    recipe = json.loads(json.dumps(model.training_recipe))
-    data = recipe.get("data") or {}
-    listing = Path(source).parent.parent / "split.json"
-    if data.get("format") is None and listing.is_file():
-        data["format"] = list(json.loads(listing.read_text()).get("datasets", {})) or None
-    return recipe
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("default", help="the model to ship as default (one backbone)")
     ap.add_argument("--with", dest="others", nargs="+", required=True, help="accurate's others")
     args = ap.parse_args()
     model = load_model(args.default, runner="torch")
-    ship(model, "default", recipe_of(model, args.default))
+    ship(model, "default", model.training_recipe)
     default = load_model("default", runner="torch")  # as shipped: fp16 weights
     export_onnx(default, shipped_file("default", ".onnx"), half=True)
     print(f"{shipped_file('default', '.onnx')}")

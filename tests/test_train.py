@@ -217,6 +217,9 @@ def test_train_on_two_datasets_reports_each(tmp_path, nus_mini):
         for m in ("loss", "ssim", "cc"):
             assert row[f"val_{t}_{m}"] not in ("", "nan")
     assert load_config(run / "config.yaml").data.path == [str(nus_mini), str(osie)]
+    # the saved model records the formats that were guessed (evaluate's split needs them)
+    recipe = load_model(run / "models" / "final").training_recipe
+    assert recipe["data"]["format"] == ["folder", "osie"]
     with pytest.raises(SalmapError, match="2 formats for 1 data.path"):
         load_config(None, ["data.path=x", "data.format=[osie, folder]"]).data.sources()
 

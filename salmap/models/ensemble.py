@@ -38,7 +38,6 @@ def ensemble_config(members: Sequence[SaliencyModel]):
         encoder="+".join(m.config.encoder for m in members),
         decoder="+".join(m.config.decoder for m in members),
         decoder_args={},
-        encoder_weights=first.encoder_weights,
     )
 
 

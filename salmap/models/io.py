@@ -23,14 +23,16 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED = ("default", "accurate")
-DEFAULT_MODEL = WEIGHTS_DIR / "default.safetensors"
-# The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
-DEFAULT_ONNX = DEFAULT_MODEL.with_suffix(".onnx")
 
 
 def shipped_file(name: str, suffix: str = ".safetensors") -> Path:
     """The shipped model ``name``'s weights (or, with ``suffix=".onnx"``, its export)."""
     return WEIGHTS_DIR / f"{name}{suffix}"
+
+
+DEFAULT_MODEL = shipped_file("default")
+# The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
+DEFAULT_ONNX = shipped_file("default", ".onnx")
 
 
 def save_model(model, path: str | Path, training: dict | None = None, half: bool = False) -> Path:

@@ -95,12 +95,11 @@ def encoder_levels(model: SaliencyModel, device, runner: str = "auto") -> Callab
 
 
 def _onnx_available() -> bool:
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    from importlib.util import find_spec
+
+    from salmap.inference import onnxruntime_available
+
+    return onnxruntime_available() and find_spec("onnx") is not None
 
 
 def _onnx_levels(encoder, first: int, size) -> Callable:

@@ -336,6 +336,10 @@ class Trainer:
         set per dataset (``val``, or ``val_<tag>`` each when there are several)."""
         cfg, ddp = self.cfg, self.ddp
         datasets = open_sources(cfg.data)
+        # what the saved models' recipes record: the formats read, guessed ones included, so
+        # that `salmap evaluate` knows which data a model learnt from
+        formats = [ds.format for ds in datasets.values()]
+        self.formats = formats[0] if len(formats) == 1 else formats
         parts = {
             tag: {
                 name: ds.split(name, cfg.data.val_fraction, cfg.data.split_seed)
@@ -623,6 +627,7 @@ class Trainer:
 
     def _save(self, name: str):
         recipe = {k: v for k, v in self.cfg.to_dict().items() if k != "model"}
+        recipe["data"]["format"] = self.formats
         save_model(self.model, self.out / "models" / name, training=recipe)
 
     def fit(self) -> Path:
