@@ -108,9 +108,13 @@ def pixels(driver, canvas) -> np.ndarray:
 
 
 def wait_for(driver, condition, timeout=60):
+    """Wait until `condition` holds; the page redraws its lists, so an element found
+    a moment before may be gone when it is read: that counts as not yet."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    wait = WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(condition)
 
 
 def test_upload_overlay_region_share_and_screenshot(server, browser, tmp_path):
@@ -137,14 +141,19 @@ def test_upload_overlay_region_share_and_screenshot(server, browser, tmp_path):
     w, h = canvas.size["width"], canvas.size["height"]
     chain = ActionChains(browser).move_to_element_with_offset(canvas, -w // 4, -h // 4)
     chain.click_and_hold().move_by_offset(w // 4, h // 4).release().perform()
-    item = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#regions li[data-share]"))
-    share = float(item.get_attribute("data-share"))
+
+    def region_item(d):
+        item = d.find_element(By.CSS_SELECTOR, "#regions li[data-share]")
+        return item.get_attribute("data-share"), item.find_element(By.CSS_SELECTOR, ".share").text
+
+    share, share_text = wait_for(browser, region_item)
+    share = float(share)
     x0, y0, x1, y1 = browser.execute_script("return state.current.regions[0].box;")
     assert 0 < x0 < x1 <= size[0] and 0 < y0 < y1 <= size[1]
     expected = density[round(y0) : round(y1), round(x0) : round(x1)].sum()
     assert share == pytest.approx(expected, abs=1e-4)
     assert 0 < share < 1
-    assert "%" in item.find_element(By.CSS_SELECTOR, ".share").text
+    assert "%" in share_text
 
     out = Path(os.environ.get("SALMAP_SCREENSHOT_DIR", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
