@@ -238,6 +238,61 @@ def test_batcher_hands_a_failure_to_every_waiting_request():
     assert all(isinstance(e, RuntimeError) for e in asyncio.run(go()))
 
 
+def test_one_forward_pass_serves_an_images_map_summary_and_crops(tiny_model):
+    """What the page asks about each image (map, summary, crops) costs one forward pass; the
+    maps are the same as without the cache, and another image gets its own pass."""
+
+    def ask(c, data):
+        passes = c.get(f"{API}/health").json()["forward_passes"]
+        density = np.load(io.BytesIO(post(c, "/saliency?format=npy", data).content))
+        summary = post(c, "/saliency?format=json", data).json()
+        crops = post(c, "/crop", data, name="same bytes, other name.jpg").json()["crops"]
+        return c.get(f"{API}/health").json()["forward_passes"] - passes, density, summary, crops
+
+    with make_client(tiny_model) as cached, make_client(tiny_model, cache_size=0) as plain:
+        one, *answers = ask(cached, jpeg(seed=4))
+        three, *expected = ask(plain, jpeg(seed=4))
+        assert (one, three) == (1, 3)
+        np.testing.assert_array_equal(answers[0], expected[0])
+        assert answers[1:] == expected[1:]
+        assert cached.get(f"{API}/health").json()["cache_hits"] == 2
+        assert ask(cached, jpeg(seed=5))[0] == 1
+
+
+def test_prediction_cache_shares_passes_in_flight_keeps_the_latest_and_retries_failures():
+    from salmap.serve.cache import PredictionCache
+
+    calls = []
+
+    async def go():
+        cache = PredictionCache(size=2)
+
+        def predict(value, fail=False):
+            async def run():
+                calls.append(value)
+                await asyncio.sleep(0.01)
+                if fail:
+                    raise RuntimeError("out of memory")
+                return np.full((2, 2), value, np.float32)
+
+            return run
+
+        # two requests for the same bytes at once: one pass, both answered
+        a, b = await asyncio.gather(cache.get(b"a", predict(1)), cache.get(b"a", predict(9)))
+        await cache.get(b"b", predict(2))
+        await cache.get(b"a", predict(9))  # kept: "a" is now the most recent
+        await cache.get(b"c", predict(3))  # evicts "b", the least recently used
+        await cache.get(b"b", predict(4))
+        with pytest.raises(RuntimeError):
+            await cache.get(b"d", predict(5, fail=True))
+        d = await cache.get(b"d", predict(6))  # the failure was forgotten
+        return a, b, d
+
+    a, b, d = asyncio.run(go())
+    assert calls == [1, 2, 3, 4, 5, 6]
+    assert a[0, 0] == b[0, 0] == 1 and d[0, 0] == 6
+
+
 def test_serve_warns_without_token_on_other_hosts(tiny_model, monkeypatch, capsys):
     import uvicorn
 

@@ -38,6 +38,14 @@ def add_parser(sub) -> None:
         help="how long a request waits for others to share its forward pass (default: 5)",
     )
     p.add_argument(
+        "--cache",
+        type=int,
+        default=32,
+        metavar="N",
+        help="keep the maps of the N images last asked about, so that asking for an image's map "
+        "and then its crops costs one forward pass (default: 32, about 1 MB each; 0: off)",
+    )
+    p.add_argument(
         "--device",
         default=None,
         help="cpu, cuda or cuda:N (default: CUDA when the runner has it: PyTorch with CUDA, or "
@@ -61,8 +69,10 @@ def run(args) -> int:
 
     if not 0 < args.port < 65536:
         raise SalmapError(f"--port {args.port} is not a port number (1-65535)")
-    if args.max_upload_mb <= 0 or args.batch_size < 1 or args.max_wait_ms < 0:
-        raise SalmapError("--max-upload-mb and --batch-size must be positive, --max-wait-ms >= 0")
+    if args.max_upload_mb <= 0 or args.batch_size < 1 or args.max_wait_ms < 0 or args.cache < 0:
+        raise SalmapError(
+            "--max-upload-mb and --batch-size must be positive, --max-wait-ms and --cache >= 0"
+        )
     if args.host not in LOOPBACK and not args.token:
         print(
             f"salmap serve: warning: binding {args.host} without --token lets anyone who can "
@@ -79,6 +89,7 @@ def run(args) -> int:
         cors_origins=tuple(o.strip() for o in args.cors.split(",") if o.strip()),
         batch_size=args.batch_size,
         max_wait_ms=args.max_wait_ms,
+        cache_size=args.cache,
     )
     app = create_app(model, runner, settings)
     host = f"[{args.host}]" if ":" in args.host else args.host

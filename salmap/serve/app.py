@@ -29,6 +29,7 @@ from salmap.data.images import NotAnImageError, TooManyPixelsError, decode_image
 from salmap.errors import DataError, SalmapError
 from salmap.inference import prepare, restore
 from salmap.serve.batching import Batcher
+from salmap.serve.cache import PredictionCache
 from salmap.serve.uploads import ApiError, Upload, read_multipart
 from salmap.viz import (
     DEFAULT_ALPHA,
@@ -72,6 +73,7 @@ class ServeSettings:
     cors_origins: tuple[str, ...] = ()
     batch_size: int = 8
     max_wait_ms: float = 5.0
+    cache_size: int = 32  # model outputs kept by the upload's content (0: none)
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -126,6 +128,7 @@ class Service:
         self.runner = runner
         self.settings = settings
         self.batcher = Batcher(runner, settings.batch_size, settings.max_wait_ms)
+        self.predictions = PredictionCache(settings.cache_size)
 
     async def density(self, upload: Upload) -> tuple[np.ndarray, np.ndarray]:
         """(rgb, density) of the upload's ``image`` file."""
@@ -133,7 +136,7 @@ class Service:
             raise ApiError(422, "no file in the form field 'image' (send it as image=@photo.jpg)")
         name, data = upload.files["image"]
         rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name)
-        prediction = await self.batcher.run(x)
+        prediction = await self.predictions.get(data, lambda: self.batcher.run(x))
         try:
             return rgb, await asyncio.to_thread(restore, prediction, geometry)
         except DataError as e:
@@ -292,6 +295,7 @@ def add_routes(app: FastAPI, service: Service) -> None:
             "version": __version__,
             "forward_passes": batcher.forward_passes,
             "images": batcher.images,
+            "cache_hits": service.predictions.hits,
         }
 
     @app.get(f"{API}/model", summary="The model served", dependencies=auth)
