@@ -14,7 +14,8 @@ all run in this one process on the same decoded images:
   ``entropy`` strategies call) for the exact window size, on the full image;
 - ``cv-spectral`` / ``cv-finegrained``: OpenCV's static saliency maps (spectral residual,
   fine-grained) with salmap's exact window search (:func:`salmap.best_window`);
-- ``salmap``: salmap's model (default: the shipped one) with the same search;
+- ``salmap NAME``: each salmap model given (``--model``, repeatable; default: the shipped
+  ``default``) with the same search;
 - ``oracle``: the same search on the human fixations themselves (the upper bound).
 
 Time per image is the time to produce the eight boxes from the decoded image (the map, when
@@ -23,7 +24,7 @@ on a shared machine, several threads per library measure the contention more tha
 
     pip install -e .[bench]
     nice python benchmarks/bench_crop.py [--data ../shared/datasets/nus-scene] [--limit N]
-        [--save-maps DIR]   # also write the OpenCV maps as DIR/<method>/<id>.npy
+        [--model default --model accurate] [--save-maps DIR]   # also write the OpenCV maps as DIR/<method>/<id>.npy
 """
 
 from __future__ import annotations
@@ -162,15 +163,17 @@ def save_map(folder: Path, name: str, m: np.ndarray) -> None:
     atomic_write_bytes(folder / f"{name}.npy", buf.getvalue())
 
 
-def run(data: Path, limit: int | None, model_path: str, save_maps: Path | None, threads: int):
+def load_salmap(name: str, threads: int):
+    model = load_model(name)
+    if hasattr(model, "session"):  # onnxruntime: held to the same threads as the others
+        model.use_threads(threads)
+    print(f"salmap model {name} on {'onnxruntime' if hasattr(model, 'session') else 'torch'}")
+    return model
+
+
+def run(data: Path, limit: int | None, models: list[str], save_maps: Path | None, threads: int):
     dataset = open_dataset(data).split("val")
     n = len(dataset) if limit is None else min(limit, len(dataset))
-    model = load_model(model_path)
-    if hasattr(model, "session"):  # onnxruntime: held to the same threads as the others
-        from salmap.export import OnnxModel
-
-        model = OnnxModel(model.source, threads=threads)
-    print(f"salmap model {model_path} on {'onnxruntime' if hasattr(model, 'session') else 'torch'}")
     methods = {
         "centre": centre,
         "smartcrop": smartcrop_method(),
@@ -178,7 +181,10 @@ def run(data: Path, limit: int | None, model_path: str, save_maps: Path | None, 
         "vips-entropy": vips_method("entropy"),
         "cv-spectral": map_method(opencv_saliency("spectral")),
         "cv-finegrained": map_method(opencv_saliency("finegrained")),
-        "salmap": map_method(salmap_saliency(model)),
+        **{
+            f"salmap {name}": map_method(salmap_saliency(load_salmap(name, threads)))
+            for name in models
+        },
     }
     warm = dataset.sample(0, density=False)["image"]
     for method in methods.values():  # first calls load libraries and models: not timed
@@ -246,38 +252,44 @@ def report(n: int, scores, per_image: dict) -> str:
         t = f"{per_image[m]:.3f}" if m in per_image else "-"
         row = " | ".join(f"{d[s]:.3f}" for s in SETTINGS)
         lines.append(f"| {m} | {row} | {np.mean(list(d.values())):.3f} | {t} |")
-    gap = [
-        (mean["salmap"][s] - mean["centre"][s]) / (mean["oracle"][s] - mean["centre"][s])
-        for s in SETTINGS
-    ]
-    lines.append(
-        "| salmap's share of the centre-to-oracle gap | "
-        + " | ".join(f"{g:.0%}" for g in gap)
-        + f" | {np.mean(gap):.0%} | |"
-    )
-    rivals = [m for m in mean if m not in ("salmap", "oracle")]
-    wins = [all(mean["salmap"][s] > mean[m][s] for m in rivals) for s in SETTINGS]
+    ours = [m for m in mean if m.startswith("salmap")]
+    gaps = {}
+    for m in ours:
+        gaps[m] = [
+            (mean[m][s] - mean["centre"][s]) / (mean["oracle"][s] - mean["centre"][s])
+            for s in SETTINGS
+        ]
+        lines.append(
+            f"| {m}: share of the centre-to-oracle gap | "
+            + " | ".join(f"{g:.0%}" for g in gaps[m])
+            + f" | {np.mean(gaps[m]):.0%} | |"
+        )
     lines.append("")
-    lines.append(
-        f"{n} validation images, {torch_threads()} thread(s) per library. salmap beats every other non-oracle method at "
-        f"{sum(wins)} of {len(SETTINGS)} settings; mean share of the centre-to-oracle gap "
-        f"{np.mean(gap):.0%}."
-    )
+    lines.append(f"{n} validation images, {torch_threads()} thread(s) per library.")
+    rivals = [m for m in mean if m not in ours and m != "oracle"]
+    for m in ours:
+        wins = [all(mean[m][s] > mean[r][s] for r in rivals) for s in SETTINGS]
+        lines.append(
+            f"{m} beats every other non-oracle method but salmap's at {sum(wins)} of "
+            f"{len(SETTINGS)} settings; mean share of the centre-to-oracle gap "
+            f"{np.mean(gaps[m]):.0%}."
+        )
     return "\n".join(lines)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=str(DATA), help="NUS-Scene folder")
+    p.add_argument("--data", default=str(DATA), help="a data set with fixations (NUS-Scene)")
     p.add_argument("--limit", type=int, default=None, help="only the first N validation images")
-    p.add_argument("--model", default="default", help="salmap model to use")
+    p.add_argument(
+        "--model", action="append", help="salmap model to use (repeatable; default: default)"
+    )
     p.add_argument("--save-maps", type=Path, default=None, help="write the OpenCV maps here")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per library (default 1)")
     args = p.parse_args()
     set_threads(args.threads)
-    n, scores, per_image = run(
-        Path(args.data), args.limit, args.model, args.save_maps, args.threads
-    )
+    models = args.model or ["default"]
+    n, scores, per_image = run(Path(args.data), args.limit, models, args.save_maps, args.threads)
     print(report(n, scores, per_image))
 
 

@@ -29,6 +29,8 @@ from salmap.errors import DataError, SalmapError
 
 ENGINES = ("local", "ray")
 RAY_EXTRA = "pip install 'salmap[ray]'"
+# cores a model actor asks Ray for, and the threads its model then runs on
+CPUS_PER_ACTOR = 1
 # Statuses of the rows the crop actors give back, one per image.
 DONE, KEPT, SKIPPED = "done", "kept", "skipped"
 
@@ -165,11 +167,15 @@ class Predictor:
     "map"``, ``map`` (H x W uint8, the map PNG's pixels), and ``error`` ("" when all went well;
     a failed row's map is 0 x 0)."""
 
-    def __init__(self, model="default", runner=None, device=None, output: str = "density"):
+    def __init__(
+        self, model="default", runner=None, device=None, output: str = "density", threads=None
+    ):
         from salmap import load_model
         from salmap.inference import make_runner
 
-        self.runner = make_runner(load_model(model, runner=runner), device)
+        loaded = load_model(model, runner=runner)
+        limit_threads(loaded, threads or CPUS_PER_ACTOR)
+        self.runner = make_runner(loaded, device)
         self.output = output
 
     def predict(self, images) -> list:
@@ -335,14 +341,26 @@ def ragged(arrays: list[np.ndarray]) -> np.ndarray:
     return column
 
 
+def limit_threads(model, threads: int) -> None:
+    """Let the model's CPU work use ``threads`` threads: the actor's share of the node's cores.
+    torch heeds the OMP_NUM_THREADS Ray sets in an actor, onnxruntime does not: without this,
+    each of N actors on an N-core node would start N threads."""
+    if hasattr(model, "session"):
+        model.use_threads(threads)
+    else:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def actor_options(actors: int | None, gpus_per_actor: float | None, ray) -> dict:
     """``map_batches`` arguments for a pool of ``actors`` model actors with their GPUs."""
     gpus = gpus_per_actor or 0
     return {
         "compute": ray.data.ActorPoolStrategy(size=actors or 1),
         "num_gpus": gpus,
-        # a CPU actor takes one core (torch then runs one thread); a GPU actor needs little CPU
-        "num_cpus": 1,
+        # a CPU actor takes one core and runs one thread; a GPU actor needs little CPU
+        "num_cpus": CPUS_PER_ACTOR,
     }
 
 

@@ -125,6 +125,12 @@ class OnnxModel:
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own error types
             raise SalmapError(f"{self.path}: onnxruntime cannot load it ({e})") from None
 
+    def use_threads(self, threads: int) -> None:
+        """Run on ``threads`` CPU threads (onnxruntime's default is one per core, which
+        oversubscribes a machine shared by several model processes)."""
+        self.threads = threads
+        self.session = self._session(self.session.get_providers())
+
     def use_cuda(self, device: str = "cuda") -> None:
         """Run on CUDA device ``cuda`` or ``cuda:N`` (onnxruntime-gpu's provider)."""
         index = int(device.partition(":")[2] or 0)

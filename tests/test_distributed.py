@@ -125,6 +125,19 @@ def test_predict_dataset_in_memory(ray_local, tiny_saved_model):
     assert "shape (8, 8, 2)" in got[2]["error"] and got[2]["density"].size == 0
 
 
+def test_an_actor_runs_the_onnx_model_on_its_share_of_the_cores(ray_local):
+    """onnxruntime ignores the OMP_NUM_THREADS Ray sets: the actor sets its threads itself."""
+    pytest.importorskip("onnxruntime")
+    from salmap.distributed import CPUS_PER_ACTOR, Predictor
+
+    @ray_local.remote(num_cpus=CPUS_PER_ACTOR)
+    def threads():
+        runner = Predictor("default").runner
+        return runner.session.get_session_options().intra_op_num_threads
+
+    assert ray_local.get(threads.remote()) == CPUS_PER_ACTOR
+
+
 def test_without_ray_the_error_names_the_extra(
     tiny_saved_model, photos, tmp_path, monkeypatch, capsys
 ):
