@@ -1,6 +1,7 @@
 """Saliency-aware cropping against the tools people use today, on real human fixations.
 
-For each image of the NUS-Scene validation split (salmap's 80/20 split) and each aspect ratio
+For each image of a data set's validation split (salmap's 80/20 split; NUS-Scene unless
+``--data`` names another with fixations, such as OSIE) and each aspect ratio
 (1:1, 16:9, 4:5, 9:16) and zoom (1.0, 0.5), every method places a window of the same size
 (:func:`salmap.cropping.window_size`); the score is the fraction of the image's human fixations
 that fall inside it, averaged over the images whose window is smaller than the image. Methods,
@@ -288,7 +289,7 @@ def main():
     p.add_argument("--threads", type=int, default=1, help="CPU threads per library (default 1)")
     args = p.parse_args()
     set_threads(args.threads)
-    models = args.model or ["default"]
+    models = list(dict.fromkeys(args.model or ["default"]))
     n, scores, per_image = run(Path(args.data), args.limit, models, args.save_maps, args.threads)
     print(report(n, scores, per_image))
 

@@ -174,7 +174,8 @@ class Predictor:
         from salmap.inference import make_runner
 
         loaded = load_model(model, runner=runner)
-        limit_threads(loaded, threads or CPUS_PER_ACTOR)
+        if threads:  # in a Ray actor: its share of the cores (actor_options passes it)
+            limit_threads(loaded, threads)
         self.runner = make_runner(loaded, device)
         self.output = output
 
@@ -206,8 +207,10 @@ class FilePredictor(Predictor):
     batch whose outputs under ``out`` are missing (all of them with ``--overwrite``) and gives
     back one row per image: ``status`` (done, existing, error) and its manifest ``entry``."""
 
-    def __init__(self, model, runner, device, out: str, kinds: list[str], options, args):
-        super().__init__(model, runner, device)
+    def __init__(
+        self, model, runner, device, out: str, kinds: list[str], options, args, threads=None
+    ):
+        super().__init__(model, runner, device, threads=threads)
         self.fs, self.root = resolve_filesystem(out)
         self.kinds, self.options, self.args = kinds, options, args
 
@@ -259,8 +262,18 @@ class CropPredictor(FilePredictor):
     files all exist is kept, any other is predicted, searched and its missing files written.
     Gives back ``status``, ``message`` and the image's JSONL ``line``."""
 
-    def __init__(self, model, runner, device, out: str, aspects: list[str], kinds: list[str], args):
-        super().__init__(model, runner, device, out, kinds, None, args)
+    def __init__(
+        self,
+        model,
+        runner,
+        device,
+        out: str,
+        aspects: list[str],
+        kinds: list[str],
+        args,
+        threads=None,
+    ):
+        super().__init__(model, runner, device, out, kinds, None, args, threads)
         self.aspects = aspects
 
     def plan(self, path: str, stem: str, line: str) -> dict:
@@ -353,14 +366,16 @@ def limit_threads(model, threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def actor_options(actors: int | None, gpus_per_actor: float | None, ray) -> dict:
-    """``map_batches`` arguments for a pool of ``actors`` model actors with their GPUs."""
+def actor_options(actors: int | None, gpus_per_actor: float | None, ray, constructor: dict) -> dict:
+    """``map_batches`` arguments for a pool of ``actors`` model actors with their GPUs, each
+    built with ``constructor`` (its keyword arguments) and the threads it may use."""
     gpus = gpus_per_actor or 0
     return {
         "compute": ray.data.ActorPoolStrategy(size=actors or 1),
         "num_gpus": gpus,
         # a CPU actor takes one core and runs one thread; a GPU actor needs little CPU
         "num_cpus": CPUS_PER_ACTOR,
+        "fn_constructor_kwargs": {**constructor, "threads": CPUS_PER_ACTOR},
     }
 
 
@@ -372,17 +387,21 @@ def on_actors(ray, rows: list[dict], actor, args, desc: str, **kwargs):
 
     results = ray.data.from_items(rows).map_batches(
         actor,
-        fn_constructor_kwargs={
-            "model": str(args.model),
-            "runner": args.runner,
-            "device": args.device,
-            "out": args.out,
-            "args": args,
-            **kwargs,
-        },
         batch_size=args.batch_size,
         batch_format="numpy",
-        **actor_options(args.actors, args.gpus_per_actor, ray),
+        **actor_options(
+            args.actors,
+            args.gpus_per_actor,
+            ray,
+            {
+                "model": str(args.model),
+                "runner": args.runner,
+                "device": args.device,
+                "out": args.out,
+                "args": args,
+                **kwargs,
+            },
+        ),
     )
     with tqdm(total=len(rows), desc=desc, unit="img") as bar:
         for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
@@ -424,10 +443,11 @@ def predict_dataset(
         )
     return ds.map_batches(
         Predictor,
-        fn_constructor_kwargs={"model": str(model), "device": device, "output": output},
         batch_size=batch_size,
         batch_format="numpy",
-        **actor_options(actors, gpus_per_actor, ray),
+        **actor_options(
+            actors, gpus_per_actor, ray, {"model": str(model), "device": device, "output": output}
+        ),
     )
 
 

@@ -129,7 +129,9 @@ class OnnxModel:
         """Run on ``threads`` CPU threads (onnxruntime's default is one per core, which
         oversubscribes a machine shared by several model processes)."""
         self.threads = threads
-        self.session = self._session(self.session.get_providers())
+        options = self.session.get_provider_options()  # e.g. the CUDA device chosen
+        providers = [(p, options.get(p, {})) for p in self.session.get_providers()]
+        self.session = self._session(providers)
 
     def use_cuda(self, device: str = "cuda") -> None:
         """Run on CUDA device ``cuda`` or ``cuda:N`` (onnxruntime-gpu's provider)."""

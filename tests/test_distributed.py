@@ -125,17 +125,29 @@ def test_predict_dataset_in_memory(ray_local, tiny_saved_model):
     assert "shape (8, 8, 2)" in got[2]["error"] and got[2]["density"].size == 0
 
 
-def test_an_actor_runs_the_onnx_model_on_its_share_of_the_cores(ray_local):
-    """onnxruntime ignores the OMP_NUM_THREADS Ray sets: the actor sets its threads itself."""
+def test_actors_run_the_model_on_their_share_of_the_cores(ray_local, tiny_saved_model):
+    """onnxruntime ignores the OMP_NUM_THREADS Ray sets: an actor is told its threads; a
+    Predictor built outside Ray leaves the process's threads alone."""
     pytest.importorskip("onnxruntime")
-    from salmap.distributed import CPUS_PER_ACTOR, Predictor
+    import torch
 
-    @ray_local.remote(num_cpus=CPUS_PER_ACTOR)
+    from salmap.distributed import CPUS_PER_ACTOR, Predictor, actor_options
+
+    options = actor_options(2, None, ray_local, {"model": "default"})
+    kwargs = options["fn_constructor_kwargs"]
+
+    @ray_local.remote(num_cpus=options["num_cpus"])
     def threads():
-        runner = Predictor("default").runner
+        runner = Predictor(**kwargs).runner
         return runner.session.get_session_options().intra_op_num_threads
 
+    assert options["num_cpus"] == CPUS_PER_ACTOR
     assert ray_local.get(threads.remote()) == CPUS_PER_ACTOR
+
+    before = torch.get_num_threads()
+    assert Predictor("default").runner.session.get_session_options().intra_op_num_threads == 0
+    Predictor(str(tiny_saved_model))
+    assert torch.get_num_threads() == before
 
 
 def test_without_ray_the_error_names_the_extra(

@@ -255,8 +255,20 @@ def test_one_forward_pass_serves_an_images_map_summary_and_crops(tiny_model):
         assert (one, three) == (1, 3)
         np.testing.assert_array_equal(answers[0], expected[0])
         assert answers[1:] == expected[1:]
-        assert cached.get(f"{API}/health").json()["cache_hits"] == 2
         assert ask(cached, jpeg(seed=5))[0] == 1
+
+
+def counted_pass(calls: list, value, fail: bool = False, seconds: float = 0.01):
+    """A stand-in for the batcher's forward pass, noting each call in ``calls``."""
+
+    async def run():
+        calls.append(value)
+        await asyncio.sleep(seconds)
+        if fail:
+            raise RuntimeError("out of memory")
+        return np.full((2, 2), value, np.float32)
+
+    return run
 
 
 def test_prediction_cache_shares_passes_in_flight_keeps_the_latest_and_retries_failures():
@@ -266,31 +278,66 @@ def test_prediction_cache_shares_passes_in_flight_keeps_the_latest_and_retries_f
 
     async def go():
         cache = PredictionCache(size=2)
-
-        def predict(value, fail=False):
-            async def run():
-                calls.append(value)
-                await asyncio.sleep(0.01)
-                if fail:
-                    raise RuntimeError("out of memory")
-                return np.full((2, 2), value, np.float32)
-
-            return run
-
         # two requests for the same bytes at once: one pass, both answered
-        a, b = await asyncio.gather(cache.get(b"a", predict(1)), cache.get(b"a", predict(9)))
-        await cache.get(b"b", predict(2))
-        await cache.get(b"a", predict(9))  # kept: "a" is now the most recent
-        await cache.get(b"c", predict(3))  # evicts "b", the least recently used
-        await cache.get(b"b", predict(4))
+        a, b = await asyncio.gather(
+            cache.get("a", counted_pass(calls, 1)), cache.get("a", counted_pass(calls, 9))
+        )
+        await cache.get("b", counted_pass(calls, 2))
+        await cache.get("a", counted_pass(calls, 9))  # kept: "a" is now the most recent
+        await cache.get("c", counted_pass(calls, 3))  # evicts "b", the least recently used
+        await cache.get("b", counted_pass(calls, 4))
         with pytest.raises(RuntimeError):
-            await cache.get(b"d", predict(5, fail=True))
-        d = await cache.get(b"d", predict(6))  # the failure was forgotten
+            await cache.get("d", counted_pass(calls, 5, fail=True))
+        d = await cache.get("d", counted_pass(calls, 6))  # the failure was forgotten
         return a, b, d
 
     a, b, d = asyncio.run(go())
     assert calls == [1, 2, 3, 4, 5, 6]
     assert a[0, 0] == b[0, 0] == 1 and d[0, 0] == 6
+
+
+def test_a_request_that_leaves_does_not_cancel_the_pass_another_awaits():
+    from salmap.serve.cache import PredictionCache
+
+    calls = []
+
+    async def go():
+        cache = PredictionCache(size=4)
+        leaving = asyncio.ensure_future(cache.get("a", counted_pass(calls, 1, seconds=0.05)))
+        staying = asyncio.ensure_future(cache.get("a", counted_pass(calls, 9)))
+        await asyncio.sleep(0.01)
+        leaving.cancel()
+        out = await staying
+        again = await cache.get("a", counted_pass(calls, 9))
+        return leaving.cancelled(), out, again
+
+    left, out, again = asyncio.run(go())
+    assert left and calls == [1]
+    assert out[0, 0] == again[0, 0] == 1
+
+
+def test_a_failed_pass_is_retried_even_before_it_is_forgotten_and_counts_as_recent():
+    """A request in the same turn as the failure (before the cache's callback has run) gets a
+    new pass, and that retry is the most recent entry, not the old one's place."""
+    from salmap.serve.cache import PredictionCache
+
+    calls = []
+
+    async def go():
+        cache = PredictionCache(size=2)
+        await cache.get("a", counted_pass(calls, 1))
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError("out of memory"))
+        failed.exception()  # retrieved: no warning at exit
+        cache.entries["b"] = failed
+        cache.entries.move_to_end("a")  # "b" the oldest
+        b = await cache.get("b", counted_pass(calls, 2))
+        await cache.get("c", counted_pass(calls, 3))  # evicts "a", not the retried "b"
+        return b, list(cache.entries)
+
+    b, kept = asyncio.run(go())
+    assert calls == [1, 2, 3] and b[0, 0] == 2
+    assert kept == ["b", "c"]
 
 
 def test_serve_warns_without_token_on_other_hosts(tiny_model, monkeypatch, capsys):

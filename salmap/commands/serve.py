@@ -42,8 +42,9 @@ def add_parser(sub) -> None:
         type=int,
         default=32,
         metavar="N",
-        help="keep the maps of the N images last asked about, so that asking for an image's map "
-        "and then its crops costs one forward pass (default: 32, about 1 MB each; 0: off)",
+        help="keep the model's outputs for the N images last asked about, so that asking for "
+        "an image's map and then its crops costs one forward pass (default: 32, about 1 MB "
+        "each; 0: off)",
     )
     p.add_argument(
         "--device",

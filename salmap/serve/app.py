@@ -135,8 +135,8 @@ class Service:
         if "image" not in upload.files:
             raise ApiError(422, "no file in the form field 'image' (send it as image=@photo.jpg)")
         name, data = upload.files["image"]
-        rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name)
-        prediction = await self.predictions.get(data, lambda: self.batcher.run(x))
+        key, rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name)
+        prediction = await self.predictions.get(key, lambda: self.batcher.run(x))
         try:
             return rgb, await asyncio.to_thread(restore, prediction, geometry)
         except DataError as e:
@@ -151,7 +151,7 @@ class Service:
             raise ApiError(413, str(e)) from None
         except DataError as e:
             raise ApiError(400, str(e)) from None
-        return rgb, *prepare(rgb, self.runner.config)
+        return PredictionCache.key(data), rgb, *prepare(rgb, self.runner.config)
 
     def info(self) -> dict:
         from salmap.models.io import SHIPPED, model_label, shipped_file
@@ -295,7 +295,6 @@ def add_routes(app: FastAPI, service: Service) -> None:
             "version": __version__,
             "forward_passes": batcher.forward_passes,
             "images": batcher.images,
-            "cache_hits": service.predictions.hits,
         }
 
     @app.get(f"{API}/model", summary="The model served", dependencies=auth)

@@ -83,4 +83,4 @@ class Batcher:
                 continue
             for (_, f), m in zip(items, out):
                 if not f.done():
-                    f.set_result(m)
+                    f.set_result(m.copy())  # its own: a view would keep the whole batch alive
