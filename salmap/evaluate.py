@@ -328,12 +328,15 @@ NEAR_EMPTY_LEVEL = 1e-2
 
 
 def same_aspect(shape: tuple[int, int], frame: tuple[int, int]) -> bool:
-    """Whether an H x W map ``shape`` is ``frame`` scaled by one factor, within a pixel of
-    rounding on each side (a transposed or cropped map is not)."""
-    (h, w), (fh, fw) = shape, frame
-    lo = max((h - 1) / fh, (w - 1) / fw)
-    hi = min((h + 1) / fh, (w + 1) / fw)
-    return lo <= hi
+    """Whether an H x W map ``shape`` and ``frame`` could both be one aspect ratio rounded to
+    whole pixels: each side within a pixel, on either shape (a 3888 x 2592 map of an image
+    scored at 512 x 341 is; a transposed or cropped map is not)."""
+
+    def ratios(h: int, w: int) -> tuple[float, float]:  # the heights / widths it may round
+        return (h - 1) / (w + 1), (h + 1) / max(w - 1, 0.5)
+
+    (lo, hi), (flo, fhi) = ratios(*shape), ratios(*frame)
+    return max(lo, flo) <= min(hi, fhi)
 
 
 def check_prediction(smap: np.ndarray, frame: tuple[int, int]) -> list[str]:
