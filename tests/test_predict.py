@@ -92,6 +92,32 @@ def test_predict_refuses_to_overwrite(tiny_model, nus_mini, tmp_path, capsys):
     assert np.asarray(Image.open(out / "048_map.png")).max() == 65535
 
 
+def test_a_model_that_is_not_there_is_named_before_any_output_is_touched(
+    tiny_model, nus_mini, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    image = nus_mini / "images" / "048.jpg"
+    assert main(predict_args([image], tiny_model, out)) == 0
+    manifest = (out / MANIFEST).read_bytes()
+    capsys.readouterr()
+    run = tmp_path / "run"
+    (run / "models" / "final").mkdir(parents=True)
+    for model, words in [
+        ("nosuch", "no model there"),
+        ("accurat", "did you mean the shipped model 'accurate'"),
+        (run, "models/final"),
+        (tmp_path / "x.onnx", "no such ONNX model"),
+    ]:
+        for extra in ([], ["--overwrite"]):
+            assert main(predict_args([image], model, out, *extra)) == 2
+            err = capsys.readouterr().err
+            assert words in err and len(err.strip().splitlines()) == 1, err
+    assert (out / MANIFEST).read_bytes() == manifest
+    assert main(["crop", str(image), "--model", "nosuch", "--out", str(tmp_path / "c")]) == 2
+    assert "nosuch: no model there" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
 def test_predict_globs_and_missing_inputs(tiny_model, nus_mini, tmp_path, capsys):
     out = tmp_path / "out"
     inputs = [nus_mini / "images" / "0*.jpg", tmp_path / "nope.jpg"]

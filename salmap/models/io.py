@@ -85,11 +85,24 @@ def resolve(path: str | Path) -> Path:
     if p.is_dir():
         p = p / WEIGHTS
     if not p.is_file():
-        raise SalmapError(
-            f"{path}: no model there (expected a folder with {WEIGHTS}, a .safetensors or .onnx "
-            f"file, or one of the shipped models: {', '.join(SHIPPED)})"
-        )
+        raise SalmapError(f"{path}: no model there ({missing_model_hint(Path(path))})")
     return p
+
+
+def missing_model_hint(path: Path) -> str:
+    """What to pass instead of ``path``, which holds no model."""
+    import difflib
+
+    runs = [path / "models" / k for k in ("final", "best") if (path / "models" / k).is_dir()]
+    if runs:
+        return f"a training run: its models are {' and '.join(map(str, runs))}"
+    near = difflib.get_close_matches(str(path), SHIPPED, n=1)
+    if near and not path.exists():
+        return f"did you mean the shipped model {near[0]!r}?"
+    return (
+        f"expected a folder with {WEIGHTS}, a .safetensors or .onnx file, or one of the shipped "
+        f"models: {', '.join(SHIPPED)}"
+    )
 
 
 def model_label(path: str | Path) -> str:
@@ -114,6 +127,11 @@ def choose_runner(path: str | Path, runner: str | None = None, device: str | Non
 
     if runner not in (None, *RUNNERS):
         raise SalmapError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
+    # a model that is not there is named before any output is planned or written
+    if not str(path).endswith(".onnx"):
+        resolve(path)
+    elif not Path(path).is_file():
+        raise SalmapError(f"{path}: no such ONNX model")
     if str(path).endswith(".onnx"):
         if runner == "torch":
             raise SalmapError(f"{path}: an ONNX model runs on onnxruntime only (--runner onnx)")
