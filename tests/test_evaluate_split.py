@@ -123,6 +123,17 @@ def test_split_flags_for_folders_and_baselines(mini, tmp_path, capsys):
     model = _save(tmp_path / "run", seed=1)
     assert main([*BASE, "--model", str(model), "--split-seed", "3"]) == 2
     assert "the split flags" in capsys.readouterr().err
+    # ... but some of the model's own validation images are a quick check, none of the others
+    own = sorted(mini.split("val", 0.25, 1).ids)
+    ids.write_text(own[0] + "\n")
+    assert main([*BASE, "--model", str(model), "--ids", str(ids), "--out", str(out / "m")]) == 0
+    assert _scored_ids(out / "m") == own[:1]
+    trained_on = next(i for i in mini.ids if i not in own)
+    ids.write_text(f"{own[0]}\n{trained_on}\n")
+    assert main([*BASE, "--model", str(model), "--ids", str(ids)]) == 2
+    err = capsys.readouterr().err
+    assert "select 1 of their 2 images outside the val split of run/best" in err
+    assert f"such as {trained_on}" in err
     assert main([*BASE, "--val-fraction", "1.5"]) == 2
 
 

@@ -240,23 +240,33 @@ def choose_split(args, dataset, rules: dict[str, SplitRule]):
     model's label to the rule it was trained with; they and the flags must all select the same
     images, or a SalmapError names the two that differ."""
     flags = _flags_rule(args, dataset)
-    candidates = dict(rules)
-    if flags is not None:
-        candidates["the split flags"] = flags
-    if not candidates:
-        rule = SplitRule()
+    if not rules:
+        rule = flags or SplitRule()
         return rule, rule.part(dataset, args.split)
-    parts = {name: rule.part(dataset, args.split) for name, rule in candidates.items()}
+    parts = {name: rule.part(dataset, args.split) for name, rule in rules.items()}
     (first, part), *others = parts.items()
     for name, other in others:
         if other.ids != part.ids:
             shared = len(set(other.ids) & set(part.ids))
             raise SalmapError(
                 f"{first} and {name} have different {args.split} splits "
-                f"({candidates[first].describe()} vs {candidates[name].describe()}; "
+                f"({rules[first].describe()} vs {rules[name].describe()}; "
                 f"{shared} of {len(part)} and {len(other)} images shared): score them separately"
             )
-    return candidates[first], part
+    if flags is None:
+        return rules[first], part
+    # the split flags may pick some of the models' own images (a quick check on a few), none else
+    chosen = flags.part(dataset, args.split)
+    theirs = set(part.ids)
+    outside = [i for i in chosen.ids if i not in theirs]
+    if outside:
+        raise SalmapError(
+            f"the split flags ({flags.describe()}) select {len(outside)} of their "
+            f"{len(chosen)} images outside the {args.split} split of {first} "
+            f"({rules[first].describe()}), such as {outside[0]}: leave the flags out to score "
+            f"its own {len(part)}, or list only some of those"
+        )
+    return (rules[first], part) if len(chosen) == len(part) else (flags, chosen)
 
 
 def _has_subjects(dataset) -> bool:
