@@ -146,6 +146,16 @@ def write_file(fs, path: str, data: bytes) -> None:
             fs.delete_file(tmp)
 
 
+def read_if_there(fs, path: str) -> bytes | None:
+    """The bytes of the file ``path`` on ``fs``, or None where there is none."""
+    from pyarrow.fs import FileType
+
+    if fs.get_file_info(path).type != FileType.File:
+        return None
+    with fs.open_input_stream(path) as f:
+        return f.read()
+
+
 def missing_outputs(fs, plans: list[dict]) -> list[dict]:
     """For each plan (kind -> path), the part whose files do not exist yet (one listing call)."""
     from pyarrow.fs import FileType
@@ -462,6 +472,8 @@ def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, i
 
     fs, root = resolve_filesystem(args.out)  # a bad URI fails here, before Ray starts
     plans = check_existing(fs, root, items, kinds, args)
+    manifest = f"{root}/{MANIFEST}"
+    earlier = read_if_there(fs, manifest)
     ray = connect(args.address)
     entries: dict[int, dict] = {}
     try:
@@ -478,8 +490,8 @@ def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, i
                     entries[int(i)] = json.loads(entry)
     finally:
         plans = plans or [output_paths(it.stem, Path(root), kinds) for it in items]
-        manifest = f"{root}/{MANIFEST}"
-        write_manifest(manifest, items, plans, Path(root), entries, write=partial(write_file, fs))
+        write = partial(write_file, fs)
+        write_manifest(manifest, items, plans, Path(root), entries, write=write, earlier=earlier)
     statuses = [e["status"] for e in entries.values()]
     failed = sorted(e["error"] for e in entries.values() if e["status"] == "error")
     return statuses.count("done"), statuses.count("existing"), failed

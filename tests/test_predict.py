@@ -118,6 +118,22 @@ def test_a_model_that_is_not_there_is_named_before_any_output_is_touched(
     assert not (tmp_path / "c").exists()
 
 
+def test_a_folder_filled_by_several_runs_lists_every_image(tiny_model, nus_mini, tmp_path):
+    out = tmp_path / "out"
+    first, second = sorted((nus_mini / "images").glob("*.jpg"))[:2]
+
+    def listed():
+        lines = (out / MANIFEST).read_text().splitlines()
+        return [(e["input"], e["status"]) for e in map(json.loads, lines)]
+
+    assert main(predict_args([first], tiny_model, out, "--save", "map")) == 0
+    assert main(predict_args([second], tiny_model, out, "--save", "map")) == 0
+    assert listed() == [(str(first), "done"), (str(second), "done")]
+    # the first again: its line is this run's, once
+    assert main(predict_args([first], tiny_model, out, "--save", "map", "--skip-existing")) == 0
+    assert listed() == [(str(second), "done"), (str(first), "existing")]
+
+
 def test_predict_globs_and_missing_inputs(tiny_model, nus_mini, tmp_path, capsys):
     out = tmp_path / "out"
     inputs = [nus_mini / "images" / "0*.jpg", tmp_path / "nope.jpg"]

@@ -477,6 +477,7 @@ def predict_locally(items, kinds, options, args) -> tuple[int, int, list[str]]:
 
     out = Path(args.out)
     plans = plan_outputs(items, out, kinds, args.overwrite, args.skip_existing, args.naming)
+    earlier = (out / MANIFEST).read_bytes() if (out / MANIFEST).is_file() else None
     todo = [i for i, plan in enumerate(plans) if not args.skip_existing or not _complete(plan)]
     entries: dict[int, dict] = {
         i: _entry(items[i], plans[i], out, "existing") for i in set(range(len(items))) - set(todo)
@@ -495,7 +496,7 @@ def predict_locally(items, kinds, options, args) -> tuple[int, int, list[str]]:
                 entries=_Recorder(entries, todo, items, plans, out),
             )
     finally:
-        write_manifest(out / MANIFEST, items, plans, out, entries)
+        write_manifest(out / MANIFEST, items, plans, out, entries, earlier=earlier)
     return done, len(items) - len(todo), failed
 
 
@@ -527,16 +528,35 @@ class _Recorder:
         self.entries[i] = _entry(self.items[i], self.plans[i], self.out, status, error, note)
 
 
-def write_manifest(path, items, plans, out: Path, entries: dict[int, dict], write=None) -> None:
+def write_manifest(
+    path, items, plans, out: Path, entries: dict[int, dict], write=None, earlier=None
+) -> None:
     """``DIR/manifest.jsonl``: one JSON line per input, in input order: its outputs (status
-    ``done``, or ``existing`` from an earlier run), its error, or ``not done`` (interrupted)."""
+    ``done``, or ``existing`` from an earlier run), its error, or ``not done`` (interrupted).
+    The lines of ``earlier`` (the bytes of the manifest found there) for inputs this run does
+    not have come first, kept as they were: a folder filled by several runs lists them all."""
     from salmap.files import atomic_write_bytes
 
-    lines = [
-        json.dumps(entries.get(i) or _entry(item, plans[i], out, "not done"), ensure_ascii=False)
-        for i, item in enumerate(items)
+    now = [
+        entries.get(i) or _entry(item, plans[i], out, "not done") for i, item in enumerate(items)
     ]
+    ours = {(e["input"], e.get("frame")) for e in now}
+    kept = [e for e in manifest_entries(earlier) if (e["input"], e.get("frame")) not in ours]
+    lines = [json.dumps(e, ensure_ascii=False) for e in kept + now]
     (write or atomic_write_bytes)(path, ("\n".join(lines) + "\n" if lines else "").encode())
+
+
+def manifest_entries(data: bytes | None) -> list[dict]:
+    """The entries of a manifest's bytes (lines that are not an entry are left out)."""
+    entries = []
+    for line in (data or b"").decode("utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("input"), str):
+            entries.append(entry)
+    return entries
 
 
 def predict_files(
