@@ -461,7 +461,9 @@ def predict_dataset(
     )
 
 
-def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, int, list[str]]:
+def predict_files_on_ray(
+    items, kinds: list[str], options, args, problems=()
+) -> tuple[int, int, list[str]]:
     """``salmap predict --engine ray``: the images of ``items`` (:class:`~salmap.commands.
     predict.Input`, as the local engine collects them) predicted and written under ``args.out``
     by Ray actors, with ``manifest.jsonl``. Existing outputs are refused, replaced or kept as
@@ -491,7 +493,7 @@ def predict_files_on_ray(items, kinds: list[str], options, args) -> tuple[int, i
     finally:
         plans = plans or [output_paths(it.stem, Path(root), kinds) for it in items]
         write = partial(write_file, fs)
-        write_manifest(manifest, items, plans, Path(root), entries, write=write, earlier=earlier)
+        write_manifest(manifest, items, plans, Path(root), entries, earlier, problems, write)
     statuses = [e["status"] for e in entries.values()]
     failed = sorted(e["error"] for e in entries.values() if e["status"] == "error")
     return statuses.count("done"), statuses.count("existing"), failed
@@ -542,10 +544,13 @@ def read_lines(fs, paths: list[str]) -> dict[str, str]:
     return known
 
 
-def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tuple[list[dict], int]:
+def crop_files_on_ray(
+    items, aspects: list[str], kinds: list[str], args, problems=()
+) -> tuple[list[dict], int]:
     """``salmap crop --engine ray``: crops of ``items`` ((path, output stem) pairs) written under
-    ``args.out`` by Ray actors, and ``crops.jsonl`` written once all are done. Returns the JSONL
-    lines in the order of ``items`` and how many images were kept from an earlier run."""
+    ``args.out`` by Ray actors, and ``crops.jsonl`` written once all are done, ending with the
+    lines of ``problems`` (inputs that named no image). Returns the JSONL lines in the order of
+    ``items``, then ``problems``, and how many images were kept from an earlier run."""
     from pyarrow.fs import FileSelector
 
     from salmap.commands.crop import JSONL, jsonl
@@ -575,7 +580,7 @@ def crop_files_on_ray(items, aspects: list[str], kinds: list[str], args) -> tupl
                 part = f"{journal}/{int(time.time() * 1e3)}-{secrets.token_hex(4)}.jsonl"
                 write_file(fs, part, "".join(x + "\n" for x in pending).encode())
                 pending, flushed = [], time.monotonic()
-    ordered = [lines[str(it.path)] for it in items]
+    ordered = [lines[str(it.path)] for it in items] + list(problems)
     write_file(fs, f"{root}/{JSONL}", jsonl(ordered))
     if fs.get_file_info(journal).type.name != "NotFound":
         fs.delete_dir(journal)

@@ -151,9 +151,16 @@ def test_bad_options_are_refused(tiny_saved_model, images, tmp_path, capsys, opt
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_inputs_are_reported(tiny_saved_model, tmp_path, capsys):
+def test_missing_inputs_are_reported_and_get_their_line(tiny_saved_model, tmp_path, capsys):
     code = main(crop_args([tmp_path / "nope.jpg"], tiny_saved_model, tmp_path / "out"))
     assert code == 1 and "nope.jpg: no such file" in capsys.readouterr().err
+    lines = (tmp_path / "out" / "crops.jsonl").read_text().splitlines()
+    assert [json.loads(x) for x in lines] == [
+        {
+            "image": str(tmp_path / "nope.jpg"),
+            "error": f"{tmp_path / 'nope.jpg'}: no such file or folder",
+        }
+    ]
 
 
 def test_output_that_is_an_input_is_refused(tiny_saved_model, tmp_path, capsys):

@@ -140,6 +140,12 @@ def test_predict_globs_and_missing_inputs(tiny_model, nus_mini, tmp_path, capsys
     code = main(predict_args(inputs, tiny_model, out, "--save", "map"))
     assert code == 1 and (out / "048_map.png").is_file() and (out / "078_map.png").is_file()
     assert "nope.jpg: no such file" in capsys.readouterr().err
+    last = json.loads((out / MANIFEST).read_text().splitlines()[-1])
+    assert last == {
+        "input": str(tmp_path / "nope.jpg"),
+        "status": "error",
+        "error": f"{tmp_path / 'nope.jpg'}: no such file or folder",
+    }
 
 
 def test_python_api_accepts_paths_pil_and_arrays(tiny_model, nus_mini):

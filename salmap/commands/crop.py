@@ -204,22 +204,22 @@ def run(args) -> int:
     check_engine_arguments(args)
     out = Path(args.out)
     found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
-    items, skipped = found.items, list(found.problems)
+    items = found.items
+    problems = [{"image": i, "error": m} for i, m in found.problems]  # their lines, last
     note = ""
     if args.engine == "ray":
         from salmap.distributed import crop_files_on_ray
 
-        lines, kept = crop_files_on_ray(items, aspects, kinds, args)
+        lines, kept = crop_files_on_ray(items, aspects, kinds, args, problems)
         note = f" ({kept} kept from an earlier run)" if kept else ""
     else:
         plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
         runner = make_runner(load_model(args.model, runner=args.runner), args.device)
         check_output_folder(out)  # after the model loads: a bad --model leaves no folder behind
-        lines = crop_files(items, plans, unreadable, runner, aspects, args)
+        lines = crop_files(items, plans, unreadable, runner, aspects, args) + problems
         atomic_write_bytes(out / JSONL, jsonl(lines))
-    failed = [line["error"] for line in lines if "error" in line]
-    skipped += failed
-    done = len(lines) - len(failed)
+    skipped = [line["error"] for line in lines if "error" in line]
+    done = len(lines) - len(skipped)
     print(f"{done} image(s) cropped{note}, {len(skipped)} skipped; outputs in {args.out}")
     for reason in skipped:
         print(f"  skipped: {reason}", file=sys.stderr)

@@ -138,12 +138,23 @@ class Input(NamedTuple):
 
 @dataclass
 class Collected:
-    """What :func:`collect_inputs` found: the images, the problems (inputs that name no image:
-    they make the exit status 1) and the files it ignored, counted by reason."""
+    """What :func:`collect_inputs` found: the images, the problems (inputs that name no image,
+    as (input, message): each gets its line in the manifest or crops.jsonl, and the exit status
+    is 1) and the files it ignored, counted by reason."""
 
     items: list[Input]
-    problems: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
     ignored: Counter = field(default_factory=Counter)
+
+    def problem(self, item, why: str) -> None:
+        self.problems.append((str(item), f"{item}: {why}"))
+
+    @property
+    def messages(self) -> list[str]:
+        return [message for _, message in self.problems]
+
+    def manifest_entries(self) -> list[dict]:
+        return [{"input": i, "status": "error", "error": m} for i, m in self.problems]
 
 
 @dataclass(frozen=True)
@@ -198,7 +209,7 @@ def collect_inputs(inputs: list[str], exclude: Path | None = None) -> Collected:
         if p.is_dir():
             images = _walk(p, exclude, out.ignored)
             if not images:
-                out.problems.append(f"{p}: no images in this folder")
+                out.problem(p, "no images in this folder")
             found += [(f, f.relative_to(p).with_suffix("")) for f in images]
         elif p.is_file():
             found.append((p, Path(p.stem)))
@@ -209,15 +220,15 @@ def collect_inputs(inputs: list[str], exclude: Path | None = None) -> Collected:
             base = Path(item.split("*")[0].split("?")[0].split("[")[0])
             base = base if base.is_dir() else base.parent
             if not matches:
-                out.problems.append(f"{item}: no file matches")
+                out.problem(item, "no file matches")
             found += [
                 (m, m.relative_to(base).with_suffix("") if m.is_relative_to(base) else Path(m.stem))
                 for m in matches
             ]
         elif p.is_symlink():
-            out.problems.append(f"{item}: broken link")
+            out.problem(item, "broken link")
         else:
-            out.problems.append(f"{item}: no such file or folder")
+            out.problem(item, "no such file or folder")
     out.items = _unique_stems(found)
     return out
 
@@ -452,10 +463,14 @@ def run(args) -> int:
     if args.engine == "ray":
         from salmap.distributed import predict_files_on_ray
 
-        done, reused, failed = predict_files_on_ray(items, kinds, options, args)
+        done, reused, failed = predict_files_on_ray(
+            items, kinds, options, args, found.manifest_entries()
+        )
     else:
-        done, reused, failed = predict_locally(items, kinds, options, args)
-    skipped = list(found.problems) + failed
+        done, reused, failed = predict_locally(
+            items, kinds, options, args, found.manifest_entries()
+        )
+    skipped = found.messages + failed
     where = args.out.rstrip("/") if "://" in args.out else out
     ignored = ", ".join(f"{n} {why}" for why, n in sorted(found.ignored.items()))
     print(
@@ -469,9 +484,9 @@ def run(args) -> int:
     return 1 if skipped else 0
 
 
-def predict_locally(items, kinds, options, args) -> tuple[int, int, list[str]]:
+def predict_locally(items, kinds, options, args, problems=()) -> tuple[int, int, list[str]]:
     """The local engine: how many images were done, how many kept from an earlier run, and
-    why the others were skipped."""
+    why the others were skipped (``problems``: manifest entries of inputs that named none)."""
     from salmap import load_model
     from salmap.inference import make_runner
 
@@ -496,7 +511,7 @@ def predict_locally(items, kinds, options, args) -> tuple[int, int, list[str]]:
                 entries=_Recorder(entries, todo, items, plans, out),
             )
     finally:
-        write_manifest(out / MANIFEST, items, plans, out, entries, earlier=earlier)
+        write_manifest(out / MANIFEST, items, plans, out, entries, earlier, problems)
     return done, len(items) - len(todo), failed
 
 
@@ -529,17 +544,19 @@ class _Recorder:
 
 
 def write_manifest(
-    path, items, plans, out: Path, entries: dict[int, dict], write=None, earlier=None
+    path, items, plans, out: Path, entries: dict[int, dict], earlier=None, problems=(), write=None
 ) -> None:
     """``DIR/manifest.jsonl``: one JSON line per input, in input order: its outputs (status
-    ``done``, or ``existing`` from an earlier run), its error, or ``not done`` (interrupted).
-    The lines of ``earlier`` (the bytes of the manifest found there) for inputs this run does
-    not have come first, kept as they were: a folder filled by several runs lists them all."""
+    ``done``, or ``existing`` from an earlier run), its error, or ``not done`` (interrupted),
+    then the ``problems`` (entries of inputs that named no image). The lines of ``earlier``
+    (the bytes of the manifest found there) for inputs this run does not have come first, kept
+    as they were: a folder filled by several runs lists them all."""
     from salmap.files import atomic_write_bytes
 
     now = [
         entries.get(i) or _entry(item, plans[i], out, "not done") for i, item in enumerate(items)
     ]
+    now += list(problems)
     ours = {(e["input"], e.get("frame")) for e in now}
     kept = [e for e in manifest_entries(earlier) if (e["input"], e.get("frame")) not in ours]
     lines = [json.dumps(e, ensure_ascii=False) for e in kept + now]
