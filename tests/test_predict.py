@@ -330,7 +330,9 @@ def test_skip_existing_does_only_the_missing_images(tiny_model, nus_mini, tmp_pa
     assert {e["status"] for e in manifest} == {"done", "existing"}
 
 
-def test_an_output_folder_inside_the_input_folder_is_not_read(tiny_model, nus_mini, tmp_path):
+def test_an_output_folder_inside_the_input_folder_is_not_read(
+    tiny_model, nus_mini, tmp_path, capsys
+):
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in ("048.jpg", "078.jpg"):
@@ -345,6 +347,14 @@ def test_an_output_folder_inside_the_input_folder_is_not_read(tiny_model, nus_mi
         "078_overlay.jpg",
         MANIFEST,
     ]
+    # the input folder itself is refused, for predict and crop, and left as it was
+    before = sorted(p.name for p in photos.iterdir())
+    for command in (["predict"], ["crop"]):
+        args = [*command, str(photos), "--model", str(tiny_model), "--out", str(photos / ".")]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "is an input folder: choose another --out" in err, err
+    assert sorted(p.name for p in photos.iterdir()) == before
 
 
 def test_folders_take_every_pillow_format_follow_links_and_count_ignored(

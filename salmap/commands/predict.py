@@ -207,6 +207,11 @@ def collect_inputs(inputs: list[str], exclude: Path | None = None) -> Collected:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
+            if exclude and Path(os.path.realpath(p)) == exclude:
+                raise SalmapError(
+                    f"--out {p} is an input folder: choose another --out (a new folder inside "
+                    "it is fine: it is not read back)"
+                )
             images = _walk(p, exclude, out.ignored)
             if not images:
                 out.problem(p, "no images in this folder")
