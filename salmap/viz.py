@@ -152,18 +152,20 @@ def heatmap_rgb(
 
 
 def overlay(
-    image: np.ndarray,
+    image,
     smap: np.ndarray,
     alpha: float = DEFAULT_ALPHA,
     colormap: str = DEFAULT_COLORMAP,
     scale: str = DEFAULT_SCALE,
     contours: bool = False,
 ) -> np.ndarray:
-    """The heatmap of ``smap`` over ``image`` (H x W x 3 uint8, both H x W): each pixel's
-    opacity is ``alpha`` times its opacity on ``scale`` (:func:`_opacity`), so the least
-    salient regions show the image as it is. With ``contours``, white lines bound the smallest regions holding
+    """The heatmap of ``smap`` over ``image`` (a path, PIL image or H x W x 3 array, as
+    ``model.predict`` takes it; both H x W), as H x W x 3 uint8: each pixel's opacity is
+    ``alpha`` times its opacity on ``scale`` (:func:`_opacity`), so the least salient regions
+    show the image as it is. With ``contours``, white lines bound the smallest regions holding
     :data:`MASS_CONTOURS` of the attention."""
     lut = colormap_lut(colormap)
+    image = _image(image)
     smap, levels = _prepare(smap, scale)
     if image.shape[:2] != smap.shape:
         raise ValueError(f"image {image.shape[:2]} and map {smap.shape} differ in size")
@@ -196,10 +198,19 @@ def draw_contours(rgb: np.ndarray, levels: np.ndarray, shares=MASS_CONTOURS) -> 
     return rgb
 
 
-def fog(image: np.ndarray, density: np.ndarray, clear: float = FOG_CLEAR) -> np.ndarray:
+def _image(image) -> np.ndarray:
+    """An image as H x W x 3 uint8 (see :func:`salmap.data.images.to_rgb_array`)."""
+    from salmap.data.images import to_rgb_array
+
+    return to_rgb_array(image)
+
+
+def fog(image, density: np.ndarray, clear: float = FOG_CLEAR) -> np.ndarray:
     """``image`` darkened where predicted attention is low: the smallest region holding
     ``clear`` of the attention keeps its brightness, the rest fades to :data:`FOG_FLOOR` of it
-    as the share of attention above it tends to 1 (H x W x 3 uint8)."""
+    as the share of attention above it tends to 1 (H x W x 3 uint8; ``image`` as
+    :func:`overlay` takes it)."""
+    image = _image(image)
     levels = mass_levels(density)
     if image.shape[:2] != levels.shape:
         raise ValueError(f"image {image.shape[:2]} and map {levels.shape} differ in size")

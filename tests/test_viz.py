@@ -114,3 +114,20 @@ def test_legend_goes_under_the_image():
     assert both.shape[1] == 240 and both.shape[0] > 50 + 20
     band = legend(240, "peak")
     assert band.shape[1] == 240 and (band < 128).any()  # some dark text and bar
+
+
+def test_overlay_and_fog_take_a_path_or_a_pil_image_as_predict_does(tmp_path):
+    from PIL import Image
+
+    from salmap.viz import fog, overlay
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    density = rng.random((30, 40)).astype(np.float32)
+    density /= density.sum()
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    for draw in (overlay, fog):
+        expected = draw(rgb, density)
+        np.testing.assert_array_equal(draw(tmp_path / "a.png", density), expected)
+        np.testing.assert_array_equal(draw(str(tmp_path / "a.png"), density), expected)
+        np.testing.assert_array_equal(draw(Image.fromarray(rgb), density), expected)
