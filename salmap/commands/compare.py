@@ -11,7 +11,10 @@ def add_parser(sub) -> None:
         "compare", help="figure comparing the maps of several models", description=__doc__
     )
     p.add_argument(
-        "--models", nargs="+", default=[], help="model folders, .safetensors, .onnx or 'default'"
+        "--models",
+        nargs="+",
+        default=[],
+        help="shipped models (default, accurate), model folders, .safetensors or .onnx files",
     )
     p.add_argument(
         "--predictions",

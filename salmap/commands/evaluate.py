@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
         action="append",
         default=[],
         metavar="PATH|NAME",
-        help=f"a saved model, or one of {', '.join(BASELINES)}; repeat for several side by side",
+        help="a shipped model (default, accurate), a saved model (folder, .safetensors, "
+        f".onnx), or a baseline ({', '.join(BASELINES)}); repeat for several side by side",
     )
     p.add_argument(
         "--predictions",
