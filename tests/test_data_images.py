@@ -60,14 +60,19 @@ def test_truncated_and_garbage_name_the_file(tmp_path, rgb):
     data = (tmp_path / "ok.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
     (tmp_path / "text.jpg").write_text("not an image")
+    (tmp_path / "empty.jpg").write_bytes(b"")
     for name, what in (
         ("cut.jpg", "truncated"),
         ("text.jpg", "not an image"),
+        ("empty.jpg", "the file is empty"),
         ("none.jpg", "not found"),
     ):
-        with pytest.raises(DataError, match=what) as err:
-            load_image(tmp_path / name)
-        assert name in str(err.value)
+        for read in (load_image, images.frame_count, images.image_size):
+            if read is not load_image and name == "cut.jpg":
+                continue  # its header is whole
+            with pytest.raises(DataError, match=what) as err:
+                read(tmp_path / name)
+            assert str(err.value).count(name) == 1, err.value
 
 
 def test_decompression_bomb_refused_before_decoding(tmp_path, monkeypatch):

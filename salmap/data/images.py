@@ -6,6 +6,7 @@ file: unreadable or truncated files, decompression bombs, unsupported modes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -77,18 +78,8 @@ def _open(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             im = Image.open(path)
-    except FileNotFoundError:
-        raise DataError(f"{label}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{label}: is a folder, not an image") from None
-    except Image.DecompressionBombError as e:
-        raise TooManyPixelsError(f"{label}: refused as a decompression bomb ({e})") from None
-    except UnidentifiedImageError:
-        raise NotAnImageError(
-            f"{label}: not an image file, or a format Pillow cannot read"
-        ) from None
-    except OSError as e:
-        raise DataError(f"{label}: cannot be read ({e})") from None
+    except (OSError, Image.DecompressionBombError) as e:
+        raise open_error(label, path, e) from None
     w, h = im.size
     if w * h > MAX_PIXELS:
         im.close()
@@ -113,13 +104,33 @@ def _open(
     return im
 
 
+def open_error(label, path, e: Exception) -> DataError:
+    """The error, in words, for an image that Pillow could not open (``path``: the file, or
+    bytes in memory)."""
+    if isinstance(e, FileNotFoundError):
+        return DataError(f"{label}: file not found")
+    if isinstance(e, IsADirectoryError):
+        return DataError(f"{label}: is a folder, not an image")
+    if isinstance(e, Image.DecompressionBombError):
+        return TooManyPixelsError(f"{label}: refused as a decompression bomb ({e})")
+    if isinstance(e, UnidentifiedImageError):
+        empty = isinstance(path, io.BytesIO) and not path.getbuffer().nbytes
+        if not empty and not isinstance(path, io.BytesIO):
+            with contextlib.suppress(OSError):
+                empty = os.stat(path).st_size == 0
+        if empty:
+            return NotAnImageError(f"{label}: the file is empty (0 bytes)")
+        return NotAnImageError(f"{label}: not an image file, or a format Pillow cannot read")
+    return DataError(f"{label}: cannot be read ({e})")
+
+
 def frame_count(path: str | os.PathLike) -> int:
     """How many frames (pages, animation frames) an image file holds, from its header."""
     try:
         with Image.open(path) as im:
             return int(getattr(im, "n_frames", 1))
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: cannot be read ({e})") from None
+    except (OSError, Image.DecompressionBombError) as e:
+        raise open_error(path, path, e) from None
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -128,8 +139,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         with Image.open(path) as im:
             w, h = im.size
             orientation = im.getexif().get(0x0112, 1)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: cannot be read ({e})") from None
+    except (OSError, Image.DecompressionBombError) as e:
+        raise open_error(path, path, e) from None
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 
