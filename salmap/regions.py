@@ -216,7 +216,12 @@ def named_regions(spec: dict, shape: tuple[int, int], source: str = "regions") -
             isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple))
         )
         make = polygon_region if is_polygon else box_region
-        regions.append(make(str(name), value, shape))
+        try:
+            regions.append(make(str(name), value, shape))
+        except SalmapError as e:
+            if source == "regions":  # a dict given in Python: no file to name
+                raise
+            raise type(e)(f"{source}: {e}") from None
     return regions
 
 

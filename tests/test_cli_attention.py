@@ -82,6 +82,7 @@ def test_bad_regions_exit_2_naming_the_region(
     )
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert f"{regions}: region" in err  # the file is named too
 
 
 @pytest.mark.parametrize(
