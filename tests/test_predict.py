@@ -347,6 +347,15 @@ def test_an_output_folder_inside_the_input_folder_is_not_read(
         "078_overlay.jpg",
         MANIFEST,
     ]
+    # a second run into another folder inside does not read the first run's maps as photos
+    capsys.readouterr()
+    assert main(predict_args([photos], tiny_model, photos / "maps2", "--save", "map")) == 0
+    assert "2 image(s) done" in capsys.readouterr().out
+    assert sorted(p.name for p in (photos / "maps2").iterdir()) == [
+        "048_map.png",
+        "078_map.png",
+        MANIFEST,
+    ]
     # the input folder itself is refused, for predict and crop, and left as it was
     before = sorted(p.name for p in photos.iterdir())
     for command in (["predict"], ["crop"]):

@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from salmap.commands import add_model_arguments
+from salmap.commands.predict import CROPS_JSONL
 from salmap.distributed import add_engine_arguments
 from salmap.errors import DataError, SalmapError
 
 OUTPUTS = ("crop", "preview")
-JSONL = "crops.jsonl"
+JSONL = CROPS_JSONL
 DEFAULT_ASPECTS = "1:1,16:9,4:5,9:16"
 JPEG_QUALITY = 92  # as salmap predict's overlays
 

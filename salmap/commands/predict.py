@@ -32,6 +32,7 @@ OUTPUTS = ("map", "density", "log-density", "overlay", "side-by-side", "fog")
 NAMINGS = ("suffix", "image")
 PIXEL_OUTPUTS = ("overlay", "side-by-side", "fog")  # the ones that need the image itself
 MANIFEST = "manifest.jsonl"
+CROPS_JSONL = "crops.jsonl"  # salmap crop's list (salmap.commands.crop.JSONL)
 DENSITY_DTYPES = ("float32", "float16")
 # Formats that may hold several frames (animations, pages); others are not checked for them.
 MULTI_FRAME_SUFFIXES = frozenset({".gif", ".tif", ".tiff", ".webp", ".png", ".apng", ".ico"})
@@ -180,6 +181,10 @@ def _walk(folder: Path, exclude: Path | None, ignored: Counter) -> list[Path]:
         real = os.path.realpath(root)
         if real in seen or (exclude and Path(real).is_relative_to(exclude)):
             ignored["folder loop" if real in seen else "the output folder"] += 1
+            dirs.clear()
+            continue
+        if Path(root) != folder and {MANIFEST, CROPS_JSONL} & set(files):
+            ignored["an earlier salmap output folder"] += 1  # its maps are not photos
             dirs.clear()
             continue
         seen.add(real)
