@@ -242,17 +242,27 @@ def legend(width: int, scale: str = DEFAULT_SCALE, colormap: str = DEFAULT_COLOR
     band.paste(Image.fromarray(np.repeat(ramp[None], bar_h, axis=0)), (margin, margin))
     if scale == "mass":
         marks = [(1 - s, f"{round(100 * s)}%") for s in MASS_CONTOURS]
-        title = "brightest regions holding 25%, 50%, 75% of predicted attention"
+        titles = (  # the longest that fits the width at the legend's size
+            "brightest regions holding 25%, 50%, 75% of predicted attention",
+            "brightest regions: 25%, 50%, 75% of attention",
+            "share of attention",
+        )
     else:
         marks = [(0.5, "half the peak"), (1.0, "peak")]
-        title = "predicted attention relative to the most salient pixel"
+        titles = (
+            "predicted attention relative to the most salient pixel",
+            "attention relative to the peak",
+            "relative to the peak",
+        )
     y = margin + bar_h
     for heat, label in marks:
         x = margin + round(heat * (bar_w - 1))
         draw.line([(x, margin), (x, y + 2)], fill=(0, 0, 0), width=max(1, size // 10))
         anchor = "ra" if heat > 0.9 else "ma"
         draw.text((x, y + 3), label, fill=(0, 0, 0), font=font, anchor=anchor)
-    while draw.textlength(title, font=font) > bar_w and font.size > 6:  # fit narrow images
+    fits = [t for t in titles if draw.textlength(t, font=font) <= bar_w]
+    title = fits[0] if fits else titles[-1]
+    while draw.textlength(title, font=font) > bar_w and font.size > 6:  # very narrow images
         font = ImageFont.load_default(size=font.size - 1)
     draw.text((margin, y + 3 + round(size * 1.3)), title, fill=(0, 0, 0), font=font)
     return np.asarray(band)
