@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -64,6 +65,12 @@ def run(args) -> int:
         ]
     else:
         ds = open_dataset(args.data, args.format).split(args.split)
+        if len(ds) < args.n:
+            print(
+                f"salmap compare: the {args.split} split of {args.data} has {len(ds)} image(s); "
+                f"drawing {len(ds)} rows, not {args.n}",
+                file=sys.stderr,
+            )
         rows = []
         for i in range(min(args.n, len(ds))):
             s = ds[i]
