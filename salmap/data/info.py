@@ -92,10 +92,14 @@ def format_summary(s: dict, max_problems: int = 50) -> str:
     lines.append("  image modes: " + ", ".join(f"{k} ({v})" for k, v in s["image_modes"].items()))
     f = s["fixations"]
     if f:
+        dropped = s["fixations_dropped_outside"]
+        outside = (
+            f"{dropped} outside their image, left out" if dropped else "all inside their image"
+        )
         lines.append(
             f"  fixations per image: mean {f['mean']:.1f}, median {f['median']:.0f}, "
             f"min {f['min']}, max {f['max']} ({f['total']} in all over {f['images_with_fixations']} "
-            f"images; {s['fixations_dropped_outside']} outside their image, dropped)"
+            f"images; {outside})"
         )
     else:
         lines.append("  fixations: none in this dataset")
