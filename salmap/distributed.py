@@ -493,7 +493,9 @@ def predict_files_on_ray(
     finally:
         plans = plans or [output_paths(it.stem, Path(root), kinds) for it in items]
         write = partial(write_file, fs)
-        write_manifest(manifest, items, plans, Path(root), entries, earlier, problems, write)
+        write_manifest(
+            manifest, items, plans, Path(root), entries, earlier, problems, args.inputs, write
+        )
     statuses = [e["status"] for e in entries.values()]
     failed = sorted(e["error"] for e in entries.values() if e["status"] == "error")
     return statuses.count("done"), statuses.count("existing"), failed

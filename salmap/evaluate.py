@@ -328,15 +328,17 @@ NEAR_EMPTY_LEVEL = 1e-2
 
 
 def same_aspect(shape: tuple[int, int], frame: tuple[int, int]) -> bool:
-    """Whether an H x W map ``shape`` and ``frame`` could both be one aspect ratio rounded to
-    whole pixels: each side within a pixel, on either shape (a 3888 x 2592 map of an image
-    scored at 512 x 341 is; a transposed or cropped map is not)."""
+    """Whether an H x W map ``shape`` and ``frame`` could both be one aspect ratio in whole
+    pixels: the smaller shape's sides within a pixel of it (rounded either way), the larger's
+    within half a pixel. A 3888 x 2592 map of an image scored at 512 x 341 is; a transposed
+    map, or one cropped by a few pixels, is not."""
 
-    def ratios(h: int, w: int) -> tuple[float, float]:  # the heights / widths it may round
-        return (h - 1) / (w + 1), (h + 1) / max(w - 1, 0.5)
+    def ratios(h: int, w: int, slack: float) -> tuple[float, float]:  # heights / widths
+        return (h - slack) / (w + slack), (h + slack) / max(w - slack, 0.5)
 
-    (lo, hi), (flo, fhi) = ratios(*shape), ratios(*frame)
-    return max(lo, flo) <= min(hi, fhi)
+    small, large = sorted((tuple(shape), tuple(frame)), key=lambda s: s[0] * s[1])
+    (lo, hi), (llo, lhi) = ratios(*small, 1.0), ratios(*large, 0.5)
+    return max(lo, llo) <= min(hi, lhi)
 
 
 def check_prediction(smap: np.ndarray, frame: tuple[int, int]) -> list[str]:

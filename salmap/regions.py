@@ -203,11 +203,11 @@ def parse_grid(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def named_regions(spec: dict, shape: tuple[int, int], source: str = "regions") -> list[Region]:
+def named_regions(spec: dict, shape: tuple[int, int], source: str | None = None) -> list[Region]:
     """``{"name": [x0, y0, x1, y1] | [[x, y], ...], ...}`` -> regions, in the order given."""
     if not isinstance(spec, dict) or not spec:
         raise SalmapError(
-            f"{source}: expected a JSON object of named regions, e.g. "
+            f"{source or 'regions'}: expected a JSON object of named regions, e.g. "
             '{"logo": [x0, y0, x1, y1], "shape": [[x, y], [x, y], [x, y]]}'
         )
     regions = []
@@ -219,7 +219,7 @@ def named_regions(spec: dict, shape: tuple[int, int], source: str = "regions") -
         try:
             regions.append(make(str(name), value, shape))
         except SalmapError as e:
-            if source == "regions":  # a dict given in Python: no file to name
+            if source is None:  # a dict given in Python: no file to name
                 raise
             raise type(e)(f"{source}: {e}") from None
     return regions

@@ -45,6 +45,9 @@ def test_same_aspect_allows_a_pixel_of_rounding_only():
     # a full-size map of a 3888 x 2592 photo scored at 512 px: the frame is the rounded one
     assert same_aspect((2592, 3888), (341, 512)) and same_aspect((341, 512), (2592, 3888))
     assert not same_aspect((2560, 3888), (341, 512))  # 32 rows cropped off
+    assert not same_aspect((2576, 3888), (341, 512))  # 16 rows cropped off
+    assert not same_aspect((480, 636), (480, 640))  # 4 columns cropped off
+    assert not same_aspect((482, 480), (480, 482))  # transposed, nearly square
     assert check_prediction(np.ones((3, 4)), (3, 4)) == ["constant"]
     with pytest.raises(ValueError, match="another aspect ratio"):
         check_prediction(np.ones((40, 30)), (30, 40))

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,38 @@ def test_a_folder_filled_by_several_runs_lists_every_image(tiny_model, nus_mini,
     # the first again: its line is this run's, once
     assert main(predict_args([first], tiny_model, out, "--save", "map", "--skip-existing")) == 0
     assert listed() == [(str(second), "done"), (str(first), "existing")]
+
+
+def test_a_later_run_replaces_the_lines_of_what_it_redoes(tiny_model, nus_mini, tmp_path):
+    """Same file name in another folder, written over with --overwrite: one line, the new
+    image's; an input that named nothing before and has images now loses its error line."""
+    out = tmp_path / "out"
+    image = nus_mini / "images" / "048.jpg"
+    batch1, batch2 = tmp_path / "batch1", tmp_path / "batch2"
+    for batch in (batch1, batch2):
+        batch.mkdir()
+    (batch1 / "x.jpg").write_bytes(image.read_bytes())
+    assert main(predict_args([batch1, batch2], tiny_model, out, "--save", "map")) == 1
+    (batch2 / "x.jpg").write_bytes(image.read_bytes())
+    assert main(predict_args([batch2], tiny_model, out, "--save", "map", "--overwrite")) == 0
+    lines = [json.loads(x) for x in (out / MANIFEST).read_text().splitlines()]
+    assert [(e["input"], e["status"]) for e in lines] == [(str(batch2 / "x.jpg"), "done")]
+
+
+def test_a_file_name_that_is_not_unicode_gets_a_valid_manifest(tiny_model, nus_mini, tmp_path):
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes: not UTF-8
+    try:
+        (folder / name).write_bytes((nus_mini / "images" / "048.jpg").read_bytes())
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes only Unicode names")
+    out = tmp_path / "out"
+    assert main(predict_args([folder], tiny_model, out, "--save", "map")) == 0
+    entry = json.loads((out / MANIFEST).read_bytes().decode("utf-8"))
+    assert entry["status"] == "done" and entry["input"] == str(folder / name)
 
 
 def test_predict_globs_and_missing_inputs(tiny_model, nus_mini, tmp_path, capsys):
@@ -356,6 +389,30 @@ def test_an_output_folder_inside_the_input_folder_is_not_read(
         "078_map.png",
         MANIFEST,
     ]
+    # a manifest.jsonl that is not salmap's hides nothing, and is not replaced unasked
+    data = photos / "data"
+    data.mkdir()
+    (data / MANIFEST).write_text('{"id": 1}\n')
+    (data / "d.jpg").write_bytes((nus_mini / "images" / "048.jpg").read_bytes())
+    capsys.readouterr()
+    assert main(predict_args([photos], tiny_model, tmp_path / "e1", "--save", "map")) == 0
+    out = capsys.readouterr().out
+    assert "3 image(s) done" in out and "an earlier salmap run's output" in out
+    assert main(predict_args([data / "d.jpg"], tiny_model, data)) == 2
+    assert "not a salmap manifest" in capsys.readouterr().err
+    assert (data / MANIFEST).read_text() == '{"id": 1}\n'
+    # salmap's outputs among photos: the photos are still read, the outputs are not
+    assert main(predict_args([data / "d.jpg"], tiny_model, data, "--overwrite")) == 0
+    assert (data / "d_map.png").is_file()
+    capsys.readouterr()
+    assert main(predict_args([photos], tiny_model, tmp_path / "e2", "--save", "map")) == 0
+    assert "3 image(s) done" in capsys.readouterr().out
+    assert (tmp_path / "e2" / "data" / "d_map.png").is_file()
+    # an output folder above the inputs hides nothing
+    above = tmp_path / "above"
+    shutil.copytree(photos, above / "photos", ignore=shutil.ignore_patterns("maps*", "data"))
+    assert main(predict_args([above / "photos"], tiny_model, above, "--save", "map")) == 0
+    assert "2 image(s) done" in capsys.readouterr().out
     # the input folder itself is refused, for predict and crop, and left as it was
     before = sorted(p.name for p in photos.iterdir())
     for command in (["predict"], ["crop"]):

@@ -221,7 +221,12 @@ def run(args) -> int:
         atomic_write_bytes(out / JSONL, jsonl(lines))
     skipped = [line["error"] for line in lines if "error" in line]
     done = len(lines) - len(skipped)
-    print(f"{done} image(s) cropped{note}, {len(skipped)} skipped; outputs in {args.out}")
+    ignored = found.ignored_text()
+    print(
+        f"{done} image(s) cropped{note}, {len(skipped)} skipped"
+        + (f"; files ignored: {ignored}" if ignored else "")
+        + f"; outputs in {args.out}"
+    )
     for reason in skipped:
         print(f"  skipped: {reason}", file=sys.stderr)
     return 1 if skipped else 0

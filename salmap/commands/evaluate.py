@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -267,7 +268,11 @@ def choose_split(args, dataset, rules: dict[str, SplitRule]):
             f"({rules[first].describe()}), such as {outside[0]}: leave the flags out to score "
             f"its own {len(part)}, or list only some of those"
         )
-    return (rules[first], part) if len(chosen) == len(part) else (flags, chosen)
+    if len(chosen) == len(part):
+        return rules[first], part
+    # the model's rule still fits the centre bias and records the provenance; it scores some
+    subset = f"{rules[first].source}; {len(chosen)} of its {len(part)} images, {flags.describe()}"
+    return dataclasses.replace(rules[first], source=subset), chosen
 
 
 def _has_subjects(dataset) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -148,7 +149,8 @@ class Collected:
     ignored: Counter = field(default_factory=Counter)
 
     def problem(self, item, why: str) -> None:
-        self.problems.append((str(item), f"{item}: {why}"))
+        if str(item) not in (i for i, _ in self.problems):  # an input given twice: one line
+            self.problems.append((str(item), f"{item}: {why}"))
 
     @property
     def messages(self) -> list[str]:
@@ -156,6 +158,10 @@ class Collected:
 
     def manifest_entries(self) -> list[dict]:
         return [{"input": i, "status": "error", "error": m} for i, m in self.problems]
+
+    def ignored_text(self) -> str:
+        """The ignored files in words, "3 hidden file, 12 an earlier salmap run's output"."""
+        return ", ".join(f"{n} {why}" for why, n in sorted(self.ignored.items()))
 
 
 @dataclass(frozen=True)
@@ -171,23 +177,54 @@ class OutputOptions:
     density_dtype: str = "float32"
 
 
+# The files salmap crop writes (salmap.commands.crop.crop_name and the preview).
+CROP_FILES = re.compile(r"_crop_\d+x\d+\.jpg$|_crops\.jpg$")
+
+
+def _inside(exclude: Path | None, base: Path) -> Path | None:
+    """``exclude`` (the output folder) where it lies strictly inside the input ``base``: only
+    there can outputs be read back as inputs. An output folder above the inputs excludes
+    nothing (the outputs mirror the inputs' tree beside them, not inside)."""
+    base = Path(os.path.realpath(base))
+    return exclude if exclude and exclude != base and exclude.is_relative_to(base) else None
+
+
+def _listed_outputs(folder: Path) -> set[str]:
+    """The files an earlier ``salmap predict`` run lists as its outputs in ``folder``'s
+    manifest (real paths)."""
+    try:
+        data = (folder / MANIFEST).read_bytes()
+    except OSError:
+        return set()
+    return {
+        os.path.realpath(folder / rel)
+        for entry in manifest_entries(data)
+        if isinstance(entry.get("outputs"), dict)
+        for rel in entry["outputs"].values()
+        if isinstance(rel, str)
+    }
+
+
 def _walk(folder: Path, exclude: Path | None, ignored: Counter) -> list[Path]:
     """Image files under ``folder``, following symlinked folders once each (a link back up the
-    tree is a loop, counted and not followed), skipping ``exclude`` and hidden files."""
+    tree is a loop, counted and not followed), skipping ``exclude``, hidden files and the
+    outputs of earlier salmap runs: the files a ``manifest.jsonl`` lists, and crop files
+    beside or below a ``crops.jsonl``."""
     from salmap.data.images import is_image_file
 
-    found, seen = [], set()
+    exclude = _inside(exclude, folder)
+    found, seen, earlier, crop_roots = [], set(), set(), []
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
         if real in seen or (exclude and Path(real).is_relative_to(exclude)):
             ignored["folder loop" if real in seen else "the output folder"] += 1
             dirs.clear()
             continue
-        if Path(root) != folder and {MANIFEST, CROPS_JSONL} & set(files):
-            ignored["an earlier salmap output folder"] += 1  # its maps are not photos
-            dirs.clear()
-            continue
         seen.add(real)
+        if MANIFEST in files:
+            earlier |= _listed_outputs(Path(root))
+        if CROPS_JSONL in files:
+            crop_roots.append(Path(real))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             f = Path(root) / name
@@ -195,6 +232,10 @@ def _walk(folder: Path, exclude: Path | None, ignored: Counter) -> list[Path]:
                 ignored["hidden file"] += 1
             elif not f.exists():
                 ignored["broken link"] += 1
+            elif os.path.realpath(f) in earlier or (
+                CROP_FILES.search(name) and any(Path(real).is_relative_to(c) for c in crop_roots)
+            ):
+                ignored["an earlier salmap run's output"] += 1
             elif is_image_file(f):
                 found.append(f)
             else:
@@ -225,10 +266,11 @@ def collect_inputs(inputs: list[str], exclude: Path | None = None) -> Collected:
             found.append((p, Path(p.stem)))
         elif glob.has_magic(item):
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
-            if exclude:
-                matches = [m for m in matches if not m.resolve().is_relative_to(exclude)]
             base = Path(item.split("*")[0].split("?")[0].split("[")[0])
             base = base if base.is_dir() else base.parent
+            inside = _inside(exclude, base)
+            if inside:
+                matches = [m for m in matches if not m.resolve().is_relative_to(inside)]
             if not matches:
                 out.problem(item, "no file matches")
             found += [
@@ -482,7 +524,7 @@ def run(args) -> int:
         )
     skipped = found.messages + failed
     where = args.out.rstrip("/") if "://" in args.out else out
-    ignored = ", ".join(f"{n} {why}" for why, n in sorted(found.ignored.items()))
+    ignored = found.ignored_text()
     print(
         f"{done} image(s) done, {len(skipped)} skipped"
         + (f", {reused} done by an earlier run" if reused else "")
@@ -503,6 +545,11 @@ def predict_locally(items, kinds, options, args, problems=()) -> tuple[int, int,
     out = Path(args.out)
     plans = plan_outputs(items, out, kinds, args.overwrite, args.skip_existing, args.naming)
     earlier = (out / MANIFEST).read_bytes() if (out / MANIFEST).is_file() else None
+    if earlier and earlier.strip() and not manifest_entries(earlier) and not args.overwrite:
+        raise SalmapError(
+            f"{out / MANIFEST} exists and is not a salmap manifest: pass --overwrite to replace "
+            "it, or choose another --out"
+        )
     todo = [i for i, plan in enumerate(plans) if not args.skip_existing or not _complete(plan)]
     entries: dict[int, dict] = {
         i: _entry(items[i], plans[i], out, "existing") for i in set(range(len(items))) - set(todo)
@@ -521,7 +568,9 @@ def predict_locally(items, kinds, options, args, problems=()) -> tuple[int, int,
                 entries=_Recorder(entries, todo, items, plans, out),
             )
     finally:
-        write_manifest(out / MANIFEST, items, plans, out, entries, earlier, problems)
+        write_manifest(
+            out / MANIFEST, items, plans, out, entries, earlier, problems, inputs=args.inputs
+        )
     return done, len(items) - len(todo), failed
 
 
@@ -554,23 +603,51 @@ class _Recorder:
 
 
 def write_manifest(
-    path, items, plans, out: Path, entries: dict[int, dict], earlier=None, problems=(), write=None
+    path,
+    items,
+    plans,
+    out: Path,
+    entries: dict[int, dict],
+    earlier=None,
+    problems=(),
+    inputs=(),
+    write=None,
 ) -> None:
     """``DIR/manifest.jsonl``: one JSON line per input, in input order: its outputs (status
     ``done``, or ``existing`` from an earlier run), its error, or ``not done`` (interrupted),
     then the ``problems`` (entries of inputs that named no image). The lines of ``earlier``
-    (the bytes of the manifest found there) for inputs this run does not have come first, kept
-    as they were: a folder filled by several runs lists them all."""
+    (the bytes of the manifest found there) come first, kept as they were, for what this run
+    did not redo: a folder filled by several runs lists them all. An earlier line goes when
+    this run has its input (``inputs``: the command's arguments, or an image found) or writes
+    one of its output files."""
     from salmap.files import atomic_write_bytes
 
     now = [
         entries.get(i) or _entry(item, plans[i], out, "not done") for i, item in enumerate(items)
     ]
     now += list(problems)
-    ours = {(e["input"], e.get("frame")) for e in now}
-    kept = [e for e in manifest_entries(earlier) if (e["input"], e.get("frame")) not in ours]
-    lines = [json.dumps(e, ensure_ascii=False) for e in kept + now]
-    (write or atomic_write_bytes)(path, ("\n".join(lines) + "\n" if lines else "").encode())
+    ours = {(e["input"], e.get("frame")) for e in now} | {(str(i), None) for i in inputs}
+    planned = {str(p.relative_to(out)) for plan in plans for p in plan.values()}
+
+    def redone(e: dict) -> bool:
+        outputs = e.get("outputs") if isinstance(e.get("outputs"), dict) else {}
+        written = planned & {str(v) for v in outputs.values()}
+        return (e["input"], e.get("frame")) in ours or bool(written)
+
+    kept = [e for e in manifest_entries(earlier) if not redone(e)]
+    text = "".join(_json_line(e) + "\n" for e in kept + now)
+    (write or atomic_write_bytes)(path, text.encode())
+
+
+def _json_line(entry: dict) -> str:
+    """One JSON line, non-ASCII names as they are where they are valid Unicode (a file name
+    that is not is written escaped, so the line is still valid UTF-8 JSON)."""
+    line = json.dumps(entry, ensure_ascii=False)
+    try:
+        line.encode()
+    except UnicodeEncodeError:
+        return json.dumps(entry)
+    return line
 
 
 def manifest_entries(data: bytes | None) -> list[dict]:
