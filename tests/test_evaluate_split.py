@@ -129,8 +129,7 @@ def test_split_flags_for_folders_and_baselines(mini, tmp_path, capsys):
     assert main([*BASE, "--model", str(model), "--ids", str(ids), "--out", str(out / "m")]) == 0
     assert _scored_ids(out / "m") == own[:1]
     rule = json.loads((out / "m" / "summary.json").read_text())["split_rule"]
-    assert rule["seed"] == 1 and rule["val_fraction"] == 0.25  # the model's rule, kept
-    assert f"1 of its {len(own)} images" in rule["source"]
+    assert f"1 of the {len(own)} val images of seed 1" in rule["source"]
     trained_on = next(i for i in mini.ids if i not in own)
     ids.write_text(f"{own[0]}\n{trained_on}\n")
     assert main([*BASE, "--model", str(model), "--ids", str(ids)]) == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -270,9 +269,18 @@ def choose_split(args, dataset, rules: dict[str, SplitRule]):
         )
     if len(chosen) == len(part):
         return rules[first], part
-    # the model's rule still fits the centre bias and records the provenance; it scores some
-    subset = f"{rules[first].source}; {len(chosen)} of its {len(part)} images, {flags.describe()}"
-    return dataclasses.replace(rules[first], source=subset), chosen
+    if args.split == "all":
+        return flags, chosen
+    # the model's own split but for the images scored: its training part still fits the centre
+    # bias, and the provenance names both
+    model = rules[first]
+    ids = {name: tuple(model.part(dataset, name).ids) for name in ("train", "val")}
+    ids[args.split] = tuple(chosen.ids)
+    source = (
+        f"{len(chosen)} of the {len(part)} {args.split} images of {model.describe()}, "
+        f"picked by {flags.source}"
+    )
+    return SplitRule(model.seed, model.val_fraction, ids, source), chosen
 
 
 def _has_subjects(dataset) -> bool:
