@@ -470,12 +470,18 @@ def predict_files_on_ray(
     the local engine does (``--overwrite``, ``--skip-existing``). Returns how many images were
     done, how many kept from an earlier run, and why the others were skipped."""
 
-    from salmap.commands.predict import MANIFEST, output_paths, write_manifest
+    from salmap.commands.predict import (
+        MANIFEST,
+        check_earlier_manifest,
+        output_paths,
+        write_manifest,
+    )
 
     fs, root = resolve_filesystem(args.out)  # a bad URI fails here, before Ray starts
     plans = check_existing(fs, root, items, kinds, args)
     manifest = f"{root}/{MANIFEST}"
     earlier = read_if_there(fs, manifest)
+    check_earlier_manifest(manifest, earlier, args.overwrite)
     ray = connect(args.address)
     entries: dict[int, dict] = {}
     try:

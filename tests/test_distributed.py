@@ -150,6 +150,18 @@ def test_actors_run_the_model_on_their_share_of_the_cores(ray_local, tiny_saved_
     assert torch.get_num_threads() == before
 
 
+def test_ray_engine_leaves_a_foreign_manifest_alone(ray_local, tiny_saved_model, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_text("my own notes\n")
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(image)
+    args = predict_args([image], tiny_saved_model, out, "--engine", "ray", "--actors", "1")
+    assert main(args) == 2
+    assert "not a salmap manifest" in capsys.readouterr().err
+    assert (out / MANIFEST).read_text() == "my own notes\n"
+
+
 def test_without_ray_the_error_names_the_extra(
     tiny_saved_model, photos, tmp_path, monkeypatch, capsys
 ):

@@ -525,7 +525,7 @@ def run(args) -> int:
             "split_rule": {
                 "seed": rule.seed,
                 "val_fraction": rule.val_fraction,
-                "ids_file": rule.source if rule.ids is not None else None,
+                "ids_file": rule.source if rule.ids and Path(rule.source).is_file() else None,
                 "source": rule.source,
                 "ids_sha256": ids_hash(part.ids),
             },

@@ -545,11 +545,7 @@ def predict_locally(items, kinds, options, args, problems=()) -> tuple[int, int,
     out = Path(args.out)
     plans = plan_outputs(items, out, kinds, args.overwrite, args.skip_existing, args.naming)
     earlier = (out / MANIFEST).read_bytes() if (out / MANIFEST).is_file() else None
-    if earlier and earlier.strip() and not manifest_entries(earlier) and not args.overwrite:
-        raise SalmapError(
-            f"{out / MANIFEST} exists and is not a salmap manifest: pass --overwrite to replace "
-            "it, or choose another --out"
-        )
+    check_earlier_manifest(out / MANIFEST, earlier, args.overwrite)
     todo = [i for i, plan in enumerate(plans) if not args.skip_existing or not _complete(plan)]
     entries: dict[int, dict] = {
         i: _entry(items[i], plans[i], out, "existing") for i in set(range(len(items))) - set(todo)
@@ -648,6 +644,15 @@ def _json_line(entry: dict) -> str:
     except UnicodeEncodeError:
         return json.dumps(entry)
     return line
+
+
+def check_earlier_manifest(path, earlier: bytes | None, overwrite: bool) -> None:
+    """Refuse to replace a ``manifest.jsonl`` that is not salmap's, unless ``overwrite``."""
+    if earlier and earlier.strip() and not manifest_entries(earlier) and not overwrite:
+        raise SalmapError(
+            f"{path} exists and is not a salmap manifest: pass --overwrite to replace it, or "
+            "choose another --out"
+        )
 
 
 def manifest_entries(data: bytes | None) -> list[dict]:
