@@ -77,10 +77,12 @@ def bad_requests() -> list[tuple[str, int, dict]]:
     ]
 
 
-def start_server(model: str, port: int, batch_size: int, max_wait_ms: float):
+def start_server(model: str, port: int, batch_size: int, max_wait_ms: float, cache: int = 0):
+    """``salmap serve`` on ``port``; ``cache`` 0 by default: the photos are cycled, and every
+    request must run the model."""
     cmd = [sys.executable, "-m", "salmap.cli", "serve", "--model", model, "--port", str(port)]
     cmd += ["--batch-size", str(batch_size), "--max-wait-ms", str(max_wait_ms)]
-    cmd += ["--cache", "0"]  # the photos are cycled: every request must run the model
+    cmd += ["--cache", str(cache)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(1200):  # at most 120 s to load the model
