@@ -44,8 +44,8 @@ def load_model(path="default", device=None, runner=None):
     ``"accurate"``: an ensemble of three), a folder, a ``.safetensors`` or ``.onnx`` file.
 
     ``runner`` is "onnx" (onnxruntime, no torch needed) or "torch"; by default the shipped
-    default model runs on onnxruntime when it is installed, ``accurate`` on PyTorch. Imported lazily so that ``import salmap``
-    stays light for data-only use.
+    ``default`` runs on onnxruntime when it is installed, ``accurate`` on PyTorch. Imported
+    lazily so that ``import salmap`` stays light for data-only use.
     """
     from salmap.models.io import load_model as _load
 

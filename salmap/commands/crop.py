@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from salmap.commands import add_model_arguments
-from salmap.commands.predict import CROPS_JSONL
 from salmap.distributed import add_engine_arguments
 from salmap.errors import DataError, SalmapError
 
 OUTPUTS = ("crop", "preview")
-JSONL = CROPS_JSONL
+JSONL = "crops.jsonl"
 DEFAULT_ASPECTS = "1:1,16:9,4:5,9:16"
 JPEG_QUALITY = 92  # as salmap predict's overlays
 
@@ -88,6 +88,10 @@ def crop_name(stem: Path, size: tuple[int, int]) -> Path:
 
 def preview_name(stem: Path) -> Path:
     return stem.with_name(f"{stem.name}_crops.jpg")
+
+
+# The names of the files crop_name and preview_name give (for not reading them back as photos).
+CROP_FILES = re.compile(r"_crop_\d+x\d+\.jpg$|_crops\.jpg$")
 
 
 def crop_plan(stem: Path, out: Path, size: tuple[int, int], aspects, zoom, kinds) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,6 @@ OUTPUTS = ("map", "density", "log-density", "overlay", "side-by-side", "fog")
 NAMINGS = ("suffix", "image")
 PIXEL_OUTPUTS = ("overlay", "side-by-side", "fog")  # the ones that need the image itself
 MANIFEST = "manifest.jsonl"
-CROPS_JSONL = "crops.jsonl"  # salmap crop's list (salmap.commands.crop.JSONL)
 DENSITY_DTYPES = ("float32", "float16")
 # Formats that may hold several frames (animations, pages); others are not checked for them.
 MULTI_FRAME_SUFFIXES = frozenset({".gif", ".tif", ".tiff", ".webp", ".png", ".apng", ".ico"})
@@ -177,10 +175,6 @@ class OutputOptions:
     density_dtype: str = "float32"
 
 
-# The files salmap crop writes (salmap.commands.crop.crop_name and the preview).
-CROP_FILES = re.compile(r"_crop_\d+x\d+\.jpg$|_crops\.jpg$")
-
-
 def _inside(exclude: Path | None, base: Path) -> Path | None:
     """``exclude`` (the output folder) where it lies strictly inside the input ``base``: only
     there can outputs be read back as inputs. An output folder above the inputs excludes
@@ -210,6 +204,7 @@ def _walk(folder: Path, exclude: Path | None, ignored: Counter) -> list[Path]:
     tree is a loop, counted and not followed), skipping ``exclude``, hidden files and the
     outputs of earlier salmap runs: the files a ``manifest.jsonl`` lists, and crop files
     beside or below a ``crops.jsonl``."""
+    from salmap.commands.crop import CROP_FILES, JSONL
     from salmap.data.images import is_image_file
 
     exclude = _inside(exclude, folder)
@@ -223,7 +218,7 @@ def _walk(folder: Path, exclude: Path | None, ignored: Counter) -> list[Path]:
         seen.add(real)
         if MANIFEST in files:
             earlier |= _listed_outputs(Path(root))
-        if CROPS_JSONL in files:
+        if JSONL in files:
             crop_roots.append(Path(real))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:

@@ -114,12 +114,10 @@ def open_error(label, path, e: Exception) -> DataError:
     if isinstance(e, Image.DecompressionBombError):
         return TooManyPixelsError(f"{label}: refused as a decompression bomb ({e})")
     if isinstance(e, UnidentifiedImageError):
-        empty = isinstance(path, io.BytesIO) and not path.getbuffer().nbytes
-        if not empty and not isinstance(path, io.BytesIO):
+        if not isinstance(path, io.BytesIO):  # (decode_image refuses empty bytes itself)
             with contextlib.suppress(OSError):
-                empty = os.stat(path).st_size == 0
-        if empty:
-            return NotAnImageError(f"{label}: the file is empty (0 bytes)")
+                if os.stat(path).st_size == 0:
+                    return NotAnImageError(f"{label}: the file is empty (0 bytes)")
         return NotAnImageError(f"{label}: not an image file, or a format Pillow cannot read")
     return DataError(f"{label}: cannot be read ({e})")
 

@@ -127,15 +127,14 @@ def choose_runner(path: str | Path, runner: str | None = None, device: str | Non
 
     if runner not in (None, *RUNNERS):
         raise SalmapError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
-    # a model that is not there is named before any output is planned or written
-    if not str(path).endswith(".onnx"):
-        resolve(path)
-    elif not Path(path).is_file():
-        raise SalmapError(f"{path}: no such ONNX model")
+    # a model that is not there is named here, before any output is planned or written
     if str(path).endswith(".onnx"):
+        if not Path(path).is_file():
+            raise SalmapError(f"{path}: no such ONNX model")
         if runner == "torch":
             raise SalmapError(f"{path}: an ONNX model runs on onnxruntime only (--runner onnx)")
         return "onnx"
+    resolve(path)
     if str(path) in SHIPPED and shipped_file(str(path), ".onnx").is_file():
         if runner is None and (device or "").startswith("cuda") and not onnx_has_cuda():
             return "torch"  # a CPU-only onnxruntime: the GPU asked for is PyTorch's

@@ -151,7 +151,8 @@ class Service:
             raise ApiError(413, str(e)) from None
         except DataError as e:
             raise ApiError(400, str(e)) from None
-        return PredictionCache.key(data), rgb, *prepare(rgb, self.runner.config)
+        key = PredictionCache.key(data) if self.predictions.size else ""
+        return key, rgb, *prepare(rgb, self.runner.config)
 
     def info(self) -> dict:
         from salmap.models.io import SHIPPED, model_label, shipped_file

@@ -476,6 +476,7 @@ class Trainer:
         NSS and KLD in evaluate's frame). The host reads the device's running sums only every
         ``log_every`` steps, and checks then that no loss was NaN or infinite."""
         train = name == "train"
+        with_ssim = not train or self.cfg.train_ssim
         self.net.train(train)
         if self.cfg.optim.encoder_lr == 0:
             self.model.encoder.eval()  # a frozen encoder keeps its BatchNorm statistics
@@ -494,7 +495,7 @@ class Trainer:
             loss, maps = self.step(x, target, fix, train)
             with torch.no_grad():
                 losses[step] = loss
-                if not train or self.cfg.train_ssim:
+                if with_ssim:
                     ssim_sum += ssim_of(maps, target, self.cfg.model.output).sum()
             if frame:
                 self.frames[name].submit(indices, maps[:, 0].cpu().numpy())
@@ -508,7 +509,7 @@ class Trainer:
         weighted = float((losses[: len(sizes)].double() * torch.tensor(sizes, device=dev)).sum())
         total = self.ddp.sum([weighted, float(ssim_sum), n])
         n_all = total[2]
-        ssim_mean = total[1] / n_all if not train or self.cfg.train_ssim else math.nan
+        ssim_mean = total[1] / n_all if with_ssim else math.nan
         out = {f"{name}_loss": total[0] / n_all, f"{name}_ssim": ssim_mean}
         if train:
             out.update(seconds=seconds, images_per_s=n_all / seconds)
