@@ -87,7 +87,9 @@ def prepare(cfg, datasets: dict, encoder: str, k: int, limit: int | None = None)
             "geoms": [
                 fit(part.image_size(i), mcfg.input_size, mcfg.aspect) for i in range(len(part))
             ],
-            "folds": np.array(fold_indices(part.ids, part.categories, k, seed=1)),
+            "folds": np.array(
+                fold_indices(part.ids, part.categories, k, 1, part.duplicate_groups(indices=True))
+            ),
         }
     return {"config": mcfg, "first": first_level(model), "data": out}
 

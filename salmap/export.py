@@ -42,6 +42,18 @@ def half_weights(proto, min_size: int = 256) -> None:
     graph.node.extend(nodes)
 
 
+def _recipe(model) -> dict:
+    """The training recipe an export carries: the model's, with the record of its training
+    images where the model keeps it beside its weights (the shipped models)."""
+    from salmap import leakage
+
+    recipe = dict(getattr(model, "training_recipe", None) or {})
+    hashes = leakage.trained_hashes(model)
+    if hashes is not None and leakage.KEY not in recipe:
+        recipe[leakage.KEY] = {"hash": "sha256", "hashes": sorted(hashes), "count": len(hashes)}
+    return recipe
+
+
 def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) -> Path:
     """Write ``model`` (a SaliencyModel) as ONNX with a dynamic batch dimension; ``half``
     stores its weights as float16 (see :func:`half_weights`)."""
@@ -77,7 +89,7 @@ def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) ->
             dynamic_axes={"image": {0: "batch"}, "saliency": {0: "batch"}},
         )
     proto = onnx.load_from_string(buf.getvalue())
-    meta = {"model": model.config.to_dict(), "training": getattr(model, "training_recipe", {})}
+    meta = {"model": model.config.to_dict(), "training": _recipe(model)}
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     if half:

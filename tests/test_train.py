@@ -10,7 +10,9 @@ import torch
 from replicas import make_osie
 from safetensors.torch import load_file
 
+from salmap import leakage
 from salmap.cli import main
+from salmap.data import open_dataset
 from salmap.errors import SalmapError
 from salmap.losses import CombinedLoss
 from salmap.models import ModelConfig, SaliencyModel, load_model
@@ -124,6 +126,12 @@ def test_train_command_writes_a_complete_run(tmp_path, nus_mini):
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     assert state["epoch"] == 2
     assert set(json.loads((run / "split.json").read_text())) == {"train", "val"}
+    # the saved models record their training images by content (salmap.leakage)
+    train_ids = json.loads((run / "split.json").read_text())["train"]
+    data = open_dataset(nus_mini)
+    expected = leakage.record([data.subset([data.ids.index(i) for i in train_ids])])
+    assert expected["count"] == len(train_ids)
+    assert load_model(run / "models" / "final").training_recipe[leakage.KEY] == expected
     assert main(args) == 2  # refuses to overwrite the run without --resume
 
 

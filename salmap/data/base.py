@@ -151,8 +151,24 @@ class SaliencyDataset:
         official = [r.official_split for r in self.records]
         if all(s in ("train", "val") for s in official):
             return self.subset([i for i, s in enumerate(official) if s == name])
-        train, val = split_indices(self.ids, self.categories, val_fraction, seed)
+        groups = self.duplicate_groups(indices=True)
+        train, val = split_indices(self.ids, self.categories, val_fraction, seed, groups)
         return self.subset(train if name == "train" else val)
+
+    def duplicate_groups(self, indices: bool = False) -> list[tuple]:
+        """Near-duplicate images (the same photo re-encoded or resized, found by a perceptual
+        hash: :mod:`salmap.data.hashing`), as tuples of ids, or of indices with ``indices``.
+        An image that cannot be read is left out here (the readers report it)."""
+        from salmap.data.hashing import near_duplicate_groups
+
+        hashes, where = [], []
+        for i, rec in enumerate(self.records):
+            h = _perceptual_hash(rec.image)
+            if h is not None:
+                hashes.append(h)
+                where.append(i)
+        groups = [tuple(where[k] for k in g) for g in near_duplicate_groups(hashes)]
+        return groups if indices else [tuple(self.records[i].id for i in g) for g in groups]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r}, {len(self)} images)"
@@ -240,6 +256,26 @@ class SplitRule:
         return f"seed {self.seed}, validation fraction {self.val_fraction:g} ({self.source})"
 
 
+# Perceptual hashes by (path, size, modification time): a process splits the same data often.
+_PHASHES: dict[tuple, int | None] = {}
+
+
+def _perceptual_hash(path: Path) -> int | None:
+    from salmap.data.hashing import perceptual_hash
+
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _PHASHES:
+        try:
+            _PHASHES[key] = perceptual_hash(path)
+        except (OSError, ValueError, SyntaxError):  # what Pillow raises on a broken file
+            _PHASHES[key] = None
+    return _PHASHES[key]
+
+
 def dataset_tag(dataset: SaliencyDataset) -> str:
     """A short name for a data set in a run on several: its format's name (``nus-scene``,
     ``osie``), or the folder's name for the folder format."""
@@ -260,13 +296,16 @@ def split_indices(
     categories: list[str | None] | None = None,
     val_fraction: float = VAL_FRACTION,
     seed: int = SPLIT_SEED,
+    together: Iterable[Iterable[int]] = (),
 ) -> tuple[list[int], list[int]]:
     """Deterministic train/val split, stratified by category.
 
     Within each category the items are ordered by SHA-256 of ``"{seed}:{id}"`` and the first
     ``round(val_fraction * n)`` go to validation. The split depends only on the ids, the seed and
     the fraction: the same on every machine, and adding images never moves existing ones from
-    val to train or back except within their category's quota.
+    val to train or back except within their category's quota. The groups in ``together``
+    (index lists, e.g. near-duplicate images) stay on one side: each member follows the member that comes first in
+    that order, so only the other members of a group ever move.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -279,16 +318,34 @@ def split_indices(
         ordered = sorted(members, key=lambda i: _rank(seed, ids[i]))
         val.extend(ordered[: int(round(val_fraction * len(members)))])
     val_set = set(val)
-    return [i for i in range(len(ids)) if i not in val_set], sorted(val)
+    for lead, rest in _leads(together, ids, seed):
+        val_set.difference_update(rest)
+        if lead in val_set:
+            val_set.update(rest)
+    return [i for i in range(len(ids)) if i not in val_set], sorted(val_set)
+
+
+def _leads(groups, ids: list[str], seed: int) -> list[tuple[int, list[int]]]:
+    """(the member first in the split's order, the others) for each group of indices."""
+    out = []
+    for g in groups:
+        g = sorted(g, key=lambda i: _rank(seed, ids[i]))
+        out.append((g[0], g[1:]))
+    return out
 
 
 def fold_indices(
-    ids: list[str], categories: list[str | None] | None = None, k: int = 5, seed: int = SPLIT_SEED
+    ids: list[str],
+    categories: list[str | None] | None = None,
+    k: int = 5,
+    seed: int = SPLIT_SEED,
+    together: Iterable[Iterable[int]] = (),
 ) -> list[int]:
     """The fold (0 to k - 1) of each item for k-fold cross-validation, stratified like
     :func:`split_indices`: within each category the items, ordered by SHA-256 of
     ``"{seed}:{id}"``, are dealt to the folds in turn, so fold sizes differ by at most one per
-    category. Cross-validate inside a training split (never on its validation split)."""
+    category; the members of each group in ``together`` (index lists) join the fold of the member first
+    in that order. Cross-validate inside a training split (never on its validation split)."""
     if k < 2:
         raise ValueError(f"k-fold cross-validation needs k >= 2, got {k}")
     categories = categories or [None] * len(ids)
@@ -299,4 +356,7 @@ def fold_indices(
     for members in groups.values():
         for rank, i in enumerate(sorted(members, key=lambda i: _rank(seed, ids[i]))):
             folds[i] = rank % k
+    for lead, rest in _leads(together, ids, seed):
+        for i in rest:
+            folds[i] = folds[lead]
     return folds

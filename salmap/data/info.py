@@ -57,6 +57,7 @@ def summarize(dataset: SaliencyDataset, check: bool = True, progress=None) -> di
         "fixations": _describe_counts(fix_counts),
         "fixations_dropped_outside": dropped,
         "split": {name: len(dataset.split(name)) for name in ("train", "val")},
+        "near_duplicates": [list(g) for g in dataset.duplicate_groups()],
         "unlabelled": getattr(dataset, "unlabelled", 0),
         "problems": problems,
     }
@@ -104,6 +105,14 @@ def format_summary(s: dict, max_problems: int = 50) -> str:
     else:
         lines.append("  fixations: none in this dataset")
     lines.append(f"  split (deterministic): train {s['split']['train']}, val {s['split']['val']}")
+    groups = s.get("near_duplicates") or []
+    if groups:
+        shown = "; ".join(" = ".join(g) for g in groups[:10])
+        more = f"; and {len(groups) - 10} more (see --json)" if len(groups) > 10 else ""
+        lines.append(
+            f"  near-duplicate images (one photo under two ids, kept on one side of the split): "
+            f"{shown}{more}"
+        )
     problems = s["problems"]
     lines.append(f"  problems: {len(problems) or 'none'}")
     lines += [f"    - {p}" for p in problems[:max_problems]]

@@ -39,6 +39,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from salmap import leakage
 from salmap.data import dataset_tag, open_dataset
 from salmap.data.cache import build_cache
 from salmap.data.transforms import Normalize
@@ -349,6 +350,7 @@ class Trainer:
         }
         if not any(len(p["train"]) for p in parts.values()):
             raise SalmapError(f"{cfg.data.path}: no training images")
+        self.trained_images = leakage.record(p["train"] for p in parts.values())
         if ddp.main:
             self.out.mkdir(parents=True, exist_ok=True)
             for ds in datasets.values():
@@ -629,6 +631,7 @@ class Trainer:
     def _save(self, name: str):
         recipe = {k: v for k, v in self.cfg.to_dict().items() if k != "model"}
         recipe["data"]["format"] = self.formats
+        recipe[leakage.KEY] = self.trained_images  # so evaluate knows them in any folder
         save_model(self.model, self.out / "models" / name, training=recipe)
 
     def fit(self) -> Path:
