@@ -14,7 +14,8 @@ How an image is scored (:func:`score_image`):
 - Distribution metrics (CC, SIM, KLD, SSIM, EMD) compare with the dataset's distributed map
   where it ships one (resized to the frame), else with the fixation density made in the frame
   by :func:`~salmap.data.fixations.density_map` with the dataset's sigma.
-- sAUC's negatives are the fixations of every other image of the same split, taken in
+- sAUC's negatives are the fixations of every other image of the same split (the whole split,
+  also when only some of its images are scored: see :func:`sauc_negatives`), taken in
   image-relative coordinates (x / width, y / height) and mapped into this image's frame.
 - IG's baseline is by default the fixed centre Gaussian (:func:`salmap.baselines.centre_gaussian`),
   so the figure does not depend on which images a centre bias was fitted to; ``ig_baseline``
@@ -23,7 +24,7 @@ How an image is scored (:func:`score_image`):
 - A :class:`LogDensity` (a probabilistic model's natural-log density, e.g. a folder read with
   ``log_density=True``) is scored exactly for LL and IG (every fixation counts, no min-max, no
   EPS), and as its density for the other metrics. With ``derived=True`` every prediction is
-  taken as a density and each metric gets the map that it rewards (:func:`derived_maps`).
+  taken as a density and each metric gets the map that it rewards (:mod:`salmap.derived`).
 - The gold standard scores each observer's fixations with the density of the other observers
   (leave one subject out, averaged over observers), and the distribution metrics between the
   densities of two halves of the observers. Its LL and IG use the others' density regularised
@@ -43,8 +44,8 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
+from salmap import derived as D
 from salmap import metrics as M
 from salmap.baselines import (
     centre_gaussian,
@@ -61,6 +62,9 @@ from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
 from salmap.inference import OUTPUT_SUFFIX
 
+# A row's status: scored, no prediction, could not be scored, or not applicable (the gold
+# standard of an image with fewer than two observers).
+STATUSES = ("ok", "missing", "error", "skipped")
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
@@ -195,7 +199,13 @@ class PredictionFolder:
                     raise DataError(f"{e}; if it is a log density, pass --log-density") from None
                 raise
         try:
-            return LogDensity(np.load(path, allow_pickle=False))
+            log = np.load(path, allow_pickle=False)
+            if looks_like_density(log):
+                raise ValueError(
+                    "its values are all >= 0 and sum to 1, so it is a density, not the log of "
+                    "one: score it without --log-density, or save np.log(density)"
+                )
+            return LogDensity(log)
         except (OSError, ValueError) as e:
             raise DataError(f"{path}: not a log density ({e})") from None
 
@@ -205,6 +215,16 @@ class PredictionFolder:
 
     def __repr__(self) -> str:
         return f"PredictionFolder({str(self.folder)!r}, {len(self.by_id)} maps)"
+
+
+def looks_like_density(values: np.ndarray) -> bool:
+    """Whether an array said to be a log density is a density instead: every value finite and
+    >= 0 and their sum 1 (to 1e-3). A real log density sums to 1 only through its exponential,
+    and its values are <= 0 once normalised."""
+    v = np.asarray(values)
+    if v.dtype.kind not in "fiu" or v.size == 0 or not np.isfinite(v).all() or v.min() < 0:
+        return False
+    return abs(float(v.sum(dtype=np.float64)) - 1.0) < 1e-3
 
 
 class LogDensity:
@@ -295,16 +315,18 @@ def ground_truth(
 
 class OtherFixations:
     """The sAUC negatives: every other image's fixations, kept in relative coordinates and
-    placed in a given image's frame on request."""
+    placed in a given image's frame on request. ``owners`` names the image of each entry of
+    ``relative`` (default: its index), so that the pool may hold more images than are scored."""
 
-    def __init__(self, relative: Sequence[np.ndarray | None]):
+    def __init__(self, relative: Sequence[np.ndarray | None], owners: Sequence | None = None):
         parts = [np.empty((0, 2)) if r is None else np.asarray(r).reshape(-1, 2) for r in relative]
         self.points = np.concatenate(parts) if parts else np.empty((0, 2))
-        self.owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        names = np.asarray(range(len(parts)) if owners is None else list(owners), dtype=object)
+        self.owner = np.repeat(names, [len(p) for p in parts])
 
-    def points_for(self, index: int, shape: tuple[int, int]) -> np.ndarray | None:
-        """N x 2 fixations of every image but ``index``, in a frame of ``shape`` = (H, W)."""
-        rel = self.points[self.owner != index]
+    def points_for(self, owner, shape: tuple[int, int]) -> np.ndarray | None:
+        """N x 2 fixations of every image but ``owner``, in a frame of ``shape`` = (H, W)."""
+        rel = self.points[self.owner != owner]
         if len(rel) == 0:
             return None
         size = np.array([shape[1], shape[0]], dtype=np.float64)
@@ -374,38 +396,20 @@ def _as_distribution(m: np.ndarray) -> np.ndarray:
     return m / m.sum()
 
 
-# What each metric rewards in a probabilistic model's density (Kuemmerer, Wallis and Bethge,
-# "Saliency benchmarking made easy: separating models, maps and metrics", ECCV 2018).
-DERIVED_MAP = {
-    "auc_judd": "density",  # any monotone transform of p(x) maximises AUC
-    "auc_borji": "density",
-    "nss": "density",  # the expected NSS is maximised by p(x) itself
-    "ll": "density",
-    "ig": "density",
-    "sauc": "ratio",  # p(x) / b(x): the negatives are other images' fixations (centre bias)
-    "cc": "blurred",  # the expected ground truth: p(x) blurred as fixations are
-    "kld": "blurred",
-    "sim": "blurred",  # an approximation: the paper optimises SIM's map numerically
-    "ssim": "blurred",
-    "emd": "blurred",
-}
-
-
-def derived_maps(density: np.ndarray, truth: Truth, metrics: Sequence[str]) -> dict:
+def derived_maps(
+    density: np.ndarray, truth: Truth, metrics: Sequence[str], convention: str = M.MIT
+) -> dict:
     """For a prediction taken as a probability density p (H x W in the truth's frame), the
-    map each metric rewards (see :data:`DERIVED_MAP`): p itself for AUC, NSS, LL and IG; p
-    divided by the IG baseline b for sAUC (Kuemmerer et al. divide by the distribution the
-    negatives come from, the centre bias); p blurred by the Gaussian that makes the ground-truth
-    density (``truth.sigma`` times the frame's longer side) for CC, KLD, SIM, SSIM and EMD."""
-    p = _as_distribution(np.clip(density, 0, None))
-    kinds = {DERIVED_MAP.get(m, "density") for m in metrics}
-    made = {"density": p}
-    if "ratio" in kinds:
-        made["ratio"] = p / np.maximum(truth.baseline, np.finfo(np.float64).tiny)
-    if "blurred" in kinds:
-        sigma_px = truth.sigma * max(truth.shape)
-        made["blurred"] = _as_distribution(gaussian_filter(p, sigma_px, mode="constant"))
-    return {m: made[DERIVED_MAP.get(m, "density")] for m in metrics}
+    map each metric rewards under ``convention`` (:func:`salmap.derived.derived_maps`): the
+    ground truth's blur is ``truth.sigma`` times the frame's longer side, and sAUC's negatives
+    are ``truth.other``."""
+    return D.derived_maps(
+        density,
+        metrics,
+        sigma_px=truth.sigma * max(truth.shape),
+        other=truth.other,
+        convention=convention,
+    )
 
 
 def score_map(
@@ -432,7 +436,7 @@ def score_map(
     if derived:
         if not np.isfinite(smap).all():
             raise ValueError("the prediction contains NaN or infinite values")
-        maps = derived_maps(smap - min(smap.min(), 0.0), truth, metrics)
+        maps = derived_maps(smap - min(smap.min(), 0.0), truth, metrics, convention)
     out = {}
     for m in metrics:
         if log is not None and m in ("ll", "ig") and truth.fixations is not None:
@@ -452,6 +456,16 @@ def score_map(
 GOLD_UNIFORM_WEIGHT = 0.05
 GOLD_LEFT_OUT = frozenset({"kld"})
 GOLD_BY_LOG_DENSITY = ("ll", "ig")
+
+
+GOLD_NEEDS = "fewer than two observers: no gold standard"
+
+
+def observers(truth: Truth) -> int:
+    """How many observers fixated inside the image's frame."""
+    if truth.fixations is None or truth.subjects is None:
+        return 0
+    return len(np.unique(truth.subjects))
 
 
 def score_gold(
@@ -511,8 +525,9 @@ def score_image(
     convention: str = M.MIT,
     derived: bool = False,
 ) -> dict:
-    """One CSV row: id, predictor, status (ok, missing, error), flags (see
-    :func:`check_prediction`), message and the metrics.
+    """One CSV row: id, predictor, status (ok, missing, error, or skipped: the gold standard
+    of an image with fewer than two observers), flags (see :func:`check_prediction`), message
+    and the metrics.
 
     A missing prediction and one that cannot be scored (unreadable, NaN, another aspect ratio)
     become rows with that status; the caller decides whether that ends the evaluation."""
@@ -520,6 +535,9 @@ def score_image(
     row |= {"flags": "", "message": ""}
     try:
         if predictor is GOLD:
+            if observers(truth) < 2:
+                row.update(status="skipped", message=GOLD_NEEDS)
+                return row | dict.fromkeys(metrics)
             scores = score_gold(truth, metrics, convention)
         else:
             smap = _predict(predictor, truth)
@@ -533,6 +551,14 @@ def score_image(
         row.update(status="error", message=str(e))
         return row | dict.fromkeys(metrics)
     return row | scores
+
+
+def sauc_negatives(pool) -> OtherFixations:
+    """sAUC's negatives for an image: the fixations of every other image of ``pool`` (a
+    dataset). sAUC moves with them (the same 5 NUS-Scene images: 0.725 against their own 4
+    others, 0.678 against the other 29 of a larger pool), so a subset is best scored against
+    the pool of its whole split."""
+    return OtherFixations(relative_fixations(pool), pool.ids)
 
 
 class _Scorer:
@@ -555,7 +581,7 @@ class _Scorer:
         if self.longer_side:
             sample = rescale(sample, self.longer_side, self.part.sigma)
         shape = sample["image"].shape[:2]
-        other = self.other.points_for(i, shape) if self.other else None
+        other = self.other.points_for(self.part.ids[i], shape) if self.other else None
         truth = ground_truth(sample, other, self.part.sigma, self.baseline)
         return [
             score_image(
@@ -590,6 +616,7 @@ def evaluate(
     progress: Callable[[Iterable], Iterable] | None = None,
     ig_baseline: Callable[[tuple[int, int]], np.ndarray] = centre_gaussian,
     derived: bool = False,
+    negatives=None,
 ) -> list[dict]:
     """Score ``predictors`` (name -> predictor) on one split of ``dataset`` (a
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
@@ -599,13 +626,16 @@ def evaluate(
     0, 20% validation); score a model on the rule it was trained with. ``workers`` > 1 scores images in that many forked processes (POSIX only;
     predictors need not be picklable, but a torch model is best scored with one worker).
     ``progress`` wraps the iteration over images (e.g. a tqdm). ``ig_baseline(shape)`` is IG's
-    baseline map; ``derived`` scores every metric on its :func:`derived_maps`.
+    baseline map; ``derived`` scores every metric on its :func:`derived_maps`. ``negatives``
+    is the dataset (a part of ``dataset``) whose other images' fixations are sAUC's negatives,
+    by default the scored split itself: pass the whole split when scoring some of its images,
+    since sAUC depends on the negatives (see :func:`sauc_negatives`).
     """
     global _WORKER_SCORER
     M.check_convention(convention)
     metrics = check_metrics(metrics)
     part = (rule or SplitRule()).part(dataset, split)
-    other = OtherFixations(relative_fixations(part)) if "sauc" in metrics else None
+    other = sauc_negatives(part if negatives is None else negatives) if "sauc" in metrics else None
     options = (ig_baseline, derived)
     scorer = _Scorer(part, predictors, longer_side, metrics, convention, other, options)
     wrap = progress or (lambda it: it)
@@ -650,21 +680,34 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
     out: dict[str, dict] = {}
     for name in dict.fromkeys(r["predictor"] for r in rows):
         mine = [r for r in rows if r["predictor"] == name]
-        status = {s: sum(r["status"] == s for r in mine) for s in ("ok", "missing", "error")}
+        status = {s: sum(r["status"] == s for r in mine) for s in STATUSES}
         flagged: dict[str, int] = {}
         for r in mine:
             for flag in filter(None, r.get("flags", "").split("; ")):
                 key = "resized" if flag.startswith("resized") else flag
                 flagged[key] = flagged.get(key, 0) + 1
-        scores = {}
-        for m in metrics:
-            v = np.array([r[m] for r in mine if r["status"] == "ok" and r[m] is not None])
-            if len(v) == 0:
-                scores[m] = {"mean": None, "ci95": None, "n": 0}
-                continue
-            lo, hi = bootstrap_interval(v)
-            scores[m] = {"mean": float(v.mean()), "ci95": [lo, hi], "n": len(v)}
+        scores = {m: metric_summary(mine, m) for m in metrics}
         out[name] = {"images": len(mine), **status, "flagged": flagged, "metrics": scores}
+    return out
+
+
+def metric_summary(rows: list[dict], metric: str) -> dict:
+    """Mean, 95% bootstrap interval and count of one metric over the rows scored on it. A
+    non-finite score (the LL or IG of a log density that is zero at a fixation: -inf) makes
+    the mean non-finite too: it is then None, with the images named under ``"infinite"``,
+    so that the record stays valid JSON and the figure is not a mean over the other images."""
+    scored = [r for r in rows if r["status"] == "ok" and r[metric] is not None]
+    v = np.array([r[metric] for r in scored], dtype=np.float64)
+    out: dict = {"mean": None, "ci95": None, "n": len(v)}
+    bad = ~np.isfinite(v)
+    if bad.any():
+        out["infinite"] = {
+            "value": "-inf" if np.all(v[bad] == -np.inf) else "inf or nan",
+            "ids": [r["id"] for r, b in zip(scored, bad) if b],
+        }
+    elif len(v):
+        lo, hi = bootstrap_interval(v)
+        out |= {"mean": float(v.mean()), "ci95": [lo, hi]}
     return out
 
 
@@ -685,8 +728,7 @@ def format_table(
     for name, s in summary.items():
         cells = [name, str(s["ok"]) if s["ok"] == s["images"] else f"{s['ok']} of {s['images']}"]
         for m in metrics:
-            r = s["metrics"][m]
-            cells.append("—" if r["mean"] is None else _cell(r))
+            cells.append(_cell(s["metrics"][m]))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
@@ -697,6 +739,11 @@ def format_table(
 
 
 def _cell(r: dict) -> str:
+    if "infinite" in r:
+        k = len(r["infinite"]["ids"])
+        return f"{r['infinite']['value']} ({k} image{'s' * (k != 1)})"
+    if r["mean"] is None:
+        return "—"
     lo, hi = r["ci95"]
     return f"{r['mean']:.3f} [{lo:.3f}, {hi:.3f}]"
 
@@ -728,7 +775,7 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "per_image.csv": rows_to_csv(rows, metrics),
-        "summary.json": json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+        "summary.json": json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
         "table.md": table,
         **(extra or {}),
     }

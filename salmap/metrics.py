@@ -359,9 +359,9 @@ def nss(saliency_map, fixations, *, convention: str = MIT) -> float:
     """
     check_convention(convention)
     smap, flat = _with_fixations(saliency_map, fixations)
-    std = smap.std(ddof=1 if convention == MIT and smap.size > 1 else 0)
-    if std == 0:
+    if smap.max() == smap.min():  # not std == 0: a constant's std can round to 1e-22
         return 0.0
+    std = smap.std(ddof=1 if convention == MIT and smap.size > 1 else 0)
     if convention == MIT:
         flat = np.unique(flat)
     return float(((smap.ravel()[flat] - smap.mean()) / std).mean())

@@ -19,10 +19,12 @@ from salmap.evaluate import BOOTSTRAP_SAMPLES, CONFIDENCE, METRICS, bootstrap_in
 
 
 def paired_values(rows: list[dict], a: str, b: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """(A's values, B's values) of ``metric`` on the images both scored, in image order."""
+    """(A's values, B's values) of ``metric`` on the images both scored with a finite value,
+    in image order (a -inf log-likelihood has no difference to test; the summary names it)."""
     by_id = {}
     for r in rows:
-        if r["predictor"] in (a, b) and r["status"] == "ok" and r[metric] is not None:
+        value = r[metric] if r["status"] == "ok" else None
+        if r["predictor"] in (a, b) and value is not None and np.isfinite(value):
             by_id.setdefault(r["id"], {})[r["predictor"]] = r[metric]
     both = [v for v in by_id.values() if a in v and b in v]
     return (

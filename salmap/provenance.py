@@ -86,8 +86,8 @@ def by_category(rows: list[dict], metrics: Sequence[str]) -> dict:
             ok = [r for r in mine if r["status"] == "ok"]
             means = {}
             for m in metrics:
-                v = [r[m] for r in ok if r[m] is not None]
-                means[m] = float(np.mean(v)) if v else None
+                v = [r[m] for r in ok if r[m] is not None]  # -inf: None, named in the notes
+                means[m] = float(np.mean(v)) if v and np.isfinite(v).all() else None
             out[name][c] = {"images": len(ok), "metrics": means}
     return out
 
@@ -144,7 +144,7 @@ def format_latex(summary: dict, metrics: Sequence[str], ig_baseline: str = "cent
         for m in metrics:
             r = s["metrics"][m]
             if r["mean"] is None:
-                cells.append("--")
+                cells.append(r"$-\infty$" if "infinite" in r else "--")
                 continue
             mean = f"{r['mean']:.3f}"
             if best.get(m) == name:

@@ -122,9 +122,18 @@ def test_derived_maps_follow_kuemmerer_2018(mini):
     np.testing.assert_allclose(maps["nss"], density / density.sum())
     # CC's map is the density blurred as the ground truth is: smoother than the density
     assert maps["cc"].max() < maps["nss"].max() and maps["cc"].sum() == pytest.approx(1)
-    # sAUC's map is the ratio to the baseline: constant for the baseline itself
-    baseline_ratio = derived_maps(truth.baseline.astype(np.float64), truth, ("sauc",))["sauc"]
-    assert np.ptp(baseline_ratio) < 1e-6 * baseline_ratio.max()
+    # AUC-Judd's map is the density's rank (MIT's jitter cannot reorder it)
+    ranks = derived_maps(density, truth, ("auc_judd",))["auc_judd"]
+    assert np.array_equal(np.argsort(ranks, axis=None), np.argsort(density, axis=None))
+    # sAUC's map divides by the negatives' density, not by the IG baseline: under the
+    # Tuebingen rule (every threshold) the ratio to it; under MIT's a staircase of 0.1 steps
+    other = np.array([[10.5, 10.5], [200.5, 100.5], [20.5, 150.5]])
+    truth = ground_truth(mini.sample(1), other)
+    tue = derived_maps(density, truth, ("sauc",), convention=M.TUEBINGEN)["sauc"]
+    q = density / tue
+    assert q[10, 10] > q[120, 160] and q.sum() == pytest.approx(1)
+    mit = derived_maps(density, truth, ("sauc",))["sauc"]
+    assert set(np.unique(mit)) <= {k / 10 for k in range(11)}
 
 
 def test_derived_maps_flag_changes_cc_only_where_it_should(mini, tmp_path):

@@ -16,11 +16,11 @@ BASELINES = ("uniform", "centre", "centre-fit", "gold")
 ALIASES = {"center": "centre", "center-fit": "centre-fit"}
 CONVENTION_NAMES = {"mit": "MIT", "tuebingen": "Tuebingen"}
 IG_BASELINES = ("centre", "centre-fit", "uniform")
+SAUC_NEGATIVES = ("split", "all")
+TRAINED_IMAGES = ("refuse", "separate", "include")
 
 
 def add_parser(sub) -> None:
-    from salmap.evaluate import DEFAULT_METRICS, METRICS
-
     p = sub.add_parser(
         "evaluate",
         help="score saliency models with the MIT/Tuebingen benchmark metrics",
@@ -29,7 +29,15 @@ def add_parser(sub) -> None:
             "and print a table of means with 95% bootstrap intervals, baselines beside the model."
         ),
     )
-    p.add_argument(
+    _predictor_arguments(p.add_argument_group("what to score"))
+    _data_arguments(p.add_argument_group("data and split"))
+    _metric_arguments(p.add_argument_group("metrics"))
+    _output_arguments(p.add_argument_group("output"))
+    p.set_defaults(run=run)
+
+
+def _predictor_arguments(g) -> None:
+    g.add_argument(
         "--model",
         action="append",
         default=[],
@@ -37,7 +45,7 @@ def add_parser(sub) -> None:
         help="a shipped model (default, accurate), a saved model (folder, .safetensors, "
         f".onnx), or a baseline ({', '.join(BASELINES)}); repeat for several side by side",
     )
-    p.add_argument(
+    g.add_argument(
         "--predictions",
         action="append",
         default=[],
@@ -45,30 +53,14 @@ def add_parser(sub) -> None:
         help="a folder of saliency maps (PNG, JPG, .npy) matched to the images by file stem; "
         "repeatable",
     )
-    p.add_argument(
+    g.add_argument(
         "--log-density",
         action="store_true",
         help="the --predictions folders hold .npy natural-log densities (DeepGaze's and "
         "pysaliency's output; salmap predict --save log-density): LL and IG are computed "
         "exactly from them",
     )
-    p.add_argument(
-        "--ig-baseline",
-        choices=IG_BASELINES,
-        default="centre",
-        help="information gain's baseline: centre (the fixed centre Gaussian, default), "
-        "centre-fit (a centre bias fitted on the training split, the benchmark's choice) or "
-        "uniform (IG is then LL)",
-    )
-    p.add_argument(
-        "--derived-maps",
-        action="store_true",
-        help="take every prediction as a probability density and score each metric on the map "
-        "that it rewards (Kuemmerer et al., ECCV 2018): the density for AUC, NSS, LL and IG, "
-        "its ratio to the IG baseline for sAUC, the density blurred like the ground truth for "
-        "CC, KLD, SIM, SSIM and EMD",
-    )
-    p.add_argument(
+    g.add_argument(
         "--label",
         action="append",
         default=[],
@@ -76,83 +68,126 @@ def add_parser(sub) -> None:
         help="the table's name for a --predictions folder, in the same order (default: the "
         "folder's name); repeatable",
     )
-    p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument(
-        "--format", choices=list(formats()), help="dataset layout (guessed when omitted)"
-    )
-    p.add_argument(
-        "--split",
-        choices=SPLITS,
-        default="val",
-        help="which part (default: val); a saved model is scored on the split it was trained "
-        "with (its run's split.json, else the seed and fraction in its recipe)",
-    )
-    p.add_argument(
-        "--split-seed",
-        type=int,
-        metavar="N",
-        help="split seed for prediction folders and baselines (default: the scored models' "
-        "split, else 0)",
-    )
-    p.add_argument(
-        "--val-fraction",
-        type=float,
-        metavar="F",
-        help="validation fraction for prediction folders and baselines (default: the scored "
-        "models' split, else 0.2)",
-    )
-    p.add_argument(
-        "--ids",
-        metavar="FILE",
-        help="the split as id lists: a run's split.json, or a text file of validation ids, one "
-        "per line",
-    )
-    p.add_argument(
-        "--longer-side",
-        type=int,
-        metavar="PX",
-        help="rescale every image and its fixations to this longer side first (default: each "
-        "image's own resolution)",
-    )
-    p.add_argument(
-        "--metrics",
-        default=",".join(DEFAULT_METRICS),
-        help=f"comma-separated subset of {','.join(METRICS)}, or 'all' (default: all but ssim and emd, the slow ones)",
-    )
-    p.add_argument(
-        "--convention",
-        choices=list(CONVENTION_NAMES),
-        default="mit",
-        help="metric definitions where the two benchmarks differ (default: mit)",
-    )
-    p.add_argument(
+    g.add_argument(
         "--baselines",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="score uniform, centre and (where subjects are known) gold beside the models "
         "(default: on)",
     )
-    p.add_argument(
+    g.add_argument(
+        "--trained-images",
+        choices=TRAINED_IMAGES,
+        default="refuse",
+        help="images a model was trained on (recognised by their files' content, from any "
+        "folder): refuse to score them (default), score them in a row of their own "
+        "(separate), or score them with the rest (include, e.g. for --split train)",
+    )
+
+
+def _data_arguments(g) -> None:
+    g.add_argument("--data", required=True, help="dataset folder")
+    g.add_argument(
+        "--format", choices=list(formats()), help="dataset layout (guessed when omitted)"
+    )
+    g.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="val",
+        help="which part (default: val); a saved model is scored on the split it was trained "
+        "with (its run's split.json, else the seed and fraction in its recipe)",
+    )
+    g.add_argument(
+        "--split-seed",
+        type=int,
+        metavar="N",
+        help="split seed for prediction folders and baselines (default: the scored models' "
+        "split, else 0)",
+    )
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="F",
+        help="validation fraction for prediction folders and baselines (default: the scored "
+        "models' split, else 0.2)",
+    )
+    g.add_argument(
+        "--ids",
+        metavar="FILE",
+        help="the split as id lists: a run's split.json, or a text file of validation ids, one "
+        "per line",
+    )
+    g.add_argument(
+        "--longer-side",
+        type=int,
+        metavar="PX",
+        help="rescale every image and its fixations to this longer side first (default: each "
+        "image's own resolution)",
+    )
+
+
+def _metric_arguments(g) -> None:
+    from salmap.evaluate import DEFAULT_METRICS, METRICS
+
+    g.add_argument(
+        "--metrics",
+        default=",".join(DEFAULT_METRICS),
+        help=f"comma-separated subset of {','.join(METRICS)}, or 'all' (default: all but ssim "
+        "and emd, the slow ones)",
+    )
+    g.add_argument(
+        "--convention",
+        choices=list(CONVENTION_NAMES),
+        default="mit",
+        help="metric definitions where the two benchmarks differ (default: mit)",
+    )
+    g.add_argument(
+        "--ig-baseline",
+        choices=IG_BASELINES,
+        default="centre",
+        help="information gain's baseline: centre (the fixed centre Gaussian, default), "
+        "centre-fit (a centre bias fitted on the training split, the benchmark's choice) or "
+        "uniform (IG is then LL)",
+    )
+    g.add_argument(
+        "--derived-maps",
+        action="store_true",
+        help="take every prediction as a probability density and score each metric on the map "
+        "that it rewards (Kuemmerer et al., ECCV 2018): the density for NSS, LL and IG, its "
+        "rank for AUC-Judd, the staircase that maximises the expected thresholded AUC for "
+        "AUC-Borji and sAUC (against the sAUC negatives' density), the density blurred like "
+        "the ground truth for CC, KLD, SIM, SSIM and EMD (see salmap.derived)",
+    )
+    g.add_argument(
+        "--sauc-negatives",
+        choices=SAUC_NEGATIVES,
+        default="split",
+        help="whose fixations are sAUC's negatives: the other images of the whole split, also "
+        "when only some of them are scored (default), or of the whole data set (all)",
+    )
+
+
+def _output_arguments(g) -> None:
+    g.add_argument(
         "--allow-missing",
         action="store_true",
         help="score what there is when predictions are missing or cannot be scored (the table "
         "then counts the images each row covers); without it that is an error",
     )
-    p.add_argument(
+    g.add_argument(
         "--out",
         metavar="DIR",
         help="write per_image.csv, summary.json (with provenance), table.md, table.tex "
         "(booktabs) and paired.md",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
-    p.add_argument(
+    g.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    g.add_argument(
         "--workers",
         type=int,
         default=0,
         help="processes scoring images in parallel (default: one per CPU core, at most 4, but "
         "a single one when a saved model is scored)",
     )
-    p.set_defaults(run=run)
 
 
 def _metrics(text: str) -> tuple[str, ...]:
@@ -399,7 +434,7 @@ def _check_out(out: str | None, overwrite: bool) -> None:
 def _fail_loudly(rows: list[dict], allow_missing: bool) -> None:
     """A SalmapError naming the first images that were missing or could not be scored, unless
     ``allow_missing``: a score over part of the images must not pass for the whole."""
-    bad = [r for r in rows if r["status"] != "ok"]
+    bad = [r for r in rows if r["status"] in ("missing", "error")]
     if not bad or allow_missing:
         return
     first = "; ".join(f"{r['predictor']} {r['id']}: {r['message']}" for r in bad[:3])
@@ -439,18 +474,103 @@ def sources(predictors: dict, models: dict) -> dict:
     return out
 
 
-def run(args) -> int:
-    from tqdm import tqdm
+def trained_on(args, part, models: dict, notes: list[str]) -> dict[str, list[str]]:
+    """Per model label, the ids of the scored images it was trained on, recognised by their
+    files' content (:mod:`salmap.leakage`); a SalmapError with ``--trained-images refuse``."""
+    from salmap import leakage
 
-    from salmap.evaluate import evaluate, format_table, summarize, write_results
-    from salmap.paired import format_pairs, paired_comparison
-    from salmap.provenance import (
-        by_category,
-        format_categories,
-        format_latex,
-        metric_parameters,
-        provenance,
-    )
+    found: dict[str, list[str]] = {}
+    for label, model in models.items():
+        hashes = leakage.trained_hashes(model)
+        if hashes is None:
+            notes.append(
+                f"{label} keeps no record of its training images: a copy of one would not be "
+                "recognised (models trained since salmap 0.x record them)"
+            )
+            continue
+        ids = leakage.trained_ids(part, hashes)
+        if not ids:
+            continue
+        if args.trained_images == "refuse":
+            raise SalmapError(
+                f"{label} was trained on {len(ids)} of the {len(part)} images to score "
+                f"(recognised by their files' content, first: {ids[0]}), so its score there "
+                "is no test: pass --trained-images separate to score them in a row of their "
+                "own, or include to score them with the rest"
+            )
+        found[label] = ids
+        how = "in the row" if args.trained_images == "separate" else "with the rest, in"
+        row = f"'{label} (trained on)'" if args.trained_images == "separate" else f"'{label}'"
+        notes.append(f"{label} was trained on {len(ids)} of these images: scored {how} {row}")
+    return found
+
+
+def separate_trained(rows: list[dict], trained: dict[str, list[str]]) -> list[dict]:
+    """The rows of images a model was trained on, moved to a predictor of their own."""
+    out = []
+    for r in rows:
+        if r["id"] in trained.get(r["predictor"], ()):
+            r = r | {"predictor": f"{r['predictor']} (trained on)"}
+        out.append(r)
+    return out
+
+
+def negatives_pool(args, dataset, rules: dict, part):
+    """The images whose fixations are sAUC's negatives: the whole data set, or the whole split
+    the scored images belong to (the models' own, when the flags pick some of it)."""
+    if args.sauc_negatives == "all":
+        return dataset.split("all")
+    if rules and args.split != "all":
+        whole = next(iter(rules.values())).part(dataset, args.split)
+        if set(part.ids) <= set(whole.ids):
+            return whole
+    return part
+
+
+def negatives_line(args, part, pool) -> str:
+    """The table's line on sAUC's negatives (the score moves with them)."""
+    whose = "the whole data set" if args.sauc_negatives == "all" else f"the {args.split} split"
+    line = f"sAUC's negatives: the fixations of the other images of {whose} ({len(pool)} images"
+    if len(pool) != len(part):
+        line += f"; {len(part)} of them scored"
+    return line + ")."
+
+
+def result_notes(summary: dict, rows: list[dict], metrics) -> list[str]:
+    """What the user must know about the scores: flagged maps, images without a score."""
+    from salmap.evaluate import metric_label
+
+    notes = []
+    for name, s in summary.items():
+        if s["flagged"]:
+            counts = ", ".join(f"{n} {flag}" for flag, n in s["flagged"].items())
+            notes.append(f"{name}: maps flagged in per_image.csv: {counts}")
+        if s["missing"] or s["error"]:
+            note = f"{name}: {s['missing']} images without a prediction, {s['error']} errors"
+            errors = [r for r in rows if r["predictor"] == name and r["status"] == "error"]
+            if errors:
+                note += f" (first: {errors[0]['id']}: {errors[0]['message']})"
+            notes.append(note)
+        if s["skipped"]:
+            notes.append(
+                f"{name}: {s['skipped']} of {s['images']} images have fewer than two observers "
+                "and are not scored"
+            )
+        for m in metrics:
+            bad = s["metrics"][m].get("infinite")
+            if bad:
+                ids = bad["ids"]
+                notes.append(
+                    f"{name}: {metric_label(m)} is {bad['value']} on {len(ids)} image(s) "
+                    f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}): the density is "
+                    "zero at a fixation there; no mean is given, and the paired tests leave "
+                    "those images out"
+                )
+    return notes
+
+
+def run(args) -> int:
+    from salmap.provenance import provenance
 
     origin = provenance(getattr(args, "argv", None))  # the code as it is when scoring starts
     metrics = _metrics(args.metrics)
@@ -464,13 +584,35 @@ def run(args) -> int:
     rule, part = choose_split(args, dataset, rules)
     if len(part) == 0:
         raise SalmapError(f"{args.data}: the {args.split} split has no images")
+    trained = trained_on(args, part, models, notes)
     predictors, more = build_predictors(args, dataset, part, rule, models)
     notes += more
     if not predictors:
         raise SalmapError("nothing to score: give --model or --predictions, or keep --baselines")
-    workers = args.workers or (1 if models else min(4, os.cpu_count() or 1))
+    pool = negatives_pool(args, dataset, rules, part)
+    if models and not args.workers:  # a model is best run in one process with all the cores
+        args.workers = 1
+    rows = score(args, dataset, (rule, part, pool), predictors, metrics, notes)
+    if args.trained_images == "separate":
+        rows = separate_trained(rows, trained)
+    _fail_loudly(rows, args.allow_missing)
+    report = show(args, dataset, (rule, part, pool), rows, metrics)
+    notes += result_notes(report["summary"], rows, metrics)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.out:
+        write(args, origin, dataset, (rule, part), predictors, models, report, notes)
+    return 0
 
-    rows = evaluate(
+
+def score(args, dataset, split, predictors: dict, metrics, notes: list[str]) -> list[dict]:
+    """Every predictor's rows on the split (``split`` = (rule, part, sAUC's pool))."""
+    from tqdm import tqdm
+
+    from salmap.evaluate import evaluate
+
+    rule, part, pool = split
+    return evaluate(
         dataset,
         predictors,
         split=args.split,
@@ -480,16 +622,28 @@ def run(args) -> int:
         longer_side=args.longer_side,
         metrics=metrics,
         convention=args.convention,
-        workers=workers,
+        workers=args.workers or min(4, os.cpu_count() or 1),
         progress=lambda it: tqdm(it, total=len(part), desc="scoring", unit="img", leave=False),
+        negatives=pool,
     )
-    _fail_loudly(rows, args.allow_missing)
+
+
+def show(args, dataset, split, rows: list[dict], metrics) -> dict:
+    """Print the table, the per-category table and the paired comparisons of the models; return
+    them (summary, table, categories, pairs) for the files."""
+    from salmap.evaluate import format_table, summarize
+    from salmap.paired import format_pairs, paired_comparison
+    from salmap.provenance import by_category, format_categories
+
+    rule, part, pool = split
     summary = summarize(rows, metrics)
     table = format_table(summary, metrics, args.ig_baseline)
+    if "sauc" in metrics:
+        table += negatives_line(args, part, pool) + "\n"
     frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
-    split = args.split if args.split == "all" else f"{args.split} ({rule.describe()})"
+    where = args.split if args.split == "all" else f"{args.split} ({rule.describe()})"
     print(
-        f"{dataset.format} {args.data}, split {split}: {len(part)} images, {frame}, "
+        f"{dataset.format} {args.data}, split {where}: {len(part)} images, {frame}, "
         f"{CONVENTION_NAMES[args.convention]} metric definitions\n"
     )
     categories = by_category(rows, metrics)
@@ -498,56 +652,55 @@ def run(args) -> int:
         table += format_categories(categories, metrics, args.ig_baseline)
     print(table)
     pairs = paired_comparison(rows, metrics)
-    pairs_md = format_pairs(pairs)
     ours = [p for p in pairs if not {p["a"], p["b"]} <= {"uniform", "centre", "centre-fit"}]
     if ours:
         print("Paired comparison (A − B per image):\n")
         print(format_pairs(ours))
-    for name, s in summary.items():
-        if s["flagged"]:
-            counts = ", ".join(f"{n} {flag}" for flag, n in s["flagged"].items())
-            notes.append(f"{name}: maps flagged in per_image.csv: {counts}")
-        if s["missing"] or s["error"]:
-            note = f"{name}: {s['missing']} images without a prediction, {s['error']} errors"
-            errors = [r for r in rows if r["predictor"] == name and r["status"] == "error"]
-            if errors:
-                note += f" (first: {errors[0]['id']}: {errors[0]['message']})"
-            notes.append(note)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    if args.out:
-        document = {
-            "provenance": origin,
-            "dataset": str(args.data),
-            "data": {"path": str(Path(args.data).resolve()), "format": dataset.format},
-            "format": dataset.format,
-            "split": args.split,
-            "split_rule": {
-                "seed": rule.seed,
-                "val_fraction": rule.val_fraction,
-                "ids_file": rule.source if rule.ids and Path(rule.source).is_file() else None,
-                "source": rule.source,
-                "ids_sha256": ids_hash(part.ids),
-            },
-            "images": len(part),
-            "longer_side": args.longer_side,
-            "convention": args.convention,
-            "ig_baseline": args.ig_baseline,
-            "log_density": args.log_density,
-            "derived_maps": args.derived_maps,
-            "density_sigma": dataset.sigma,
-            "metrics": list(metrics),
-            "metric_parameters": metric_parameters(dataset.sigma),
-            "sources": sources(predictors, models),
-            "predictors": summary,
-            "by_category": categories,
-            "paired": pairs,
-            "notes": notes,
-        }
-        extra = {
-            "table.tex": format_latex(summary, metrics, args.ig_baseline),
-            "paired.md": pairs_md,
-        }
-        for path in write_results(args.out, rows, document, table, metrics, extra):
-            print(f"wrote {path}", file=sys.stderr)
-    return 0
+    return dict(rows=rows, summary=summary, table=table, categories=categories, pairs=pairs)
+
+
+def write(args, origin, dataset, split, predictors, models, report, notes) -> None:
+    """The --out folder: per_image.csv, summary.json, table.md, table.tex and paired.md."""
+    from salmap.evaluate import write_results
+    from salmap.paired import format_pairs
+    from salmap.provenance import format_latex, metric_parameters
+
+    rule, part = split
+    summary, metrics = report["summary"], _metrics(args.metrics)
+    document = {
+        "provenance": origin,
+        "dataset": str(args.data),
+        "data": {"path": str(Path(args.data).resolve()), "format": dataset.format},
+        "format": dataset.format,
+        "split": args.split,
+        "split_rule": {
+            "seed": rule.seed,
+            "val_fraction": rule.val_fraction,
+            "ids_file": rule.source if rule.ids and Path(rule.source).is_file() else None,
+            "source": rule.source,
+            "ids_sha256": ids_hash(part.ids),
+        },
+        "images": len(part),
+        "longer_side": args.longer_side,
+        "convention": args.convention,
+        "ig_baseline": args.ig_baseline,
+        "log_density": args.log_density,
+        "derived_maps": args.derived_maps,
+        "sauc_negatives": args.sauc_negatives,
+        "trained_images": args.trained_images,
+        "density_sigma": dataset.sigma,
+        "metrics": list(metrics),
+        "metric_parameters": metric_parameters(dataset.sigma),
+        "sources": sources(predictors, models),
+        "predictors": summary,
+        "by_category": report["categories"],
+        "paired": report["pairs"],
+        "notes": notes,
+    }
+    extra = {
+        "table.tex": format_latex(summary, metrics, args.ig_baseline),
+        "paired.md": format_pairs(report["pairs"]),
+    }
+    rows = report["rows"]
+    for path in write_results(args.out, rows, document, report["table"], metrics, extra):
+        print(f"wrote {path}", file=sys.stderr)

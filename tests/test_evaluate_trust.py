@@ -1,0 +1,308 @@
+"""Scores that must not mislead (issue 25, part 1): derived maps for MIT's thresholded AUCs,
+sAUC's negatives, log densities that are densities or zero at a fixation, the gold standard's
+image count, leakage of training images, and near-duplicate images."""
+
+import hashlib
+import itertools
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from salmap import baselines as B
+from salmap import leakage
+from salmap.cli import main
+from salmap.data import NUS_MINI, fold_indices, open_dataset, split_indices
+from salmap.data.hashing import near_duplicate_groups, perceptual_hash
+from salmap.derived import thresholded_map
+from salmap.evaluate import evaluate, summarize
+
+BASE = ["evaluate", "--data", str(NUS_MINI), "--workers", "1"]
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return open_dataset(NUS_MINI)
+
+
+def _blobs(shape, seed=0) -> np.ndarray:
+    """A density of a few Gaussian blobs on a faint floor, summing to 1."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    d = np.full(shape, 1e-4)
+    for _ in range(3):
+        cy, cx, s = rng.uniform(0, shape[0]), rng.uniform(0, shape[1]), rng.uniform(2, 6)
+        d += rng.uniform(0.5, 2) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s))
+    return d / d.sum()
+
+
+def _expected_thresholded_auc(smap, p, q=None, step=0.1) -> float:
+    """The AUC that MIT's thresholded rule gives ``smap`` in expectation when positives come
+    from p and negatives from q (uniform by default): TP and FP are masses, not samples."""
+    q = np.full(p.size, 1 / p.size) if q is None else q.ravel()
+    s = (smap - smap.min()) / np.ptp(smap)
+    t = np.arange(round(1 / step), -1, -1) * step
+    tp = [0, *[(p.ravel() * (s.ravel() >= x)).sum() for x in t], 1]
+    fp = [0, *[(q * (s.ravel() >= x)).sum() for x in t], 1]
+    return float(np.trapezoid(tp, fp))
+
+
+# -- 1. the derived maps of MIT's thresholded AUCs ----------------------------------------------
+def test_thresholded_map_beats_p_log_p_and_rank_in_expectation():
+    p = _blobs((48, 64))
+    scores = {
+        "p": _expected_thresholded_auc(p, p),
+        "log p": _expected_thresholded_auc(np.log(p), p),
+        "rank": _expected_thresholded_auc(np.argsort(np.argsort(p.ravel())).reshape(p.shape), p),
+    }
+    derived = thresholded_map(p)
+    assert set(np.unique(derived)) <= {k / 10 for k in range(11)}
+    best = _expected_thresholded_auc(derived, p)
+    assert best >= max(scores.values()) - 1e-4
+    assert best > scores["p"] + 0.02  # the scale of p loses much of the area
+
+
+def test_thresholded_map_is_the_optimum_by_brute_force():
+    rng = np.random.default_rng(3)
+    p = rng.gamma(0.5, size=(3, 4))
+    p /= p.sum()
+    q = rng.uniform(0.5, 1.5, size=p.shape)
+    q /= q.sum()
+    order = np.argsort(-(p / q).ravel())
+    fp, tp = np.cumsum(q.ravel()[order]), np.cumsum(p.ravel()[order])
+    best = max(  # every nested choice of 4 top sets (step 0.25: 4 thresholds above 0)
+        np.trapezoid([0, *tp[list(c)], 1], [0, *fp[list(c)], 1])
+        for c in itertools.combinations_with_replacement(range(p.size - 1), 4)
+    )
+    got = _expected_thresholded_auc(thresholded_map(p, q, step=0.25), p, q, step=0.25)
+    assert got == pytest.approx(best, abs=1e-12)
+
+
+def test_derived_sauc_does_not_depend_on_the_ig_baseline(mini):
+    preds = {"centre": B.predict_centre}
+    kw = dict(split="all", metrics=("sauc", "auc_borji"), derived=True)
+    by = {
+        name: summarize(evaluate(mini, preds, ig_baseline=f, **kw), kw["metrics"])
+        for name, f in (("centre", B.centre_gaussian), ("uniform", B.uniform))
+    }
+    for m in kw["metrics"]:
+        a, b = (by[n]["centre"]["metrics"][m]["mean"] for n in ("centre", "uniform"))
+        assert a == pytest.approx(b, abs=1e-12)
+
+
+# -- 2. log densities that are not, or that are zero at a fixation ------------------------------
+def _log_densities(mini, folder, transform):
+    folder.mkdir()
+    for i in range(len(mini)):
+        s = mini.sample(i, density=False)
+        d = B.centre_gaussian(s["image"].shape[:2]).astype(np.float64)
+        np.save(folder / f"{s['id']}.npy", transform(d / d.sum(), s))
+    return folder
+
+
+def test_a_density_passed_as_a_log_density_is_refused_naming_the_file(mini, tmp_path, capsys):
+    folder = _log_densities(mini, tmp_path / "plain", lambda d, s: d)
+    args = [*BASE, "--split", "all", "--predictions", str(folder), "--log-density"]
+    assert main([*args, "--metrics", "ll,nss"]) == 2
+    err = capsys.readouterr().err
+    assert "048.npy" in err and "density, not the log of one" in err
+
+
+def test_minus_infinity_at_a_fixation_names_the_images_and_keeps_json_valid(mini, tmp_path, capsys):
+    def zero_at_a_fixation(d, s):
+        log = np.log(d)
+        if s["id"] in ("048", "173"):
+            x, y = s["fixations"][0].astype(int)
+            log[y, x] = -np.inf
+        return log
+
+    folder = _log_densities(mini, tmp_path / "ld", zero_at_a_fixation)
+    out = tmp_path / "eval"
+    args = [*BASE, "--split", "all", "--predictions", str(folder), "--log-density"]
+    assert main([*args, "--metrics", "ll,ig,nss", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "-inf (2 images)" in captured.out
+    assert "048, 173" in captured.err and "zero at a fixation" in captured.err
+
+    def refuse(constant):
+        raise AssertionError(f"summary.json holds {constant}")
+
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=refuse)
+    ll = summary["predictors"]["ld"]["metrics"]["ll"]
+    assert ll["mean"] is None and ll["infinite"] == {"value": "-inf", "ids": ["048", "173"]}
+    assert summary["predictors"]["ld"]["metrics"]["nss"]["mean"] is not None
+
+
+# -- 3. the gold standard counts the images it scored -------------------------------------------
+def test_gold_row_counts_only_images_with_two_observers(tmp_path, capsys):
+    data = tmp_path / "mini"
+    shutil.copytree(NUS_MINI, data)
+    for name in ("048", "078"):  # one observer left on two images
+        lines = (data / "fixations" / f"{name}.csv").read_text().splitlines()
+        kept = [ln for ln in lines[1:] if ln.rsplit(",", 1)[1] == "0"]
+        (data / "fixations" / f"{name}.csv").write_text("\n".join([lines[0], *kept]) + "\n")
+    out = tmp_path / "eval"
+    args = ["evaluate", "--data", str(data), "--split", "all", "--model", "gold"]
+    assert main([*args, "--metrics", "nss,cc", "--workers", "1", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    gold = json.loads((out / "summary.json").read_text())["predictors"]["gold"]
+    assert (gold["ok"], gold["skipped"], gold["images"]) == (10, 2, 12)
+    assert "| gold | 10 of 12 |" in captured.out
+    assert "2 of 12 images have fewer than two observers" in captured.err
+
+
+# -- 4. sAUC's negatives come from the whole split ------------------------------------------------
+def test_sauc_of_a_subset_takes_its_negatives_from_the_whole_split(mini):
+    five = mini.subset(range(5))
+    whole = evaluate(mini, {"c": B.predict_centre}, split="all", metrics=("sauc",))
+    alone = evaluate(five, {"c": B.predict_centre}, split="all", metrics=("sauc",))
+    pooled = evaluate(five, {"c": B.predict_centre}, split="all", metrics=("sauc",), negatives=mini)
+    assert [r["sauc"] for r in pooled] == [r["sauc"] for r in whole[:5]]
+    assert [r["sauc"] for r in alone] != [r["sauc"] for r in whole[:5]]
+
+
+def test_cli_scores_a_subset_of_a_models_split_against_the_whole_split(
+    tiny_saved_model, tmp_path, capsys
+):
+    mini = open_dataset(NUS_MINI)
+    val = SplitRuleFor(tiny_saved_model).part(mini, "val").ids
+    assert len(val) >= 2
+    ids = tmp_path / "one.txt"
+    ids.write_text(val[0] + "\n")
+    model = ["--model", str(tiny_saved_model), "--metrics", "sauc", "--no-baselines"]
+    assert main([*BASE, *model, "--out", str(tmp_path / "all")]) == 0
+    assert main([*BASE, *model, "--ids", str(ids), "--out", str(tmp_path / "two")]) == 0
+    printed = capsys.readouterr().out
+    assert f"({len(val)} images; 1 of them scored)" in printed
+    rows = {
+        name: (tmp_path / name / "per_image.csv").read_text().splitlines()[1:]
+        for name in ("all", "two")
+    }
+    assert rows["two"] == [r for r in rows["all"] if r.split(",")[0] == val[0]]
+
+
+def SplitRuleFor(model_path):
+    from salmap.commands.evaluate import model_split_rule
+    from salmap.models.io import load_model
+
+    return model_split_rule(str(model_path), load_model(model_path), open_dataset(NUS_MINI))
+
+
+# -- 5. images a model was trained on, from any folder ------------------------------------------
+def _model_trained_on(tmp_path, tiny_saved_model, ids):
+    from salmap.models.io import CONFIG, WEIGHTS, read_config, save_model
+    from salmap.models.io import load_model as load
+
+    mini = open_dataset(NUS_MINI)
+    model = load(tiny_saved_model)
+    recipe = read_config(tiny_saved_model / WEIGHTS)["training"]
+    part = mini.subset([mini.ids.index(i) for i in ids])
+    recipe[leakage.KEY] = leakage.record([part])
+    path = save_model(model, tmp_path / "trained", training=recipe)
+    assert (path / CONFIG).is_file()
+    return path
+
+
+def test_images_a_model_was_trained_on_are_refused_from_any_folder(
+    tiny_saved_model, tmp_path, capsys
+):
+    model = _model_trained_on(tmp_path, tiny_saved_model, ["048", "078", "173"])
+    copy = tmp_path / "copy"  # a folder layout of its own: the model's split rule knows nothing
+    (copy / "images").mkdir(parents=True)
+    (copy / "fixations").mkdir()
+    for name in ("048", "078", "173", "174", "187"):
+        shutil.copy(NUS_MINI / "images" / f"{name}.jpg", copy / "images" / f"renamed_{name}.jpg")
+        shutil.copy(
+            NUS_MINI / "fixations" / f"{name}.csv", copy / "fixations" / f"renamed_{name}.csv"
+        )
+    args = ["evaluate", "--data", str(copy), "--split", "all", "--model", str(model)]
+    args += ["--metrics", "nss", "--workers", "1", "--no-baselines"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "trained on 3 of the 5 images" in err and "--trained-images" in err
+    out = tmp_path / "eval"
+    assert main([*args, "--trained-images", "separate", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())["predictors"]
+    assert s["trained"]["images"] == 2 and s["trained (trained on)"]["images"] == 3
+    assert main([*args, "--trained-images", "include"]) == 0
+
+
+def test_shipped_models_know_their_training_images():
+    import salmap
+
+    for name in ("default", "accurate"):
+        hashes = leakage.trained_hashes(salmap.load_model(name, runner="torch"))
+        assert hashes is not None and len(hashes) == 960
+    assert leakage.trained_hashes(salmap.load_model("default", runner="onnx")) is not None
+
+
+def test_a_folder_copy_of_osie_training_images_is_refused_for_default(osie, tmp_path, capsys):
+    data = open_dataset(osie)
+    train, val = data.split("train"), data.split("val")
+    copy = tmp_path / "copy"
+    (copy / "images").mkdir(parents=True)
+    (copy / "fixations").mkdir()
+    for part, k in ((train, 3), (val, 2)):
+        for i in range(k):
+            s = part.sample(i, density=False)
+            shutil.copy(s["image_path"], copy / "images" / f"{s['id']}.jpg")
+            rows = ["x,y,subject"] + [
+                f"{x},{y},{int(u)}" for (x, y), u in zip(s["fixations"], s["subjects"])
+            ]
+            (copy / "fixations" / f"{s['id']}.csv").write_text("\n".join(rows) + "\n")
+    args = ["evaluate", "--data", str(copy), "--split", "all", "--model", "default"]
+    assert main([*args, "--metrics", "nss", "--no-baselines"]) == 2
+    assert "default was trained on 3 of the 5 images" in capsys.readouterr().err
+
+
+# -- 6. near-duplicate images stay on one side ------------------------------------------------
+def test_split_and_folds_keep_a_group_together():
+    ids = [f"im{i:03d}" for i in range(200)]
+    train, val = split_indices(ids)
+    a, b = train[0], val[0]
+    train2, val2 = split_indices(ids, together=[[a, b]])
+    lead = min((a, b), key=lambda i: hashlib.sha256(f"0:{ids[i]}".encode()).hexdigest())
+    same_side = (a in val2) == (b in val2)
+    assert same_side and ((lead in val) == (a in val2))
+    # nobody else moved
+    others = set(range(200)) - {a, b}
+    assert {i for i in val if i in others} == {i for i in val2 if i in others}
+    folds = fold_indices(ids, k=5, seed=1)
+    c, d = next((i, j) for i in range(200) for j in range(200) if folds[i] != folds[j])
+    grouped = fold_indices(ids, k=5, seed=1, together=[[c, d]])
+    assert grouped[c] == grouped[d]
+    assert [f for i, f in enumerate(grouped) if i not in (c, d)] == [
+        f for i, f in enumerate(folds) if i not in (c, d)
+    ]
+
+
+def test_perceptual_hash_finds_a_reencoded_copy_and_nothing_else(tmp_path):
+    images = sorted((NUS_MINI / "images").glob("*.jpg"))
+    copy = tmp_path / "copy.jpg"
+    with Image.open(images[3]) as im:
+        w, h = im.size
+        im.resize((w * 3 // 4, h * 3 // 4)).save(copy, quality=60)
+    hashes = [perceptual_hash(p) for p in [*images, copy]]
+    assert near_duplicate_groups(hashes) == [[3, len(images)]]
+
+
+def test_osie_duplicate_pair_is_flagged_and_kept_on_one_side(osie, capsys):
+    data = open_dataset(osie)
+    assert data.duplicate_groups() == [("1279", "1374")]
+    train = set(data.split("train").ids)
+    assert ("1279" in train) == ("1374" in train)
+    assert main(["datasets", "info", str(osie), "--quick"]) == 0
+    assert "1279 = 1374" in capsys.readouterr().out
+
+
+def test_derived_maps_keep_ties_together_and_a_constant_at_chance(mini):
+    p = np.array([[1, 1, 2, 2, 3, 3, 0, 0]], float)
+    stair = thresholded_map(p / p.sum())
+    assert stair[0, 0] == stair[0, 1] and stair[0, 2] == stair[0, 3] and stair[0, 4] == stair[0, 5]
+    rows = evaluate(mini, {"uniform": B.predict_uniform}, split="all", derived=True)
+    s = summarize(rows)["uniform"]["metrics"]
+    for m in ("auc_judd", "auc_borji"):  # sAUC's map is 1 / q: not constant
+        assert s[m]["mean"] == 0.5
+    assert s["nss"]["mean"] == 0.0
