@@ -42,10 +42,11 @@ FRAMING_TOLERANCE = 1e-6
 COMPOSITIONS = ("centre", "thirds")
 
 # Placements whose score is within this fraction of the best placement's mass are framed by
-# composition. The model's blur and centre bias make the windows that all hold one subject
-# differ by about a percent, so below 2% the choice is noise; above it a framed window may hold
-# visibly less: it holds at least 98% of the heaviest window's mass, less what that window's
-# edges cut (the border penalty).
+# composition. Under the default model the windows that all hold one subject differ by a few
+# tenths of a percent to a few percent (its centre bias and blur: the heaviest 1:1 window of a
+# bottle on white is 50 px off it in 720x480, and the centred one holds 0.13% less); 2% lets
+# such windows compete while bounding the cost: a framed window holds at least 98% of the
+# heaviest window's mass, less what that window's edges cut (the border penalty).
 TOLERANCE = 0.02
 
 # Weight of the cut penalty (placements.cut_penalty): a cut costs as much attention as a strip
