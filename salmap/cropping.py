@@ -7,7 +7,7 @@ in O(H W), and the heaviest wins, ties going to the placement nearest the image 
 With a composition, the placements within a tolerance of the best are framed instead: the
 attention's centre of mass nearest the window's centre or a third, edges that cut high
 attention penalised (:mod:`salmap.placements` scores them). Boxes that must stay in the crop
-limit the placements searched. :func:`crop_to_size` resizes the crop to an output size.
+limit the placements searched. :func:`salmap.sizing.crop_to_size` resizes to an output size.
 Boxes are ``(x0, y0, x1, y1)`` in the image's pixels, ``x1`` and ``y1`` exclusive.
 """
 
@@ -21,15 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from salmap.errors import SalmapError
-from salmap.placements import (
-    cut_penalty,
-    framing_offsets,
-    keep_range,
-    nearest_the_centre,
-    salient,
-    summed_area_table,
-    window_sums,
-)
+from salmap.placements import MapTables, keep_range, nearest_the_centre, window_sums
 
 # Placements whose mass is within this fraction of the map's total of the best one are ties:
 # the summed-area table's rounding must not decide between windows that hold the same mass.
@@ -49,7 +41,7 @@ COMPOSITIONS = ("centre", "thirds")
 # heaviest window's mass, less what that window's edges cut (the border penalty).
 TOLERANCE = 0.02
 
-# Weight of the cut penalty (placements.cut_penalty): a cut costs as much attention as a strip
+# Weight of the cut penalty (MapTables.cut_penalty): a cut costs as much attention as a strip
 # BORDER times the window's mean side sqrt(w h) deep along it. Things up to about twice that
 # deep (a headline, a face in a group) are kept whole or left out whole when the attention
 # elsewhere pulls an edge through them; an edge moves at most about that far to avoid a cut.
@@ -184,24 +176,47 @@ def best_window(
     ``composition=None`` takes the heaviest placement; ties (within :data:`TIE_TOLERANCE` of
     the total) go to the placement whose centre is nearest the image centre. ``"centre"`` or
     ``"thirds"`` frames instead: each placement scores its mass less the attention its edges
-    cut (:func:`salmap.placements.cut_penalty` with weight ``border`` >= 0, a fraction of the
-    window's mean side; 0 turns it off), and among the placements scoring within
-    ``tolerance`` (a fraction, 0-1, of the heaviest placement's mass) of the best, the one
-    whose attention's centre of mass inside it lies nearest its centre, or nearest one of its
-    four rule-of-thirds points, wins; equally framed ones go to the image centre.
+    cut (:meth:`salmap.placements.MapTables.cut_penalty`, weighted by ``border`` >= 0, a
+    fraction of the window's mean side; 0 turns it off), and among the placements scoring
+    within ``tolerance`` (a fraction, 0-1, of the heaviest placement's mass) of the best, the
+    one whose salient attention's centre of mass inside it lies nearest its centre, or nearest
+    one of its four rule-of-thirds points, wins; equally framed ones go to the image centre.
     ``tolerance`` and ``border`` apply only with a composition.
 
     ``keep``: boxes (x0, y0, x1, y1, image pixels) the window must hold; boxes no window of
     this size holds raise a SalmapError naming them and the largest window."""
+    return _search(_tables(density), aspect, zoom, composition, tolerance, border, keep)
+
+
+def best_windows(density, aspects, zoom: float = 1.0, **options) -> dict:
+    """:func:`best_window` for each of ``aspects`` on one map, keyed by aspect as given: the
+    map's tables (:class:`salmap.placements.MapTables`) are built once for all of them.
+    ``options``: composition, tolerance, border and keep."""
+    tables = _tables(density)
+    return {aspect: _search(tables, aspect, zoom, **options) for aspect in aspects}
+
+
+def _tables(density) -> MapTables:
+    """The tables of ``density`` once checked (:func:`check_map`); without mass, uniform."""
     m = check_map(density, "density")
-    height, width = m.shape
+    return MapTables(m if m.sum() > 0 else np.ones_like(m))
+
+
+def _search(
+    tables: MapTables,
+    aspect,
+    zoom: float,
+    composition: str | None = None,
+    tolerance: float = TOLERANCE,
+    border: float = BORDER,
+    keep: Sequence = (),
+) -> Window:
+    """:func:`best_window` on a map's tables."""
+    height, width = tables.density.shape
     w, h = window_size(width, height, aspect, zoom)
     check_composition(composition, tolerance, border)
     if composition is None:
         tolerance = border = 0.0
-    total = float(m.sum())
-    if total <= 0:
-        m, total = np.ones_like(m), float(m.size)
     xs, ys = keep_range(
         keep,
         (width, height),
@@ -209,19 +224,18 @@ def best_window(
         window_size(width, height, aspect),
         f"{_ratio(aspect)} window at zoom {float(zoom):g}",
     )
-    sums = window_sums(summed_area_table(m), w, h)[ys, xs]
-    p = salient(m) if composition is not None else None
-    score = sums - cut_penalty(p, w, h, border)[ys, xs] if border > 0 else sums
-    slack = TIE_TOLERANCE * total + tolerance * float(sums.max())
+    sums = window_sums(tables.table, w, h)[ys, xs]
+    score = sums - tables.cut_penalty(w, h, border)[ys, xs] if border > 0 else sums
+    slack = TIE_TOLERANCE * tables.total + tolerance * float(sums.max())
     y0, x0 = np.nonzero(score >= float(score.max()) - slack)
     x0, y0 = x0 + xs.start, y0 + ys.start
     if composition is not None:
-        offsets = framing_offsets(p, x0, y0, w, h, composition)
+        offsets = tables.framing_offsets(x0, y0, w, h, composition)
         framed = offsets <= offsets.min() + FRAMING_TOLERANCE
         x0, y0 = x0[framed], y0[framed]
     i = nearest_the_centre(x0, y0, w, h, (width, height))
     x0, y0 = int(x0[i]), int(y0[i])
-    share = min(1.0, max(0.0, float(sums[y0 - ys.start, x0 - xs.start]) / total))
+    share = min(1.0, max(0.0, float(sums[y0 - ys.start, x0 - xs.start]) / tables.total))
     return Window((x0, y0, x0 + w, y0 + h), share, float(zoom), composition, tolerance, border)
 
 

@@ -2,10 +2,11 @@
 
 A summed-area table gives the mass of each of the ``(H - h + 1) x (W - w + 1)`` placements
 (:func:`window_sums`), prefix sums along the lines between pixels the attention each one's
-edges cut (:func:`cut_penalty`), and tables of ``x`` and ``y`` times the density the centre of
-mass inside any of them (:func:`framing_offsets`); both read the attention that stands out
-(:func:`salient`). :func:`keep_range` gives the placements
-whose window holds boxes that must stay in the crop. :mod:`salmap.cropping` decides with these.
+edges cut (:meth:`MapTables.cut_penalty`), and tables of ``x`` and ``y`` times the density the
+centre of mass inside any of them (:meth:`MapTables.framing_offsets`); both read the attention
+that stands out (:attr:`MapTables.salient`). :class:`MapTables` builds each table once per map,
+for every window size. :func:`keep_range` gives the placements whose window holds boxes that
+must stay in the crop. :mod:`salmap.cropping` decides with these.
 Placements are indexed ``[y0, x0]`` by the window's top-left pixel; boxes are
 ``(x0, y0, x1, y1)`` in the image's pixels, ``x1`` and ``y1`` exclusive.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -33,58 +35,83 @@ def window_sums(table: np.ndarray, w: int, h: int) -> np.ndarray:
     return table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
 
 
-def salient(density: np.ndarray) -> np.ndarray:
-    """The attention that stands out: the density above the map's mean, ``max(d - mean, 0)``.
-    A uniform map, or a flat background, has none."""
-    return np.maximum(density - density.mean(), 0.0)
+class MapTables:
+    """One map's tables, shared by every window size searched on it, each built on first use
+    in O(H W): the summed-area table of ``density`` (H x W float64, non-negative), its
+    attention that stands out (:attr:`salient`), the cut along every line between pixels and
+    the summed-area tables of the salient attention's moments."""
 
+    def __init__(self, density: np.ndarray):
+        self.density = density
+        self.total = float(density.sum())
 
-def cut_penalty(p: np.ndarray, w: int, h: int, weight: float) -> np.ndarray:
-    """What each placement's edges cut of ``p`` (:func:`salient` of the density, H x W), in
-    the map's units of mass: (H - h + 1) x (W - w + 1).
+    @cached_property
+    def table(self) -> np.ndarray:
+        return summed_area_table(self.density)
 
-    An edge runs along a line between two rows (top, bottom) or two columns (left, right) of
-    pixels; a pixel pair across it is cut by ``min(p_inside, p_outside)``, zero outside the
-    image, so a region that ends where the window ends is not cut. The penalty is
-    ``weight * sqrt(w * h)`` times the sum over the four edges: a cut costs as much as a strip
-    ``weight`` times the window's mean side deep of the attention it runs through."""
-    height, width = p.shape
-    # rows[y, x]: cut along the line above pixel row y, summed over the columns before x
-    rows = np.zeros((height + 1, width + 1))
-    np.cumsum(np.minimum(p[:-1], p[1:]), axis=1, out=rows[1:-1, 1:])
-    # cols[y, x]: cut along the line left of pixel column x, summed over the rows before y
-    cols = np.zeros((height + 1, width + 1))
-    np.cumsum(np.minimum(p[:, :-1], p[:, 1:]), axis=0, out=cols[1:, 1:-1])
-    ny, nx = height - h + 1, width - w + 1
-    top = rows[:ny, w:] - rows[:ny, :nx]
-    bottom = rows[h:, w:] - rows[h:, :nx]
-    left = cols[h:, :nx] - cols[:ny, :nx]
-    right = cols[h:, w:] - cols[:ny, w:]
-    return weight * math.sqrt(w * h) * (top + bottom + left + right)
+    @cached_property
+    def salient(self) -> np.ndarray:
+        """The attention that stands out: the density above the map's mean,
+        ``max(d - mean, 0)``. A uniform map, or a flat background, has none."""
+        return np.maximum(self.density - self.density.mean(), 0.0)
 
+    @cached_property
+    def _cut_lines(self) -> tuple[np.ndarray, np.ndarray]:
+        p = self.salient
+        height, width = p.shape
+        # rows[y, x]: cut along the line above pixel row y, summed over the columns before x
+        rows = np.zeros((height + 1, width + 1))
+        np.cumsum(np.minimum(p[:-1], p[1:]), axis=1, out=rows[1:-1, 1:])
+        # cols[y, x]: cut along the line left of pixel column x, summed over the rows before y
+        cols = np.zeros((height + 1, width + 1))
+        np.cumsum(np.minimum(p[:, :-1], p[:, 1:]), axis=0, out=cols[1:, 1:-1])
+        return rows, cols
 
-def framing_offsets(
-    p: np.ndarray, x0: np.ndarray, y0: np.ndarray, w: int, h: int, composition: str
-) -> np.ndarray:
-    """Distance in pixels, for the w x h windows at origins ``x0``, ``y0`` (1-D arrays), from
-    the centre of mass of ``p`` (:func:`salient` of the density, H x W: a flat background
-    would pull it to the window's centre) inside each window to the window's centre
-    (``composition="centre"``) or to the nearest of its four rule-of-thirds points
-    (``"thirds"``). Pixel ``[y, x]`` sits at ``(x + 0.5, y + 0.5)``; a window without mass
-    has its centre of mass at its centre."""
-    height, width = p.shape
-    xs = np.arange(width, dtype=np.float64) + 0.5
-    ys = np.arange(height, dtype=np.float64)[:, None] + 0.5
-    mass, mx, my = (_sums_at(summed_area_table(m), x0, y0, w, h) for m in (p, p * xs, p * ys))
-    empty = mass <= 0
-    safe = np.where(empty, 1.0, mass)
-    cx = np.where(empty, x0 + w / 2, mx / safe)
-    cy = np.where(empty, y0 + h / 2, my / safe)
-    fractions = (1 / 2,) if composition == "centre" else (1 / 3, 2 / 3)
-    return np.min(
-        [np.hypot(cx - (x0 + fx * w), cy - (y0 + fy * h)) for fx in fractions for fy in fractions],
-        axis=0,
-    )
+    def cut_penalty(self, w: int, h: int, weight: float) -> np.ndarray:
+        """What each placement's edges cut of the :attr:`salient` attention ``p``, in the
+        map's units of mass: (H - h + 1) x (W - w + 1), [y0, x0] per placement.
+
+        An edge runs along a line between two rows (top, bottom) or two columns (left, right)
+        of pixels; a pixel pair across it is cut by ``min(p_inside, p_outside)``, zero outside
+        the image, so a region that ends where the window ends is not cut. The penalty is
+        ``weight * sqrt(w * h)`` times the sum over the four edges: a cut costs as much as a
+        strip ``weight`` times the window's mean side deep of the attention it runs through."""
+        rows, cols = self._cut_lines
+        ny, nx = rows.shape[0] - h, rows.shape[1] - w
+        cut = rows[:ny, w:] - rows[:ny, :nx]  # top edges; in place below, to spare the memory
+        cut += rows[h:, w:]  # bottom
+        cut -= rows[h:, :nx]
+        cut += cols[h:, :nx]  # left
+        cut -= cols[:ny, :nx]
+        cut += cols[h:, w:]  # right
+        cut -= cols[:ny, w:]
+        cut *= weight * math.sqrt(w * h)
+        return cut
+
+    @cached_property
+    def _moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = self.salient
+        xs = np.arange(p.shape[1], dtype=np.float64) + 0.5
+        ys = np.arange(p.shape[0], dtype=np.float64)[:, None] + 0.5
+        return summed_area_table(p), summed_area_table(p * xs), summed_area_table(p * ys)
+
+    def framing_offsets(
+        self, x0: np.ndarray, y0: np.ndarray, w: int, h: int, composition: str
+    ) -> np.ndarray:
+        """Distance in pixels, for the w x h windows at origins ``x0``, ``y0`` (1-D arrays),
+        from the centre of mass of the :attr:`salient` attention inside each window (a flat
+        background would pull it to the window's centre) to the window's centre
+        (``composition="centre"``) or to the nearest of its four rule-of-thirds points
+        (``"thirds"``). Pixel ``[y, x]`` sits at ``(x + 0.5, y + 0.5)``; a window without
+        salient attention has its centre of mass at its centre."""
+        mass, mx, my = (_sums_at(t, x0, y0, w, h) for t in self._moments)
+        empty = mass <= 0
+        safe = np.where(empty, 1.0, mass)
+        cx = np.where(empty, x0 + w / 2, mx / safe)
+        cy = np.where(empty, y0 + h / 2, my / safe)
+        fractions = (1 / 2,) if composition == "centre" else (1 / 3, 2 / 3)
+        points = [(x0 + fx * w, y0 + fy * h) for fx in fractions for fy in fractions]
+        return np.min([np.hypot(cx - px, cy - py) for px, py in points], axis=0)
 
 
 def _sums_at(table: np.ndarray, x0: np.ndarray, y0: np.ndarray, w: int, h: int) -> np.ndarray:

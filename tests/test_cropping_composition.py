@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from salmap.cropping import BORDER, TOLERANCE, best_window, window_size
+from salmap.cropping import BORDER, TOLERANCE, best_window, best_windows, window_size
 from salmap.errors import SalmapError
 
 
@@ -264,3 +264,21 @@ def test_windows_record_the_settings_that_made_them():
         "tolerance": 0.05,
         "border": 0.2,
     }
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"composition": "centre"}, {"composition": "thirds", "keep": [(50, 8, 60, 9)]}]
+)
+def test_best_windows_share_the_map_s_tables(options, monkeypatch):
+    import salmap.placements
+
+    d = headline_and_face()
+    aspects = ["1:1", "16:9", "4:5", (9, 16)]
+    expected = {a: best_window(d, a, 0.7, **options) for a in aspects}
+    built = []
+    real = salmap.placements.summed_area_table
+    monkeypatch.setattr(
+        salmap.placements, "summed_area_table", lambda m: built.append(1) or real(m)
+    )
+    assert best_windows(d, aspects, 0.7, **options) == expected
+    assert len(built) == (1 if not options else 4)  # the mass, and the moments when framing
