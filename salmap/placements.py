@@ -142,6 +142,8 @@ def keep_range(
     w, h = window
     if not len(keep):
         return slice(0, width - w + 1), slice(0, height - h + 1)
+    if len(keep) == 4 and all(isinstance(v, (int, float, np.number)) for v in keep):
+        raise SalmapError(f"keep={_fmt(keep)} is one box: give a list of boxes, keep=[(x0, ...)]")
     boxes = [_check_box(b, width, height) for b in keep]
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)

@@ -1,10 +1,11 @@
-"""best_window's composition, cut penalty and keep boxes, and crop_to_size, on small maps."""
+"""best_window's composition, cut penalty and keep boxes, best_windows and crop's options, on small maps."""
 
 import math
 
 import numpy as np
 import pytest
 
+import salmap
 from salmap.cropping import BORDER, TOLERANCE, best_window, best_windows, window_size
 from salmap.errors import SalmapError
 
@@ -223,6 +224,7 @@ def test_impossible_keep_boxes_are_refused_naming_the_window(keep, match):
         ([(5, 5, 5, 6)], "not a box inside"),
         ([(1, 2, 3)], "not four numbers"),
         (["abcd"], "not four numbers"),
+        ((0, 0, 4, 4), r"keep=\(0, 0, 4, 4\) is one box: give a list of boxes"),
     ],
 )
 def test_bad_keep_boxes_are_refused(keep, match):
@@ -282,3 +284,24 @@ def test_best_windows_share_the_map_s_tables(options, monkeypatch):
     )
     assert best_windows(d, aspects, 0.7, **options) == expected
     assert len(built) == (1 if not options else 4)  # the mass, and the moments when framing
+
+
+def test_crop_passes_the_options_on_and_checks_them_before_the_model():
+    d = subject_and_faint_patch()
+    calls = []
+
+    class Model:
+        def predict(self, image):
+            calls.append(image)
+            return d
+
+    win = salmap.crop(
+        "photo.jpg", "1:1", model=Model(), composition="centre", keep=[(20, 0, 21, 1)]
+    )
+    assert win == best_window(d, "1:1", composition="centre", keep=[(20, 0, 21, 1)])
+    assert win.box == (12, 0, 22, 10) and calls == ["photo.jpg"]
+    with pytest.raises(SalmapError, match="composition 'middle'"):
+        salmap.crop("photo.jpg", "1:1", model=Model(), composition="middle")
+    with pytest.raises(SalmapError, match="give composition="):
+        salmap.crop("photo.jpg", "1:1", model=Model(), tolerance=0.1)
+    assert len(calls) == 1
