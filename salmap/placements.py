@@ -148,15 +148,14 @@ def keep_range(
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
     if x1 - x0 <= w and y1 - y0 <= h:
-        return slice(max(0, x1 - w), min(width - w, x0) + 1), slice(
-            max(0, y1 - h), min(height - h, y0) + 1
-        )
-    big = [b for b in boxes if b[2] - b[0] > w or b[3] - b[1] > h]
+        xs = slice(max(0, x1 - w), min(width - w, x0) + 1)
+        return xs, slice(max(0, y1 - h), min(height - h, y0) + 1)
+    big = [i for i, b in enumerate(boxes) if b[2] - b[0] > w or b[3] - b[1] > h]
     if big:
-        b = big[0]
-        what = f"keep box {_fmt(b)} is {b[2] - b[0]}x{b[3] - b[1]} pixels"
+        b = boxes[big[0]]
+        what = f"keep box {_fmt(keep[big[0]])} is {b[2] - b[0]}x{b[3] - b[1]} pixels"
     else:
-        what = f"keep boxes {', '.join(map(_fmt, boxes))} span {x1 - x0}x{y1 - y0} pixels"
+        what = f"keep boxes {', '.join(map(_fmt, keep))} span {x1 - x0}x{y1 - y0} pixels"
     at_one = f" ({largest[0]}x{largest[1]} at zoom 1)" if tuple(largest) != (w, h) else ""
     raise SalmapError(
         f"{what} but the largest {label} of this {width}x{height} image is {w}x{h}{at_one}: "

@@ -1,4 +1,4 @@
-"""best_window's composition, cut penalty and keep boxes, best_windows and crop's options, on small maps."""
+"""best_window's composition, cut penalty and keep boxes; best_windows; crop's options."""
 
 import math
 
@@ -208,7 +208,10 @@ def test_keep_boxes_hold_the_window():
     "keep,match",
     [
         ([(0, 0, 30, 5)], r"keep box \(0, 0, 30, 5\) is 30x5 pixels but the largest 1:1 window"),
-        ([(0, 0, 4, 4), (20, 0, 22, 2)], r"keep boxes \(0, 0, 4, 4\), \(20, 0, 22, 2\) span 22x4"),
+        (
+            [(0, 0, 4, 4), (20, 0, 21.5, 2)],
+            r"keep boxes \(0, 0, 4, 4\), \(20, 0, 21.5, 2\) span 22x4",
+        ),
     ],
 )
 def test_impossible_keep_boxes_are_refused_naming_the_window(keep, match):
