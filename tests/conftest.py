@@ -30,6 +30,32 @@ def osie() -> Path:
     return OSIE
 
 
+EYECROWD = Path(os.environ.get("SALMAP_EYECROWD", REPO.parent / "shared" / "datasets" / "eyecrowd"))
+
+
+@pytest.fixture(scope="session")
+def eyecrowd() -> Path:
+    """The full EyeCrowd copy beside the repository (../shared), skipped where absent."""
+    if not (EYECROWD / "eye" / "fixations.mat").is_file():
+        pytest.skip(f"EyeCrowd not found at {EYECROWD} (set SALMAP_EYECROWD to point at a copy)")
+    return EYECROWD
+
+
+BUBBLEVIEW = Path(
+    os.environ.get("SALMAP_BUBBLEVIEW", REPO.parent / "shared" / "datasets" / "bubbleview")
+)
+
+
+@pytest.fixture(scope="session")
+def bubbleview() -> Path:
+    """The BubbleView folder beside the repository (../shared), skipped where absent."""
+    if not (BUBBLEVIEW / "gdi30x50.mat").is_file():
+        pytest.skip(
+            f"BubbleView not found at {BUBBLEVIEW} (set SALMAP_BUBBLEVIEW to point at a copy)"
+        )
+    return BUBBLEVIEW
+
+
 @pytest.fixture(scope="session")
 def nus_mini() -> Path:
     return NUS_MINI
