@@ -217,14 +217,21 @@ def test_user_folder_with_train_subfolders_is_not_salicon(tmp_path):
     assert guess_format(root) == "folder"
 
 
-def test_osie_replica(tmp_path):
-    root = make_osie(tmp_path)
+@pytest.mark.parametrize(
+    "make, fmt, ids",
+    [
+        (make_osie, "osie", ["1001", "1002", "1003", "1004"]),
+        (make_eyecrowd, "eyecrowd", ["001", "002", "003", "004"]),
+    ],
+)
+def test_osie_and_eyecrowd_replicas(tmp_path, make, fmt, ids):
+    root = make(tmp_path)
     before = _tree_state(root)
     for path in (root, tmp_path):  # data/ or its parent
-        assert guess_format(path) == "osie"
+        assert guess_format(path) == fmt
     ds = open_dataset(tmp_path)
-    assert ds.format == "osie" and len(ds) == 4 and not ds.problems
-    assert ds.ids == ["1001", "1002", "1003", "1004"] and ds.n_subjects == 12
+    assert ds.format == fmt and len(ds) == 4 and not ds.problems
+    assert ds.ids == ids and ds.n_subjects == 12
     mini = open_dataset(copy_folder_dataset(tmp_path / "m"))
     for i in range(len(ds)):
         s = ds[i]
@@ -262,21 +269,8 @@ def test_osie_real(osie):
     assert info["split"] == {"train": 560, "val": 140}
 
 
-def test_eyecrowd_replica_is_told_from_osie(tmp_path):
+def test_eyecrowd_is_told_from_osie(tmp_path):
     root = make_eyecrowd(tmp_path / "ec")
-    before = _tree_state(root)
-    for path in (root, root.parent):  # data/ or its parent
-        assert guess_format(path) == "eyecrowd"
-    ds = open_dataset(root)
-    assert ds.format == "eyecrowd" and len(ds) == 4 and not ds.problems and ds.n_subjects == 12
-    assert ds.ids == ["001", "002", "003", "004"]
-    mini = open_dataset(copy_folder_dataset(tmp_path / "m"))
-    for i in range(len(ds)):
-        s = ds[i]
-        _check_sample(s, "density")
-        order = np.argsort(mini[i]["subjects"], kind="stable")
-        np.testing.assert_allclose(s["fixations"], mini[i]["fixations"][order])
-    assert _tree_state(root) == before
     # either sign is enough: EyeCrowd's names without labels.mat, or labels.mat beside OSIE's
     (root / "labels.mat").unlink()
     assert guess_format(root) == "eyecrowd"
@@ -286,9 +280,9 @@ def test_eyecrowd_replica_is_told_from_osie(tmp_path):
     assert guess_format(osie) == "eyecrowd"
     # --format overrides the guess: the same reader reads either
     as_osie = open_dataset(root, "osie")
-    assert as_osie.format == "osie" and as_osie.ids == ds.ids
+    assert as_osie.format == "osie" and as_osie.ids == ["001", "002", "003", "004"]
     with pytest.raises(DataError, match="not EyeCrowd: needs stimuli/"):
-        open_dataset(tmp_path / "m", "eyecrowd")
+        open_dataset(copy_folder_dataset(tmp_path / "m"), "eyecrowd")
 
 
 def test_bubbleview_replica(tmp_path):
