@@ -6,28 +6,36 @@ import pytest
 from salmap.data import NUS_MINI
 
 REPO = Path(__file__).resolve().parents[1]
-NUS_SCENE = Path(
-    os.environ.get("SALMAP_NUS_SCENE", REPO.parent / "shared" / "datasets" / "nus-scene")
-)
+
+
+def _shared_copy(name: str, folder: str, marker: str, env: str) -> Path:
+    """A data set's copy beside the repository (../shared/datasets/<folder>, or the folder in
+    ``env``), skipped where ``marker`` is not in it."""
+    root = Path(os.environ.get(env, REPO.parent / "shared" / "datasets" / folder))
+    if not (root / marker).is_file():
+        pytest.skip(f"{name} not found at {root} (set {env} to point at a copy)")
+    return root
 
 
 @pytest.fixture(scope="session")
 def nus_scene() -> Path:
-    """The full NUS-Scene copy beside the repository (../shared), skipped where absent."""
-    if not (NUS_SCENE / "tidy" / "fixations.mat").is_file():
-        pytest.skip(f"NUS-Scene not found at {NUS_SCENE} (set SALMAP_NUS_SCENE to point at a copy)")
-    return NUS_SCENE
-
-
-OSIE = Path(os.environ.get("SALMAP_OSIE", REPO.parent / "shared" / "datasets" / "osie"))
+    return _shared_copy("NUS-Scene", "nus-scene", "tidy/fixations.mat", "SALMAP_NUS_SCENE")
 
 
 @pytest.fixture(scope="session")
 def osie() -> Path:
-    """The full OSIE copy beside the repository (../shared), skipped where absent."""
-    if not (OSIE / "eye" / "fixations.mat").is_file():
-        pytest.skip(f"OSIE not found at {OSIE} (set SALMAP_OSIE to point at a copy)")
-    return OSIE
+    return _shared_copy("OSIE", "osie", "eye/fixations.mat", "SALMAP_OSIE")
+
+
+@pytest.fixture(scope="session")
+def eyecrowd() -> Path:
+    return _shared_copy("EyeCrowd", "eyecrowd", "eye/fixations.mat", "SALMAP_EYECROWD")
+
+
+@pytest.fixture(scope="session")
+def bubbleview() -> Path:
+    """The BubbleView folder (its .mat files are the data sets)."""
+    return _shared_copy("BubbleView", "bubbleview", "gdi30x50.mat", "SALMAP_BUBBLEVIEW")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Small replicas of the CAT2000, MIT1003, SALICON and OSIE layouts, built from the bundled real
-NUS-Scene images and fixations: same folder names, file types and .mat variables."""
+"""Small replicas of the CAT2000, MIT1003, SALICON, OSIE, EyeCrowd and BubbleView layouts, built
+from the bundled real NUS-Scene images and fixations: same folder names, file types and .mat
+variables."""
 
 from __future__ import annotations
 
@@ -93,12 +94,29 @@ def copy_folder_dataset(root: Path) -> Path:
 def make_osie(root: Path, n: int = 4) -> Path:
     """``data/stimuli/<n>.jpg`` and ``data/eye/fixations.mat``: a cell array of structs (``img``,
     ``subjects``: a cell array of structs with ``fix_x``, ``fix_y``, ``fix_duration``)."""
-    base = root / "data"
+    return _fixations_mat_layout(root / "data", [f"{1001 + k}.jpg" for k in range(n)])
+
+
+def make_eyecrowd(root: Path, n: int = 4) -> Path:
+    """OSIE's layout with EyeCrowd's names (``001.jpg`` ...) and its face labels,
+    ``labels.mat`` (variable ``labels``: one struct per image with ``img``, ``nFaces``,
+    ``faces``)."""
+    names = [f"{k + 1:03d}.jpg" for k in range(n)]
+    base = _fixations_mat_layout(root / "data", names)
+    labels = np.array(
+        [(name, 1, np.array([[10, 10, 40, 40]])) for name in names],
+        dtype=[("img", "O"), ("nFaces", "O"), ("faces", "O")],
+    ).reshape(n, 1)
+    scipy.io.savemat(base / "labels.mat", {"labels": labels})
+    return base
+
+
+def _fixations_mat_layout(base: Path, names: list[str]) -> Path:
     (base / "stimuli").mkdir(parents=True)
     (base / "eye").mkdir()
-    cells = np.empty((n, 1), dtype=object)
-    for k, sample in enumerate(_samples(n)):
-        name = f"{1001 + k}.jpg"
+    cells = np.empty((len(names), 1), dtype=object)
+    for k, sample in enumerate(_samples(len(names))):
+        name = names[k]
         Image.fromarray(sample["image"]).save(base / "stimuli" / name, quality=92)
         subjects = np.unique(sample["subjects"])
         per_subject = np.empty((len(subjects), 1), dtype=object)
@@ -112,4 +130,51 @@ def make_osie(root: Path, n: int = 4) -> Path:
             [(name, per_subject)], dtype=[("img", "O"), ("subjects", "O")]
         ).reshape(1, 1)
     scipy.io.savemat(base / "eye" / "fixations.mat", {"fixations": cells})
+    return base
+
+
+def _viewer(clicks: np.ndarray) -> tuple:
+    """One ``userdata`` entry: ``fixations`` with ``enc`` (N x 2 x, y; MATLAB's 0 x 0 when
+    empty), ``rec`` (empty) and ``enc_time`` (one timestamp string per click)."""
+    enc = clicks if len(clicks) else np.zeros((0, 0))
+    times = np.array([f"2016-04-26 18:49:{k % 60:02d}" for k in range(len(clicks))], dtype=object)
+    fixations = np.array(
+        [(enc, np.zeros((0, 0)), times.reshape(-1, 1))],
+        dtype=[("enc", "O"), ("rec", "O"), ("enc_time", "O")],
+    ).reshape(1, 1)
+    return (fixations,)
+
+
+def make_bubbleview(root: Path, n: int = 4) -> Path:
+    """A BubbleView folder: ``designs.mat`` on ``targets_gdi/`` with GDI-style importance maps in
+    ``gdi-official/`` (8-bit PNG, 640 px on the longer side), and ``photos.mat`` on
+    ``targets_osie/`` without maps. Each holds ``bubble``, a 1 x n struct array (``filename``,
+    ``impath``, ``userdata``: one struct per viewer). Each NUS-Scene observer is a viewer; a
+    last viewer has no clicks, and in ``designs.mat`` the first viewer's first click is a
+    single 1 x 2 row on image 2."""
+    base = root / "bubbleview"
+    samples = list(_samples(n))
+    for mat, folder in (("designs.mat", "targets_gdi"), ("photos.mat", "targets_osie")):
+        entries = np.empty((1, n), dtype=[("filename", "O"), ("impath", "O"), ("userdata", "O")])
+        for k, sample in enumerate(samples):
+            name = f"{folder[8:]}_{k:02d}.jpg"
+            img = base / folder / name
+            img.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(sample["image"]).save(img, quality=92)
+            per_viewer = [
+                sample["fixations"][sample["subjects"] == s] for s in np.unique(sample["subjects"])
+            ]
+            if mat == "designs.mat" and k == 1:
+                per_viewer[0] = per_viewer[0][:1]
+            per_viewer.append(np.zeros((0, 2)))
+            users = np.array([_viewer(c) for c in per_viewer], dtype=[("fixations", "O")])
+            entries[0, k] = (name, f"{folder}/{name}", users.reshape(1, -1))
+            if folder == "targets_gdi":
+                h, w = sample["image"].shape[:2]
+                size = (640, round(640 * h / w)) if w >= h else (round(640 * w / h), 640)
+                density = sample["saliency_map"]
+                grey = Image.fromarray(np.uint8(np.round(255 * density / density.max())))
+                (base / "gdi-official").mkdir(exist_ok=True)
+                grey.resize(size, Image.BILINEAR).save(base / "gdi-official" / f"{img.stem}.png")
+        scipy.io.savemat(base / mat, {"bubble": entries})
     return base

@@ -23,3 +23,27 @@ def test_info_on_nus_scene(nus_scene, capsys):
     assert info["images"] == 500 and info["subjects"] == 12
     assert info["fixations"]["total"] == 43894
     assert info["problems"] == []
+
+
+def test_info_on_a_bubbleview_file_and_folder(tmp_path, capsys):
+    from replicas import make_bubbleview
+
+    root = make_bubbleview(tmp_path, n=2)
+    assert main(["datasets", "info", str(root / "designs.mat")]) == 0
+    out = capsys.readouterr().out
+    assert f"bubbleview dataset at {root / 'designs.mat'}" in out
+    assert "images: 2" in out and "subjects: 12" in out and "problems: none" in out
+    assert main(["datasets", "info", str(root)]) == 2
+    assert "pass one of designs.mat, photos.mat" in capsys.readouterr().err
+
+
+@pytest.mark.shared
+def test_info_on_eyecrowd_and_bubbleview(eyecrowd, bubbleview, capsys):
+    assert main(["datasets", "info", str(eyecrowd), "--quick", "--json"]) == 1  # 3 on the edge
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "eyecrowd" and info["images"] == 500 and info["subjects"] == 16
+    mat = bubbleview / "osie-eye-official.mat"
+    assert main(["datasets", "info", str(mat), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "bubbleview" and info["root"] == str(mat)
+    assert (info["images"], info["subjects"], info["fixations"]["total"]) == (51, 15, 7117)

@@ -3,7 +3,15 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from replicas import copy_folder_dataset, make_cat2000, make_mit1003, make_osie, make_salicon
+from replicas import (
+    copy_folder_dataset,
+    make_bubbleview,
+    make_cat2000,
+    make_eyecrowd,
+    make_mit1003,
+    make_osie,
+    make_salicon,
+)
 
 from salmap.data import FORMATS, fold_indices, guess_format, open_dataset, split_indices
 from salmap.data.info import summarize
@@ -127,7 +135,16 @@ def test_wrong_layout_is_explained(tmp_path):
         open_dataset(tmp_path, "cat2000")
     with pytest.raises(DataError, match="unknown dataset format"):
         open_dataset(tmp_path, "imagenet")
-    assert set(FORMATS) == {"cat2000", "mit1003", "salicon", "nus-scene", "osie", "folder"}
+    assert set(FORMATS) == {
+        "cat2000",
+        "mit1003",
+        "salicon",
+        "nus-scene",
+        "osie",
+        "eyecrowd",
+        "bubbleview",
+        "folder",
+    }
 
 
 def test_split_is_deterministic_and_stable():
@@ -200,14 +217,21 @@ def test_user_folder_with_train_subfolders_is_not_salicon(tmp_path):
     assert guess_format(root) == "folder"
 
 
-def test_osie_replica(tmp_path):
-    root = make_osie(tmp_path)
+@pytest.mark.parametrize(
+    "make, fmt, ids",
+    [
+        (make_osie, "osie", ["1001", "1002", "1003", "1004"]),
+        (make_eyecrowd, "eyecrowd", ["001", "002", "003", "004"]),
+    ],
+)
+def test_osie_and_eyecrowd_replicas(tmp_path, make, fmt, ids):
+    root = make(tmp_path)
     before = _tree_state(root)
     for path in (root, tmp_path):  # data/ or its parent
-        assert guess_format(path) == "osie"
+        assert guess_format(path) == fmt
     ds = open_dataset(tmp_path)
-    assert ds.format == "osie" and len(ds) == 4 and not ds.problems
-    assert ds.ids == ["1001", "1002", "1003", "1004"] and ds.n_subjects == 12
+    assert ds.format == fmt and len(ds) == 4 and not ds.problems
+    assert ds.ids == ids and ds.n_subjects == 12
     mini = open_dataset(copy_folder_dataset(tmp_path / "m"))
     for i in range(len(ds)):
         s = ds[i]
@@ -243,6 +267,141 @@ def test_osie_real(osie):
     assert (info["fixations"]["min"], info["fixations"]["max"]) == (111, 179)
     assert info["image_sizes"] == {"800x600": 700}
     assert info["split"] == {"train": 560, "val": 140}
+
+
+def test_eyecrowd_is_told_from_osie(tmp_path):
+    root = make_eyecrowd(tmp_path / "ec")
+    # either sign is enough: EyeCrowd's names without labels.mat, or labels.mat beside OSIE's
+    (root / "labels.mat").unlink()
+    assert guess_format(root) == "eyecrowd"
+    osie = make_osie(tmp_path / "osie")
+    assert guess_format(osie) == "osie"
+    (osie / "labels.mat").write_bytes(b"")
+    assert guess_format(osie) == "eyecrowd"
+    # --format overrides the guess: the same reader reads either
+    as_osie = open_dataset(root, "osie")
+    assert as_osie.format == "osie" and as_osie.ids == ["001", "002", "003", "004"]
+    with pytest.raises(DataError, match="not EyeCrowd: needs stimuli/"):
+        open_dataset(copy_folder_dataset(tmp_path / "m"), "eyecrowd")
+
+
+def test_bubbleview_replica(tmp_path):
+    root = make_bubbleview(tmp_path)
+    before = _tree_state(root)
+    mini = open_dataset(copy_folder_dataset(tmp_path / "m"))
+    for name, prefix, kind in (
+        ("designs.mat", "gdi", "distributed"),
+        ("photos.mat", "osie", "density"),
+    ):
+        assert guess_format(root / name) == "bubbleview"
+        ds = open_dataset(root / name)
+        assert ds.format == "bubbleview" and len(ds) == 4 and not ds.problems
+        assert (
+            ds.root == root / name and ds.n_subjects == 12
+        )  # the viewer without clicks is not one
+        assert ds.ids == [f"{prefix}_{k:02d}" for k in range(4)]
+        for i in range(len(ds)):
+            s = ds[i]
+            _check_sample(s, kind)
+            want = mini[i]["fixations"][np.argsort(mini[i]["subjects"], kind="stable")]
+            if name == "designs.mat" and i == 1:  # the first viewer clicked once
+                first = mini[i]["subjects"] == mini[i]["subjects"].min()
+                want = np.concatenate([want[:1], want[first.sum() :]])
+            np.testing.assert_allclose(s["fixations"], want)
+            assert np.unique(s["subjects"]).tolist() == list(range(12))
+            if kind == "distributed":  # the importance map, resized from 640 px, not stretched
+                expected = mini[i]["saliency_map"]
+                assert np.corrcoef(s["saliency_map"].ravel(), expected.ravel())[0, 1] > 0.98
+                assert s["saliency_map"].max() == pytest.approx(1.0, abs=0.02)
+        assert ds.sample(0, density=False)["map_kind"] == kind
+    assert _tree_state(root) == before
+
+
+def test_bubbleview_folder_asks_for_a_file_and_problems_name_it(tmp_path):
+    root = make_bubbleview(tmp_path)
+    assert guess_format(root) == "bubbleview"
+    with pytest.raises(DataError, match="pass one of designs.mat, photos.mat"):
+        open_dataset(root)
+    osie = make_osie(tmp_path / "o")
+    with pytest.raises(DataError, match="not a folder, nor a BubbleView .mat file"):
+        guess_format(osie / "eye" / "fixations.mat")
+    with pytest.raises(DataError, match="no such folder or file"):
+        guess_format(root / "gdi.mat")
+    (root / "targets_osie" / "osie_02.jpg").unlink()
+    (root / "gdi-official" / "gdi_03.png").unlink()
+    photos, designs = open_dataset(root / "photos.mat"), open_dataset(root / "designs.mat")
+    assert photos.ids == ["osie_00", "osie_01", "osie_03"]
+    assert "osie_02.jpg: missing (named in" in photos.problems[0]
+    assert "photos.mat, bubble(3)" in photos.problems[0]
+    assert len(designs) == 4 and "gdi_03.png: missing; the click density" in designs.problems[0]
+    assert designs[3]["map_kind"] == "density" and designs[2]["map_kind"] == "distributed"
+    Image.new("L", (640, 100)).save(root / "gdi-official" / "gdi_00.png")
+    with pytest.raises(
+        DataError, match=r"gdi_00.png is 640x100 but .*gdi_00.jpg is \d+x\d+: .* aspect ratio"
+    ):
+        designs[0]
+
+
+def test_bubbleview_click_outside_is_dropped_and_reported(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    root = make_bubbleview(tmp_path, n=2)
+    mat = scipy_io.loadmat(root / "photos.mat")
+    enc = mat["bubble"][0, 1]["userdata"][0, 0]["fixations"][0, 0]["enc"]
+    h = Image.open(root / "targets_osie" / "osie_01.jpg").height
+    enc[0] = (-3.0, 10.0)
+    enc[1] = (10.0, h)  # below the last row
+    scipy_io.savemat(root / "photos.mat", {"bubble": mat["bubble"]})
+    ds = open_dataset(root / "photos.mat")
+    assert ds[1]["dropped"] == 2 and ds[0]["dropped"] == 0
+    info = summarize(ds, check=False)
+    assert info["fixations_dropped_outside"] == 2
+    assert "osie_01.jpg: 2 fixation(s) outside the image" in "\n".join(info["problems"])
+
+
+@pytest.mark.shared
+def test_eyecrowd_real(eyecrowd, osie):
+    assert guess_format(eyecrowd) == "eyecrowd" and guess_format(osie) == "osie"
+    ds = open_dataset(eyecrowd)
+    assert ds.format == "eyecrowd" and len(ds) == 500 and ds.n_subjects == 16
+    assert ds.ids[0] == "001" and ds.ids[-1] == "500"
+    s = ds[0]
+    _check_sample(s, "density")
+    assert s["image"].shape == (768, 1024, 3) and len(np.unique(s["subjects"])) == 16
+    info = summarize(ds, check=False)
+    # 126,348 fixations; 3 lie exactly on the far edge (x = 1024 or y = 768), outside by
+    # salmap's rule x < width, y < height
+    assert info["fixations"]["total"] + info["fixations_dropped_outside"] == 126348
+    assert info["fixations_dropped_outside"] == 3
+    assert [p.split("/")[-1] for p in info["problems"]] == [
+        f"{n}.jpg: 1 fixation(s) outside the image, dropped" for n in (393, 408, 440)
+    ]
+    assert info["image_sizes"] == {"1024x768": 500}
+    assert info["split"] == {"train": 400, "val": 100}
+
+
+@pytest.mark.shared
+def test_bubbleview_real(bubbleview):
+    def opened(name):
+        ds = open_dataset(bubbleview / name)
+        return ds, summarize(ds, check=False)
+
+    gdi, info = opened("gdi30x50.mat")
+    assert (len(gdi), gdi.n_subjects, info["fixations"]["total"]) == (51, 15, 11508)
+    assert info["fixations_dropped_outside"] == 0 and not info["problems"]
+    s = gdi[0]
+    _check_sample(s, "distributed")
+    assert s["image"].shape == (450, 600, 3) and len(np.unique(s["subjects"])) == 14
+    massvis, info = opened("massvis_fv_40x32.mat")
+    assert (len(massvis), info["fixations"]["total"]) == (30, 25121)
+    assert info["fixations_dropped_outside"] == 1
+    assert info["problems"][0].endswith("vis230.png: 1 fixation(s) outside the image, dropped")
+    _check_sample(massvis[0], "density")
+    clicks, info = opened("osie30x30.mat")
+    assert (len(clicks), clicks.n_subjects, info["fixations"]["total"]) == (51, 63, 36286)
+    eyes, info = opened("osie-eye-official.mat")
+    assert (len(eyes), eyes.n_subjects, info["fixations"]["total"]) == (51, 15, 7117)
+    assert eyes.ids == clicks.ids and eyes.ids[0] == "1004"
+    assert info["image_sizes"] == {"640x480": 51}
 
 
 def test_folds_are_stratified_and_deterministic():

@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("datasets", help="inspect saliency datasets")
     dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = dsub.add_parser("info", help="counts, categories, sizes, fixations and problems")
-    info.add_argument("path", help="dataset folder")
+    info.add_argument("path", help="dataset folder (for BubbleView, one of its .mat files)")
     info.add_argument("--format", choices=list(formats()), help="layout (guessed when omitted)")
     info.add_argument(
         "--quick", action="store_true", help="read file headers only, do not decode every image"

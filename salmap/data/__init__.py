@@ -16,7 +16,9 @@ from salmap.data.base import (
     ids_hash,
     split_indices,
 )
+from salmap.data.bubbleview import BubbleView
 from salmap.data.cat2000 import CAT2000
+from salmap.data.eyecrowd import EyeCrowd
 from salmap.data.fixations import DENSITY_SIGMA, density_map, drop_outside, fixation_map
 from salmap.data.folder import FolderDataset
 from salmap.data.images import load_image, load_map
@@ -35,6 +37,8 @@ FORMATS: dict[str, type[SaliencyDataset]] = {
     "salicon": SALICON,
     "nus-scene": NUSScene,
     "osie": OSIE,
+    "eyecrowd": EyeCrowd,
+    "bubbleview": BubbleView,
     "folder": FolderDataset,
 }
 
@@ -73,17 +77,22 @@ def formats() -> dict[str, type[SaliencyDataset]]:
 
 
 def guess_format(path: str | Path) -> str:
-    """The format whose layout ``path`` has; a DataError listing the layouts when none fits."""
+    """The format whose layout ``path`` has (a folder, or a BubbleView .mat file); a DataError
+    listing the layouts when none fits."""
     path = Path(path)
-    if not path.is_dir():
-        raise DataError(f"{path}: not a folder")
+    if not path.exists():
+        raise DataError(f"{path}: no such folder or file")
     for name, cls in formats().items():
         if cls.find_root(path) is not None:
             return name
+    if not path.is_dir():
+        raise DataError(f"{path}: not a folder, nor a BubbleView .mat file (variable 'bubble')")
     raise DataError(
         f"{path}: no known dataset layout. Expected one of: CAT2000 (Stimuli/ + FIXATIONMAPS/), "
         "MIT1003 (ALLSTIMULI/ + ALLFIXATIONMAPS/), SALICON (images/ + maps/ or fixations/), "
-        "NUS-Scene (stimuli/ + tidy/fixations.mat), OSIE (stimuli/ + eye/fixations.mat), or a folder (images/ + maps/ and/or "
+        "NUS-Scene (stimuli/ + tidy/fixations.mat), OSIE (stimuli/ + eye/fixations.mat), "
+        "EyeCrowd (OSIE's layout with labels.mat or images named 001.jpg ... 500.jpg), "
+        "BubbleView (one .mat file of its folder), or a folder (images/ + maps/ and/or "
         "fixations/). Pass --format to say which."
     )
 

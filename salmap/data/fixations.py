@@ -18,6 +18,14 @@ import numpy as np
 DENSITY_SIGMA = 0.025
 
 
+def stack_subjects(per_subject: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One image's fixations of each observer (a list of N_j x 2 arrays) as one N x 2 array
+    and the N observer numbers (the index in the list), in the list's order."""
+    fix = np.concatenate([np.asarray(f, dtype=np.float64).reshape(-1, 2) for f in per_subject])
+    subjects = np.concatenate([np.full(len(f), j) for j, f in enumerate(per_subject)])
+    return fix, subjects
+
+
 def split_inside(fixations: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask of the fixations that fall inside an image of ``shape`` = (H, W)."""
     fix = np.asarray(fixations, dtype=np.float64).reshape(-1, 2)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from salmap.errors import DataError
 
 
@@ -27,3 +29,12 @@ def load_mat(path: str | Path, *keys: str) -> dict:
         found = sorted(k for k in data if not k.startswith("__"))
         raise DataError(f"{path}: variable {missing[0]!r} not found (has: {', '.join(found)})")
     return data
+
+
+def struct_field(struct, name: str, where: str):
+    """A field of a MATLAB struct as scipy loads it (a 1 x 1 record array, or one entry of a
+    struct array), or a DataError naming ``where`` (the file and the entry) and the field."""
+    try:
+        return (struct if isinstance(struct, np.void) else struct[0, 0])[name]
+    except (IndexError, KeyError, ValueError, TypeError):
+        raise DataError(f"{where}: no field {name!r}") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from salmap.data.base import Record, SaliencyDataset
+from salmap.data.fixations import stack_subjects
 from salmap.data.matfiles import load_mat
 from salmap.errors import DataError
 
@@ -58,7 +59,5 @@ class NUSScene(SaliencyDataset):
         return ds
 
     def load_fixations(self, rec: Record, shape):
-        per_subject = rec.extra["fixations"]
-        fix = np.concatenate(per_subject)[:, ::-1].copy()  # stored as (row, column)
-        subjects = np.concatenate([np.full(len(f), j) for j, f in enumerate(per_subject)])
-        return fix, subjects
+        fix, subjects = stack_subjects(rec.extra["fixations"])
+        return fix[:, ::-1].copy(), subjects  # stored as (row, column)

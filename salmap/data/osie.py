@@ -8,6 +8,9 @@ order) and ``fix_duration`` (milliseconds), one entry per fixation. The coordina
 they are: over the whole set they run from 1.2 to 799.2 (x) and 1.2 to 599.2 (y), so whether
 they count from 0 or 1 cannot be told, and the difference (one pixel) is far below the density
 blur (20 pixels here).
+
+EyeCrowd (:mod:`salmap.data.eyecrowd`) has the same layout and the same ``fixations.mat``; the
+two are told apart by :func:`looks_like_eyecrowd`.
 """
 
 from __future__ import annotations
@@ -17,36 +20,55 @@ from pathlib import Path
 import numpy as np
 
 from salmap.data.base import Record, SaliencyDataset
-from salmap.data.matfiles import load_mat
+from salmap.data.fixations import stack_subjects
+from salmap.data.matfiles import load_mat, struct_field
 from salmap.errors import DataError
 
 MAT = Path("eye") / "fixations.mat"
 
 
-def _field(struct, name: str, where: str):
-    """A field of a MATLAB struct as loaded by scipy (a 1 x 1 record array), or a DataError."""
-    try:
-        return struct[0, 0][name]
-    except (IndexError, KeyError, ValueError, TypeError):
-        raise DataError(f"{where}: no field {name!r}") from None
+def looks_like_eyecrowd(root: Path) -> bool:
+    """Whether a folder with OSIE's layout is EyeCrowd: it has EyeCrowd's face labels
+    (``labels.mat``) beside ``stimuli/``, or an image named with three digits (EyeCrowd numbers
+    its images 001.jpg to 500.jpg, OSIE 1001.jpg to 1700.jpg)."""
+    if (root / "labels.mat").is_file():
+        return True
+    return any(p.stem.isdigit() and len(p.stem) == 3 for p in (root / "stimuli").iterdir())
 
 
 class OSIE(SaliencyDataset):
-    format = "osie"
+    """Also the reader of every data set laid out like OSIE: a subclass names its ``format``,
+    the ``folders`` its layout may sit in, and which folders it claims (``_claims``)."""
 
-    @staticmethod
-    def find_root(path: Path) -> Path | None:
-        for root in (path, path / "data", path / "osie"):
+    format = "osie"
+    title = "OSIE"
+    folders = ("data", "osie")
+
+    @classmethod
+    def layout_root(cls, path: Path) -> Path | None:
+        """The folder at or under ``path`` with ``stimuli/`` and ``eye/fixations.mat``."""
+        for root in (path, *(path / f for f in cls.folders)):
             if (root / "stimuli").is_dir() and (root / MAT).is_file():
                 return root
         return None
 
     @classmethod
+    def _claims(cls, root: Path) -> bool:
+        return not looks_like_eyecrowd(root)
+
+    @classmethod
+    def find_root(cls, path: Path) -> Path | None:
+        root = cls.layout_root(path)
+        return root if root is not None and cls._claims(root) else None
+
+    @classmethod
     def open(cls, path: str | Path, **kwargs) -> OSIE:
+        """Any folder with the layout, even one :meth:`find_root` leaves to another format:
+        ``--format`` overrides the guess."""
         path = Path(path)
-        root = cls.find_root(path)
+        root = cls.layout_root(path)
         if root is None:
-            raise DataError(f"{path}: not OSIE: needs stimuli/ and {MAT}")
+            raise DataError(f"{path}: not {cls.title}: needs stimuli/ and {MAT}")
         mat = root / MAT
         cells = load_mat(mat, "fixations")["fixations"]
         if cells.dtype != object or cells.size == 0:
@@ -54,19 +76,18 @@ class OSIE(SaliencyDataset):
         records, problems, n_subjects = [], [], 0
         for i, entry in enumerate(cells.ravel()):
             where = f"{mat}, fixations{{{i + 1}}}"
-            name = str(np.asarray(_field(entry, "img", where)).ravel()[0])
+            name = str(np.asarray(struct_field(entry, "img", where)).ravel()[0])
             img = root / "stimuli" / name
             if not img.is_file():
                 problems.append(f"{img}: missing (named in {where}); left out")
                 continue
             per_subject = []
-            for j, subject in enumerate(np.asarray(_field(entry, "subjects", where)).ravel()):
-                x = np.asarray(_field(subject, "fix_x", f"{where}.subjects{{{j + 1}}}"), float)
-                y = np.asarray(_field(subject, "fix_y", f"{where}.subjects{{{j + 1}}}"), float)
+            for j, subject in enumerate(np.asarray(struct_field(entry, "subjects", where)).ravel()):
+                at = f"{where}.subjects{{{j + 1}}}"
+                x = np.asarray(struct_field(subject, "fix_x", at), float)
+                y = np.asarray(struct_field(subject, "fix_y", at), float)
                 if x.size != y.size:
-                    raise DataError(
-                        f"{where}.subjects{{{j + 1}}}: {x.size} fix_x but {y.size} fix_y values"
-                    )
+                    raise DataError(f"{at}: {x.size} fix_x but {y.size} fix_y values")
                 per_subject.append(np.stack([x.ravel(), y.ravel()], axis=1))
             n_subjects = max(n_subjects, len(per_subject))
             if not any(len(f) for f in per_subject):
@@ -79,7 +100,4 @@ class OSIE(SaliencyDataset):
         return ds
 
     def load_fixations(self, rec: Record, shape):
-        per_subject = rec.extra["fixations"]
-        fix = np.concatenate(per_subject)
-        subjects = np.concatenate([np.full(len(f), j) for j, f in enumerate(per_subject)])
-        return fix, subjects
+        return stack_subjects(rec.extra["fixations"])
