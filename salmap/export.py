@@ -48,9 +48,9 @@ def _recipe(model) -> dict:
     from salmap import leakage
 
     recipe = dict(getattr(model, "training_recipe", None) or {})
-    hashes = leakage.trained_hashes(model)
-    if hashes is not None and leakage.KEY not in recipe:
-        recipe[leakage.KEY] = {"hash": "sha256", "hashes": sorted(hashes), "count": len(hashes)}
+    source = getattr(model, "source", None)
+    if leakage.KEY not in recipe and source and leakage.sidecar(source).is_file():
+        recipe |= json.loads(leakage.sidecar(source).read_text(encoding="utf-8"))
     return recipe
 
 

@@ -4,11 +4,12 @@ A model's split rule says which of *its own* data set's images it learnt from, b
 a copy of them in another folder (12 OSIE images copied into a folder layout, 11 of them from
 `default`'s training set, were scored as new). So every trained model records the SHA-256 of
 each training image's file (the first :data:`~salmap.data.hashing.SHA_PREFIX` hex digits,
-sorted: 17 bytes an image) under ``"trained_images"`` in its training recipe, and `salmap
-evaluate` compares the files it scores against them. The shipped models, trained before this
-record existed, carry it beside their weights (``salmap/weights/NAME.trained.json``, written
-by ``scripts/record_trained_images.py``). A re-encoded or resized copy has other bytes: the
-split's near-duplicate check (:mod:`salmap.data.hashing`) covers those within a data set.
+sorted: 17 bytes an image) and its perceptual hash (:mod:`salmap.data.hashing`, which knows
+a resized or re-encoded copy, such as the 640 x 480 OSIE images of the BubbleView data) under
+``"trained_images"`` in its training recipe, and `salmap evaluate` compares the images it
+scores against them. The shipped models, trained before this record existed, carry it beside
+their weights (``salmap/weights/NAME.trained.json``, written by
+``scripts/record_trained_images.py``).
 """
 
 from __future__ import annotations
@@ -17,16 +18,27 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from salmap.data.hashing import SHA_PREFIX, file_hash
+import numpy as np
+
+from salmap.data.hashing import NEAR_DUPLICATE_BITS, SHA_PREFIX, file_hash, perceptual_hash
 
 KEY = "trained_images"
 
 
 def record(datasets: Iterable) -> dict:
     """The ``"trained_images"`` entry of a recipe for a model trained on ``datasets`` (the
-    training parts: SaliencyDataset objects)."""
-    hashes = sorted({file_hash(rec.image) for ds in datasets for rec in ds.records})
-    return {"hash": "sha256", "hex_digits": SHA_PREFIX, "count": len(hashes), "hashes": hashes}
+    training parts: SaliencyDataset objects): the SHA-256 prefix of each image file, and its
+    perceptual hash (16 hex digits), which also knows a resized or re-encoded copy."""
+    files = [rec.image for ds in datasets for rec in ds.records]
+    hashes = sorted({file_hash(f) for f in files})
+    looks = sorted({f"{perceptual_hash(f):016x}" for f in files})
+    return {
+        "hash": "sha256",
+        "hex_digits": SHA_PREFIX,
+        "count": len(hashes),
+        "hashes": hashes,
+        "perceptual": looks,
+    }
 
 
 def sidecar(weights: str | Path) -> Path:
@@ -35,26 +47,50 @@ def sidecar(weights: str | Path) -> Path:
     return weights.with_name(weights.name.split(".")[0] + ".trained.json")
 
 
-def _from_recipe(recipe: dict) -> set[str] | None:
+class Trained:
+    """The record of a model's training images: file hashes and perceptual hashes."""
+
+    def __init__(self, entries: list[dict]):
+        self.files = frozenset(h for e in entries for h in e.get("hashes", []))
+        looks = sorted({int(h, 16) for e in entries for h in e.get("perceptual", [])})
+        self.looks = np.array(looks, dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def knows(self, path) -> bool:
+        """Whether the image file at ``path`` is one of the training images: the same bytes,
+        or a picture within :data:`NEAR_DUPLICATE_BITS` of one (a resized or re-encoded copy)."""
+        if file_hash(path) in self.files:
+            return True
+        if not len(self.looks):
+            return False
+        try:
+            look = np.uint64(perceptual_hash(path))
+        except (OSError, ValueError, SyntaxError):
+            return False
+        bits = np.unpackbits((self.looks ^ look).view(np.uint8).reshape(-1, 8), axis=1)
+        return bool(bits.sum(axis=1).min() <= NEAR_DUPLICATE_BITS)
+
+
+def _from_recipe(recipe: dict) -> Trained | None:
     entries = [recipe.get(KEY)]
     entries += [(m.get("training") or {}).get(KEY) for m in recipe.get("members") or []]
     found = [e for e in entries if e]
-    if not found:
-        return None
-    return {h for e in found for h in e.get("hashes", [])}
+    return Trained(found) if found else None
 
 
-def trained_hashes(model) -> frozenset[str] | None:
-    """The file hashes of the images ``model`` was trained on (an ensemble: its members'), or
-    None where the model keeps no record."""
+def trained_images(model) -> Trained | None:
+    """The record of the images ``model`` was trained on (an ensemble: its members'), or None
+    where the model keeps none."""
     recipe = getattr(model, "training_recipe", None) or {}
-    hashes = _from_recipe(recipe)
+    found = _from_recipe(recipe)
     source = getattr(model, "source", None)
-    if hashes is None and source and sidecar(source).is_file():
-        hashes = _from_recipe(json.loads(sidecar(source).read_text(encoding="utf-8")))
-    return None if hashes is None else frozenset(hashes)
+    if found is None and source and sidecar(source).is_file():
+        found = _from_recipe(json.loads(sidecar(source).read_text(encoding="utf-8")))
+    return found
 
 
-def trained_ids(dataset, hashes: frozenset[str]) -> list[str]:
-    """The ids of ``dataset``'s images whose files are among ``hashes``."""
-    return [rec.id for rec in dataset.records if file_hash(rec.image) in hashes]
+def trained_ids(dataset, trained: Trained) -> list[str]:
+    """The ids of ``dataset``'s images that ``trained`` knows."""
+    return [rec.id for rec in dataset.records if trained.knows(rec.image)]

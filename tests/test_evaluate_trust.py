@@ -233,9 +233,19 @@ def test_shipped_models_know_their_training_images():
     import salmap
 
     for name in ("default", "accurate"):
-        hashes = leakage.trained_hashes(salmap.load_model(name, runner="torch"))
-        assert hashes is not None and len(hashes) == 960
-    assert leakage.trained_hashes(salmap.load_model("default", runner="onnx")) is not None
+        known = leakage.trained_images(salmap.load_model(name, runner="torch"))
+        assert known is not None and len(known) == 960 and len(known.looks) >= 959
+    assert leakage.trained_images(salmap.load_model("default", runner="onnx")) is not None
+
+
+def test_a_resized_reencoded_copy_of_a_training_image_is_recognised(tmp_path):
+    data = open_dataset(NUS_MINI)
+    known = leakage.Trained([leakage.record([data.subset([0, 1])])])
+    copy = tmp_path / "copy.jpg"
+    with Image.open(data.records[0].image) as im:
+        im.resize((im.width * 2 // 3, im.height * 2 // 3)).save(copy, quality=70)
+    assert known.knows(copy) and known.knows(data.records[1].image)
+    assert not known.knows(data.records[2].image)
 
 
 def test_a_folder_copy_of_osie_training_images_is_refused_for_default(osie, tmp_path, capsys):

@@ -79,7 +79,7 @@ def _predictor_arguments(g) -> None:
         "--trained-images",
         choices=TRAINED_IMAGES,
         default="refuse",
-        help="images a model was trained on (recognised by their files' content, from any "
+        help="images a model was trained on (recognised by their content, copies too, from any "
         "folder): refuse to score them (default), score them in a row of their own "
         "(separate), or score them with the rest (include, e.g. for --split train)",
     )
@@ -481,20 +481,20 @@ def trained_on(args, part, models: dict, notes: list[str]) -> dict[str, list[str
 
     found: dict[str, list[str]] = {}
     for label, model in models.items():
-        hashes = leakage.trained_hashes(model)
-        if hashes is None:
+        known = leakage.trained_images(model)
+        if known is None:
             notes.append(
                 f"{label} keeps no record of its training images: a copy of one would not be "
                 "recognised (models trained since salmap 0.x record them)"
             )
             continue
-        ids = leakage.trained_ids(part, hashes)
+        ids = leakage.trained_ids(part, known)
         if not ids:
             continue
         if args.trained_images == "refuse":
             raise SalmapError(
                 f"{label} was trained on {len(ids)} of the {len(part)} images to score "
-                f"(recognised by their files' content, first: {ids[0]}), so its score there "
+                f"(recognised by their content, copies too; first: {ids[0]}), so its score there "
                 "is no test: pass --trained-images separate to score them in a row of their "
                 "own, or include to score them with the rest"
             )
