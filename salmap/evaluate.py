@@ -469,12 +469,16 @@ def observers(truth: Truth) -> int:
 
 
 def score_gold(
-    truth: Truth, metrics: Sequence[str] = DEFAULT_METRICS, convention: str = M.MIT
+    truth: Truth,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    convention: str = M.MIT,
+    derived: bool = False,
 ) -> dict[str, float | None]:
     """The inter-observer gold standard on one image: fixation metrics averaged over observers
-    (each predicted by the others' density), distribution metrics between the densities of two
-    halves of the observers; IG and KLD are None (see :data:`GOLD_LEFT_OUT`). A ValueError
-    without subject ids; all None with fewer than two observers."""
+    (each predicted by the others' density; with ``derived``, by its :func:`derived_maps`, as
+    a model's density is), distribution metrics between the densities of two halves of the
+    observers; IG and KLD are None (see :data:`GOLD_LEFT_OUT`). A ValueError without subject
+    ids; all None with fewer than two observers."""
     scored = [m for m in metrics if m not in GOLD_LEFT_OUT]
     out: dict[str, float | None] = dict.fromkeys(metrics)
     if truth.fixations is None:
@@ -489,8 +493,11 @@ def score_gold(
     for _, held, others in leave_one_subject_out(
         truth.fixations, truth.subjects, truth.shape, truth.sigma
     ):
+        maps = dict.fromkeys(by_fixations, others)
+        if derived and by_fixations:
+            maps = derived_maps(others, truth, by_fixations, convention)
         for m in by_fixations:
-            per_subject[m].append(_metric(m, others, truth, held, convention))
+            per_subject[m].append(_metric(m, maps[m], truth, held, convention))
         if by_log:
             p = (1 - GOLD_UNIFORM_WEIGHT) * _as_distribution(others)
             p += GOLD_UNIFORM_WEIGHT / others.size
@@ -538,7 +545,7 @@ def score_image(
             if observers(truth) < 2:
                 row.update(status="skipped", message=GOLD_NEEDS)
                 return row | dict.fromkeys(metrics)
-            scores = score_gold(truth, metrics, convention)
+            scores = score_gold(truth, metrics, convention, derived)
         else:
             smap = _predict(predictor, truth)
             if smap is None:
@@ -584,9 +591,7 @@ class _Scorer:
         other = self.other.points_for(self.part.ids[i], shape) if self.other else None
         truth = ground_truth(sample, other, self.part.sigma, self.baseline)
         return [
-            score_image(
-                name, p, truth, self.metrics, self.convention, self.derived and p is not GOLD
-            )
+            score_image(name, p, truth, self.metrics, self.convention, self.derived)
             for name, p in self.predictors.items()
         ]
 

@@ -17,7 +17,7 @@ from salmap.cli import main
 from salmap.data import NUS_MINI, fold_indices, open_dataset, split_indices
 from salmap.data.hashing import near_duplicate_groups, perceptual_hash
 from salmap.derived import thresholded_map
-from salmap.evaluate import evaluate, summarize
+from salmap.evaluate import GOLD, evaluate, summarize
 
 BASE = ["evaluate", "--data", str(NUS_MINI), "--workers", "1"]
 
@@ -316,3 +316,12 @@ def test_derived_maps_keep_ties_together_and_a_constant_at_chance(mini):
     for m in ("auc_judd", "auc_borji"):  # sAUC's map is 1 / q: not constant
         assert s[m]["mean"] == 0.5
     assert s["nss"]["mean"] == 0.0
+
+
+def test_gold_standard_gets_derived_maps_like_a_model(mini):
+    kw = dict(split="all", metrics=("auc_borji", "nss"))
+    plain = summarize(evaluate(mini, {"gold": GOLD}, **kw), kw["metrics"])["gold"]["metrics"]
+    derived = summarize(evaluate(mini, {"gold": GOLD}, derived=True, **kw), kw["metrics"])
+    derived = derived["gold"]["metrics"]
+    assert derived["nss"]["mean"] == pytest.approx(plain["nss"]["mean"])
+    assert derived["auc_borji"]["mean"] > plain["auc_borji"]["mean"] + 0.01
