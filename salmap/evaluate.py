@@ -62,6 +62,8 @@ from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
 from salmap.inference import OUTPUT_SUFFIX
 
+# ``derived="fixations"``: derived maps for the fixation metrics only (see :func:`score_map`).
+FIXATIONS = "fixations"
 # A row's status: scored, no prediction, could not be scored, or not applicable (the gold
 # standard of an image with fewer than two observers).
 STATUSES = ("ok", "missing", "error", "skipped")
@@ -417,13 +419,16 @@ def score_map(
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
-    derived: bool = False,
+    derived: bool | str = False,
 ) -> dict[str, float | None]:
     """Every metric of one predicted map against one image; a map at another resolution (same
     aspect, see :func:`check_prediction`) is resized to the frame first, for every metric.
 
     A :class:`LogDensity` gets exact LL and IG and its density for the rest; ``derived``
-    scores each metric on its :func:`derived_maps` of the prediction taken as a density."""
+    scores each metric on its :func:`derived_maps` of the prediction taken as a density
+    (``derived="fixations"``: the fixation metrics only, the distribution metrics on the
+    prediction as it is, for models whose output already is the blurred density they were
+    trained to match, as salmap's are)."""
     check_prediction(smap.log if isinstance(smap, LogDensity) else smap, truth.shape)
     log = None
     if isinstance(smap, LogDensity):
@@ -436,7 +441,8 @@ def score_map(
     if derived:
         if not np.isfinite(smap).all():
             raise ValueError("the prediction contains NaN or infinite values")
-        maps = derived_maps(smap - min(smap.min(), 0.0), truth, metrics, convention)
+        which = metrics if derived != FIXATIONS else [m for m in metrics if m not in D.BLURRED]
+        maps |= derived_maps(smap - min(smap.min(), 0.0), truth, which, convention)
     out = {}
     for m in metrics:
         if log is not None and m in ("ll", "ig") and truth.fixations is not None:

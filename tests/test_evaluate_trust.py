@@ -325,3 +325,18 @@ def test_gold_standard_gets_derived_maps_like_a_model(mini):
     derived = derived["gold"]["metrics"]
     assert derived["nss"]["mean"] == pytest.approx(plain["nss"]["mean"])
     assert derived["auc_borji"]["mean"] > plain["auc_borji"]["mean"] + 0.01
+
+
+def test_derived_maps_for_the_fixation_metrics_only_leave_cc_as_it_is(mini, tmp_path):
+    preds = {"centre": B.predict_centre}
+    kw = dict(split="all", metrics=("cc", "auc_borji"))
+    plain = summarize(evaluate(mini, preds, **kw), kw["metrics"])["centre"]["metrics"]
+    both = summarize(evaluate(mini, preds, derived="all", **kw), kw["metrics"])
+    fix = summarize(evaluate(mini, preds, derived="fixations", **kw), kw["metrics"])
+    assert fix["centre"]["metrics"]["cc"]["mean"] == plain["cc"]["mean"]
+    assert both["centre"]["metrics"]["cc"]["mean"] != plain["cc"]["mean"]
+    assert fix["centre"]["metrics"]["auc_borji"] == both["centre"]["metrics"]["auc_borji"]
+    out = tmp_path / "eval"
+    args = [*BASE, "--split", "all", "--metrics", "cc", "--derived-maps", "fixations"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["derived_maps"] == "fixations"

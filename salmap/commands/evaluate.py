@@ -151,12 +151,16 @@ def _metric_arguments(g) -> None:
     )
     g.add_argument(
         "--derived-maps",
-        action="store_true",
+        nargs="?",
+        const="all",
+        choices=("all", "fixations"),
         help="take every prediction as a probability density and score each metric on the map "
         "that it rewards (Kuemmerer et al., ECCV 2018): the density for NSS, LL and IG, its "
         "rank for AUC-Judd, the staircase that maximises the expected thresholded AUC for "
         "AUC-Borji and sAUC (against the sAUC negatives' density), the density blurred like "
-        "the ground truth for CC, KLD, SIM, SSIM and EMD (see salmap.derived)",
+        "the ground truth for CC, KLD, SIM, SSIM and EMD (see salmap.derived); 'fixations': "
+        "for the fixation metrics only, the others on the map as it is (for models trained "
+        "on blurred densities, such as salmap's, whose maps are already blurred)",
     )
     g.add_argument(
         "--sauc-negatives",
