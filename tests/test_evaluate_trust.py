@@ -340,3 +340,19 @@ def test_derived_maps_for_the_fixation_metrics_only_leave_cc_as_it_is(mini, tmp_
     args = [*BASE, "--split", "all", "--metrics", "cc", "--derived-maps", "fixations"]
     assert main([*args, "--out", str(out)]) == 0
     assert json.loads((out / "summary.json").read_text())["derived_maps"] == "fixations"
+
+
+def test_log_densities_and_maps_side_by_side_in_one_run(mini, tmp_path):
+    logs = _log_densities(mini, tmp_path / "ld", lambda d, s: np.log(d))
+    maps = _log_densities(mini, tmp_path / "maps", lambda d, s: d / d.max())
+    out = tmp_path / "eval"
+    args = [*BASE, "--split", "all", "--metrics", "ll,nss", "--no-baselines", "--out", str(out)]
+    args += ["--predictions", str(maps), "--log-densities", str(logs), "--label", "map"]
+    assert main([*args, "--label", "log"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sources"]["log"]["log_density"] and not summary["sources"]["map"]["log_density"]
+    s = summary["predictors"]
+    assert s["log"]["metrics"]["nss"]["mean"] == pytest.approx(s["map"]["metrics"]["nss"]["mean"])
+    # exact LL of the log density (every fixation, no min-max) is not the MIT map's
+    assert s["log"]["metrics"]["ll"]["mean"] != pytest.approx(s["map"]["metrics"]["ll"]["mean"])
+    assert main([*args]) == 2  # one --label for two folders

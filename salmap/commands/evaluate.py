@@ -61,12 +61,20 @@ def _predictor_arguments(g) -> None:
         "exactly from them",
     )
     g.add_argument(
+        "--log-densities",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of .npy natural-log densities, scored as such (exact LL and IG) beside "
+        "the --predictions folders of maps; repeatable",
+    )
+    g.add_argument(
         "--label",
         action="append",
         default=[],
         metavar="NAME",
-        help="the table's name for a --predictions folder, in the same order (default: the "
-        "folder's name); repeatable",
+        help="the table's name for each folder, --predictions first, then --log-densities, "
+        "in order (default: the folder's name); repeatable",
     )
     g.add_argument(
         "--baselines",
@@ -381,7 +389,7 @@ def build_predictors(args, dataset, part, rule, models) -> tuple[dict, list[str]
     """(name -> predictor, notes for the user), in table order: the floor (uniform, centre),
     the models and prediction folders, the ceiling (gold)."""
     from salmap import baselines as B
-    from salmap.evaluate import GOLD, PredictionFolder
+    from salmap.evaluate import GOLD
 
     notes: list[str] = []
     gold_ok = _has_subjects(part)
@@ -402,25 +410,39 @@ def build_predictors(args, dataset, part, rule, models) -> tuple[dict, list[str]
         else:
             label = next(labels)
             predictors[label] = models[label].predict
-    if args.label and len(args.label) != len(args.predictions):
-        raise SalmapError(
-            f"{len(args.label)} --label for {len(args.predictions)} --predictions: give one each"
-        )
-    labels = args.label or [Path(f).resolve().name for f in args.predictions]
-    for folder, label in zip(args.predictions, labels):
-        preds = PredictionFolder(folder, log_density=args.log_density)
-        missing = preds.missing(part.ids)
-        if missing and not args.allow_missing:
-            raise SalmapError(
-                f"{folder}: no prediction for {len(missing)} of the {len(part)} images "
-                f"(first: {', '.join(missing[:3])}); pass --allow-missing to score the rest"
-            )
+    for label, preds in folder_predictors(args, part):
         predictors[_unique(label, predictors)] = preds
     if gold:
         if not gold_ok:
             raise SalmapError(f"{args.data}: {B.NO_SUBJECTS}")
         predictors["gold"] = GOLD
     return predictors, notes
+
+
+def folder_predictors(args, part) -> list[tuple[str, object]]:
+    """(label, PredictionFolder) for each --predictions folder (log densities with
+    --log-density), then each --log-densities folder; --label names them in that order."""
+    from salmap.evaluate import PredictionFolder
+
+    folders = [(f, args.log_density) for f in args.predictions]
+    folders += [(f, True) for f in args.log_densities]
+    if args.label and len(args.label) != len(folders):
+        raise SalmapError(
+            f"{len(args.label)} --label for {len(folders)} folders (--predictions, then "
+            "--log-densities): give one each"
+        )
+    labels = args.label or [Path(f).resolve().name for f, _ in folders]
+    out = []
+    for (folder, log), label in zip(folders, labels):
+        preds = PredictionFolder(folder, log_density=log)
+        missing = preds.missing(part.ids)
+        if missing and not args.allow_missing:
+            raise SalmapError(
+                f"{folder}: no prediction for {len(missing)} of the {len(part)} images "
+                f"(first: {', '.join(missing[:3])}); pass --allow-missing to score the rest"
+            )
+        out.append((label, preds))
+    return out
 
 
 def _check_out(out: str | None, overwrite: bool) -> None:
