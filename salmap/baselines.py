@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from salmap.data.fixations import DENSITY_SIGMA, density_map
+from salmap.data.fixations import DENSITY_SIGMA, density_map, first_of_each
 from salmap.files import atomic_write_bytes
 
 # The reference table's fixed centre bias: sigma = 0.25 of each side.
@@ -151,13 +151,16 @@ class CentreBias:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def relative_fixations(dataset) -> list[np.ndarray | None]:
+def relative_fixations(dataset, drop_first: bool = False) -> list[np.ndarray | None]:
     """Each image's fixations in relative coordinates (x / width, y / height), N x 2, or None
-    where it has none. Reads fixation files and image headers only, no pixels."""
+    where it has none (``drop_first``: each observer's first fixation left out, where the
+    observers are known). Reads fixation files and image headers only, no pixels."""
     out: list[np.ndarray | None] = []
     for i in range(len(dataset)):
         shape = dataset.image_size(i)
-        fix = dataset.fixations_inside(i, shape)[0]
+        fix, subjects, _ = dataset.fixations_inside(i, shape)
+        if drop_first and fix is not None and subjects is not None:
+            fix = fix[~first_of_each(subjects)]
         out.append(None if fix is None else fix / np.array([shape[1], shape[0]], dtype=np.float64))
     return out
 

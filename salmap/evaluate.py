@@ -54,7 +54,7 @@ from salmap.baselines import (
     split_halves,
 )
 from salmap.data.base import SplitRule
-from salmap.data.fixations import DENSITY_SIGMA, fixation_map
+from salmap.data.fixations import DENSITY_SIGMA, density_map, first_of_each, fixation_map
 from salmap.data.folder import MAP_EXTENSIONS
 from salmap.data.images import load_map
 from salmap.data.transforms import apply_geometry, fit
@@ -566,12 +566,26 @@ def score_image(
     return row | scores
 
 
-def sauc_negatives(pool) -> OtherFixations:
+def sauc_negatives(pool, drop_first: bool = False) -> OtherFixations:
     """sAUC's negatives for an image: the fixations of every other image of ``pool`` (a
-    dataset). sAUC moves with them (the same 5 NUS-Scene images: 0.725 against their own 4
-    others, 0.678 against the other 29 of a larger pool), so a subset is best scored against
-    the pool of its whole split."""
-    return OtherFixations(relative_fixations(pool), pool.ids)
+    dataset; ``drop_first``: each observer's first fixation left out). sAUC moves with them, so
+    a subset is best scored against the pool of its whole split."""
+    return OtherFixations(relative_fixations(pool, drop_first), pool.ids)
+
+
+def without_first_fixations(sample: dict) -> dict:
+    """The sample without each observer's first fixation (Judd et al. 2009 and pysaliency drop
+    it: the viewing starts from a central fixation cross). Its subject ids are needed."""
+    fix, subjects = sample.get("fixations"), sample.get("subjects")
+    if fix is None:
+        return sample
+    if subjects is None:
+        raise DataError(
+            f"{sample['image_path']}: no observer ids, so no observer's first fixation can be "
+            "told from the others"
+        )
+    keep = ~first_of_each(subjects)
+    return dict(sample, fixations=fix[keep], subjects=np.asarray(subjects)[keep])
 
 
 class _Scorer:
@@ -580,19 +594,33 @@ class _Scorer:
     def __init__(self, part, predictors, longer_side, metrics, convention, other, options):
         self.part, self.predictors, self.longer_side = part, predictors, longer_side
         self.metrics, self.convention, self.other = metrics, convention, other
-        self.baseline, self.derived = options
+        self.baseline, self.derived, self.drop_first = options
+
+    def _sample(self, i: int) -> dict:
+        """Image ``i`` in its evaluation frame, with the density of its (kept) fixations."""
+        # with a rescale, the density is made in the new frame: blur the small image
+        later = self.longer_side or self.drop_first
+        sample = self.part.sample(i, density=not later)
+        if self.drop_first:
+            sample = without_first_fixations(sample)
+        if self.longer_side:
+            return rescale(sample, self.longer_side, self.part.sigma)
+        if later and sample["map_kind"] == "density":
+            shape = sample["image"].shape[:2]
+            if sample["fixations"] is None or not len(sample["fixations"]):
+                raise DataError(f"{sample['image_path']}: no fixation left for a density")
+            sample["saliency_map"] = density_map(sample["fixations"], shape, self.part.sigma)
+        return sample
 
     def __call__(self, i: int) -> list[dict]:
-        try:  # with a rescale, the density is made in the new frame: blur the small image
-            sample = self.part.sample(i, density=not self.longer_side)
+        try:
+            sample = self._sample(i)
         except DataError as e:  # an unreadable image is a row with a reason, not the end
             row = {"id": self.part.ids[i], "category": self.part.categories[i]}
             row |= {"status": "error", "flags": "", "message": str(e)}
             return [
                 row | {"predictor": name} | dict.fromkeys(self.metrics) for name in self.predictors
             ]
-        if self.longer_side:
-            sample = rescale(sample, self.longer_side, self.part.sigma)
         shape = sample["image"].shape[:2]
         other = self.other.points_for(self.part.ids[i], shape) if self.other else None
         truth = ground_truth(sample, other, self.part.sigma, self.baseline)
@@ -626,8 +654,9 @@ def evaluate(
     workers: int = 1,
     progress: Callable[[Iterable], Iterable] | None = None,
     ig_baseline: Callable[[tuple[int, int]], np.ndarray] = centre_gaussian,
-    derived: bool = False,
+    derived: bool | str = False,
     negatives=None,
+    drop_first: bool = False,
 ) -> list[dict]:
     """Score ``predictors`` (name -> predictor) on one split of ``dataset`` (a
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
@@ -640,14 +669,16 @@ def evaluate(
     baseline map; ``derived`` scores every metric on its :func:`derived_maps`. ``negatives``
     is the dataset (a part of ``dataset``) whose other images' fixations are sAUC's negatives,
     by default the scored split itself: pass the whole split when scoring some of its images,
-    since sAUC depends on the negatives (see :func:`sauc_negatives`).
+    since sAUC depends on the negatives (see :func:`sauc_negatives`). ``drop_first`` leaves
+    each observer's first fixation out, everywhere (fixations, densities, negatives).
     """
     global _WORKER_SCORER
     M.check_convention(convention)
     metrics = check_metrics(metrics)
     part = (rule or SplitRule()).part(dataset, split)
-    other = sauc_negatives(part if negatives is None else negatives) if "sauc" in metrics else None
-    options = (ig_baseline, derived)
+    pool = part if negatives is None else negatives
+    other = sauc_negatives(pool, drop_first) if "sauc" in metrics else None
+    options = (ig_baseline, derived, drop_first)
     scorer = _Scorer(part, predictors, longer_side, metrics, convention, other, options)
     wrap = progress or (lambda it: it)
     indices = range(len(part))

@@ -13,6 +13,7 @@ from PIL import Image
 
 from salmap import baselines as B
 from salmap import leakage
+from salmap import metrics as M
 from salmap.cli import main
 from salmap.data import NUS_MINI, fold_indices, open_dataset, split_indices
 from salmap.data.hashing import near_duplicate_groups, perceptual_hash
@@ -356,3 +357,25 @@ def test_log_densities_and_maps_side_by_side_in_one_run(mini, tmp_path):
     # exact LL of the log density (every fixation, no min-max) is not the MIT map's
     assert s["log"]["metrics"]["ll"]["mean"] != pytest.approx(s["map"]["metrics"]["ll"]["mean"])
     assert main([*args]) == 2  # one --label for two folders
+
+
+def test_drop_first_fixation_leaves_out_each_observers_first(mini, tmp_path, capsys):
+    from salmap.data.fixations import first_of_each
+
+    assert first_of_each([3, 3, 1, 3, 1, 2]).tolist() == [True, False, True, False, False, True]
+    rows = evaluate(mini, {"c": B.predict_centre}, split="all", metrics=("nss",), drop_first=True)
+    s = mini.sample(0)
+    kept = s["fixations"][~first_of_each(s["subjects"])]
+    assert len(kept) == len(s["fixations"]) - len(np.unique(s["subjects"]))
+    centre = B.predict_centre(s["image"])
+    assert rows[0]["nss"] == pytest.approx(M.nss(centre, kept))
+    assert rows[0]["nss"] != pytest.approx(M.nss(centre, s["fixations"]))
+    # a data set without observer ids cannot say which fixation came first
+    data = tmp_path / "anonymous"
+    shutil.copytree(NUS_MINI, data)
+    for f in (data / "fixations").glob("*.csv"):
+        lines = f.read_text().splitlines()
+        f.write_text("\n".join(["x,y"] + [ln.rsplit(",", 1)[0] for ln in lines[1:]]) + "\n")
+    args = ["evaluate", "--data", str(data), "--split", "all", "--drop-first-fixation"]
+    assert main(args) == 2
+    assert "needs each fixation's observer" in capsys.readouterr().err

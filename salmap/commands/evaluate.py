@@ -171,6 +171,13 @@ def _metric_arguments(g) -> None:
         "on blurred densities, such as salmap's, whose maps are already blurred)",
     )
     g.add_argument(
+        "--drop-first-fixation",
+        action="store_true",
+        help="leave out each observer's first fixation (it starts on the central fixation "
+        "cross; Judd et al. 2009 and pysaliency drop it): from the scores, the ground-truth "
+        "densities and sAUC's negatives; needs observer ids",
+    )
+    g.add_argument(
         "--sauc-negatives",
         choices=SAUC_NEGATIVES,
         default="split",
@@ -610,6 +617,11 @@ def run(args) -> int:
     rule, part = choose_split(args, dataset, rules)
     if len(part) == 0:
         raise SalmapError(f"{args.data}: the {args.split} split has no images")
+    if args.drop_first_fixation and not _has_subjects(part):
+        raise SalmapError(
+            f"{args.data}: --drop-first-fixation needs each fixation's observer, and this data "
+            "set records none"
+        )
     trained = trained_on(args, part, models, notes)
     predictors, more = build_predictors(args, dataset, part, rule, models)
     notes += more
@@ -651,6 +663,7 @@ def score(args, dataset, split, predictors: dict, metrics, notes: list[str]) -> 
         workers=args.workers or min(4, os.cpu_count() or 1),
         progress=lambda it: tqdm(it, total=len(part), desc="scoring", unit="img", leave=False),
         negatives=pool,
+        drop_first=args.drop_first_fixation,
     )
 
 
@@ -713,6 +726,7 @@ def write(args, origin, dataset, split, predictors, models, report, notes) -> No
         "log_density": args.log_density,
         "derived_maps": args.derived_maps,
         "sauc_negatives": args.sauc_negatives,
+        "drop_first_fixation": args.drop_first_fixation,
         "trained_images": args.trained_images,
         "density_sigma": dataset.sigma,
         "metrics": list(metrics),

@@ -109,3 +109,12 @@ def _gaussian_columns(
     k = np.exp(-0.5 * (offset / sigma) ** 2)
     k[np.abs(offset) > radius] = 0.0
     return k / norm
+
+
+def first_of_each(subjects) -> np.ndarray:
+    """A mask of each observer's first fixation: the first entry of each subject id (readers
+    keep each observer's fixations in viewing order)."""
+    subjects = np.asarray(subjects)
+    mask = np.zeros(len(subjects), dtype=bool)
+    mask[np.unique(subjects, return_index=True)[1]] = True
+    return mask
