@@ -35,7 +35,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from scipy.stats import rankdata
 
 from salmap import metrics as M
 from salmap.data.fixations import fixation_map
@@ -76,7 +75,12 @@ def _as_distribution(m: np.ndarray) -> np.ndarray:
 
 def rank_map(density: np.ndarray) -> np.ndarray:
     """The rank of each pixel's value scaled to [0, 1] (ties share their mean rank)."""
-    r = rankdata(np.asarray(density, dtype=np.float64).ravel(), method="average")
+    v = np.asarray(density, dtype=np.float64).ravel()
+    order = np.argsort(v, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(v[order]) != 0])  # where each value begins
+    ends = np.r_[starts[1:], len(v)]
+    r = np.empty(len(v))
+    r[order] = np.repeat((starts + ends - 1) / 2, ends - starts)  # a tie's mean rank
     r -= r.min()
     top = r.max()
     return (r / top if top > 0 else r).reshape(np.shape(density))

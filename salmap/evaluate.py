@@ -62,6 +62,9 @@ from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
 from salmap.inference import OUTPUT_SUFFIX
 
+# LL and IG rules: "exact" (a model's density as predicted, every fixation) or "mit"
+EXACT, MIT_RULE = "exact", "mit"
+LL_RULES = (EXACT, MIT_RULE)
 # ``derived="fixations"``: derived maps for the fixation metrics only (see :func:`score_map`).
 FIXATIONS = "fixations"
 # A row's status: scored, no prediction, could not be scored, or not applicable (the gold
@@ -420,11 +423,14 @@ def score_map(
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
     derived: bool | str = False,
+    exact_ll: bool = False,
 ) -> dict[str, float | None]:
     """Every metric of one predicted map against one image; a map at another resolution (same
     aspect, see :func:`check_prediction`) is resized to the frame first, for every metric.
 
-    A :class:`LogDensity` gets exact LL and IG and its density for the rest; ``derived``
+    A :class:`LogDensity` gets exact LL and IG and its density for the rest, and so does a
+    map with ``exact_ll`` (taken as the density it is divided by its sum: a model's output, no
+    min-max, every fixation counted, as pysaliency computes them); ``derived``
     scores each metric on its :func:`derived_maps` of the prediction taken as a density
     (``derived="fixations"``: the fixation metrics only, the distribution metrics on the
     prediction as it is, for models whose output already is the blurred density they were
@@ -437,6 +443,8 @@ def score_map(
     smap = np.asarray(smap)
     if smap.shape != truth.shape:
         smap = M.resize_to(smap, truth.shape)  # NaN stays NaN: the metrics refuse it
+    if exact_ll and log is None and {"ll", "ig"} & set(metrics):
+        log = M.density_to_log(smap - min(smap.min(), 0.0))
     maps = dict.fromkeys(metrics, smap)
     if derived:
         if not np.isfinite(smap).all():
@@ -536,11 +544,15 @@ def score_image(
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
-    derived: bool = False,
+    derived: bool | str = False,
+    ll_rule: str = "mit",
 ) -> dict:
     """One CSV row: id, predictor, status (ok, missing, error, or skipped: the gold standard
     of an image with fewer than two observers), flags (see :func:`check_prediction`), message
     and the metrics.
+
+    ``ll_rule`` "exact": LL and IG of a model or baseline from its density as predicted (a
+    folder of maps keeps MIT's rule: its maps are no densities); "mit": MIT's for every map.
 
     A missing prediction and one that cannot be scored (unreadable, NaN, another aspect ratio)
     become rows with that status; the caller decides whether that ends the evaluation."""
@@ -559,7 +571,9 @@ def score_image(
                 return row | dict.fromkeys(metrics)
             plain = smap.log if isinstance(smap, LogDensity) else smap
             row["flags"] = "; ".join(check_prediction(plain, truth.shape))
-            scores = score_map(smap, truth, metrics, convention, derived)
+            maps_folder = isinstance(predictor, PredictionFolder) and not predictor.log_density
+            exact = ll_rule == EXACT and not maps_folder
+            scores = score_map(smap, truth, metrics, convention, derived, exact)
     except ValueError as e:
         row.update(status="error", message=str(e))
         return row | dict.fromkeys(metrics)
@@ -594,7 +608,7 @@ class _Scorer:
     def __init__(self, part, predictors, longer_side, metrics, convention, other, options):
         self.part, self.predictors, self.longer_side = part, predictors, longer_side
         self.metrics, self.convention, self.other = metrics, convention, other
-        self.baseline, self.derived, self.drop_first = options
+        self.baseline, self.derived, self.drop_first, self.ll_rule = options
 
     def _sample(self, i: int) -> dict:
         """Image ``i`` in its evaluation frame, with the density of its (kept) fixations."""
@@ -625,7 +639,7 @@ class _Scorer:
         other = self.other.points_for(self.part.ids[i], shape) if self.other else None
         truth = ground_truth(sample, other, self.part.sigma, self.baseline)
         return [
-            score_image(name, p, truth, self.metrics, self.convention, self.derived)
+            score_image(name, p, truth, self.metrics, self.convention, self.derived, self.ll_rule)
             for name, p in self.predictors.items()
         ]
 
@@ -657,6 +671,7 @@ def evaluate(
     derived: bool | str = False,
     negatives=None,
     drop_first: bool = False,
+    ll_rule: str = "mit",
 ) -> list[dict]:
     """Score ``predictors`` (name -> predictor) on one split of ``dataset`` (a
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
@@ -671,6 +686,7 @@ def evaluate(
     by default the scored split itself: pass the whole split when scoring some of its images,
     since sAUC depends on the negatives (see :func:`sauc_negatives`). ``drop_first`` leaves
     each observer's first fixation out, everywhere (fixations, densities, negatives).
+    ``ll_rule`` says how LL and IG treat models and baselines (see :func:`score_image`).
     """
     global _WORKER_SCORER
     M.check_convention(convention)
@@ -678,7 +694,7 @@ def evaluate(
     part = (rule or SplitRule()).part(dataset, split)
     pool = part if negatives is None else negatives
     other = sauc_negatives(pool, drop_first) if "sauc" in metrics else None
-    options = (ig_baseline, derived, drop_first)
+    options = (ig_baseline, derived, drop_first, ll_rule)
     scorer = _Scorer(part, predictors, longer_side, metrics, convention, other, options)
     wrap = progress or (lambda it: it)
     indices = range(len(part))

@@ -90,8 +90,8 @@ def test_information_gain_against_a_named_baseline(mini, tmp_path, capsys):
                 assert s[p]["metrics"]["ig"]["mean"] == pytest.approx(
                     s[p]["metrics"]["ll"]["mean"], abs=1e-9
                 )
-        if baseline == "centre":
-            assert s["centre"]["metrics"]["ig"]["mean"] == pytest.approx(0, abs=1e-9)
+        if baseline == "centre":  # the centre map is float32, the baseline float64
+            assert s["centre"]["metrics"]["ig"]["mean"] == pytest.approx(0, abs=1e-7)
 
 
 def test_gold_standard_has_a_regularised_log_likelihood(mini):

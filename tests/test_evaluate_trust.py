@@ -379,3 +379,21 @@ def test_drop_first_fixation_leaves_out_each_observers_first(mini, tmp_path, cap
     args = ["evaluate", "--data", str(data), "--split", "all", "--drop-first-fixation"]
     assert main(args) == 2
     assert "needs each fixation's observer" in capsys.readouterr().err
+
+
+def test_exact_log_likelihood_of_a_model_and_the_mit_rule_labelled(mini, tmp_path, capsys):
+    s = mini.sample(3)
+    centre = B.predict_centre(s["image"]).astype(np.float64)
+    exact = M.log_likelihood_of_log_density(np.log(centre), s["fixations"])
+    rows = {
+        rule: evaluate(mini, {"c": B.predict_centre}, split="all", metrics=("ll",), ll_rule=rule)
+        for rule in ("exact", "mit")
+    }
+    assert rows["exact"][3]["ll"] == pytest.approx(exact, rel=1e-6)
+    assert rows["mit"][3]["ll"] == pytest.approx(M.log_likelihood(centre, s["fixations"]))
+    assert rows["mit"][3]["ll"] != pytest.approx(exact, rel=1e-3)
+    for rule in ("exact", "mit"):
+        assert main([*BASE, "--split", "all", "--metrics", "ll", "--ll-rule", rule]) == 0
+        assert f"LL and IG (bits per fixation): {'exact' if rule == 'exact' else 'MIT'}" in (
+            capsys.readouterr().out
+        )

@@ -17,6 +17,13 @@ ALIASES = {"center": "centre", "center-fit": "centre-fit"}
 CONVENTION_NAMES = {"mit": "MIT", "tuebingen": "Tuebingen"}
 IG_BASELINES = ("centre", "centre-fit", "uniform")
 SAUC_NEGATIVES = ("split", "all")
+LL_LINES = {
+    "exact": "LL and IG (bits per fixation): exact, every fixation under the density as "
+    "predicted, for models, baselines and log densities; MIT's rule (min-max normalised, each "
+    "fixated pixel once) for folders of maps.",
+    "mit": "LL and IG (bits per fixation): MIT's rule (min-max normalised, each fixated pixel "
+    "once), log densities exact.",
+}
 TRAINED_IMAGES = ("refuse", "separate", "include")
 
 
@@ -169,6 +176,15 @@ def _metric_arguments(g) -> None:
         "the ground truth for CC, KLD, SIM, SSIM and EMD (see salmap.derived); 'fixations': "
         "for the fixation metrics only, the others on the map as it is (for models trained "
         "on blurred densities, such as salmap's, whose maps are already blurred)",
+    )
+    g.add_argument(
+        "--ll-rule",
+        choices=("exact", "mit"),
+        default="exact",
+        help="LL and IG of models and baselines: exact, from the density as predicted (every "
+        "fixation, no min-max: what pysaliency reports; default), or mit (min-max normalised, "
+        "each fixated pixel once, MIT's code); folders of maps always take mit, log densities "
+        "exact",
     )
     g.add_argument(
         "--drop-first-fixation",
@@ -664,6 +680,7 @@ def score(args, dataset, split, predictors: dict, metrics, notes: list[str]) -> 
         progress=lambda it: tqdm(it, total=len(part), desc="scoring", unit="img", leave=False),
         negatives=pool,
         drop_first=args.drop_first_fixation,
+        ll_rule=args.ll_rule,
     )
 
 
@@ -679,6 +696,8 @@ def show(args, dataset, split, rows: list[dict], metrics) -> dict:
     table = format_table(summary, metrics, args.ig_baseline)
     if "sauc" in metrics:
         table += negatives_line(args, part, pool) + "\n"
+    if {"ll", "ig"} & set(metrics):
+        table += LL_LINES[args.ll_rule] + "\n"
     frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
     where = args.split if args.split == "all" else f"{args.split} ({rule.describe()})"
     print(
@@ -727,6 +746,7 @@ def write(args, origin, dataset, split, predictors, models, report, notes) -> No
         "derived_maps": args.derived_maps,
         "sauc_negatives": args.sauc_negatives,
         "drop_first_fixation": args.drop_first_fixation,
+        "ll_rule": args.ll_rule,
         "trained_images": args.trained_images,
         "density_sigma": dataset.sigma,
         "metrics": list(metrics),
