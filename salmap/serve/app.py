@@ -9,7 +9,6 @@ forward passes run batched (:class:`~salmap.serve.batching.Batcher`).
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import secrets
 from contextlib import asynccontextmanager
@@ -104,20 +103,17 @@ def density_summary(density: np.ndarray) -> dict:
 
 
 def encode_map(density: np.ndarray, bits: int) -> bytes:
-    """The map PNG of ``salmap predict`` (its :func:`map_array`), 8 or 16 bits."""
-    from PIL import Image
+    """The map PNG of ``salmap predict`` (its :func:`~salmap.viz.map_array`), 8 or 16 bits."""
+    from salmap.viz import image_bytes, map_array
 
-    from salmap.commands.predict import map_array
-
-    buf = io.BytesIO()
-    Image.fromarray(map_array(density, bits)).save(buf, "PNG")
-    return buf.getvalue()
+    return image_bytes(map_array(density, bits))
 
 
 def encode_npy(density: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, density.astype(np.float32))
-    return buf.getvalue()
+    """The density's ``.npy`` (float32), as ``salmap predict`` writes it."""
+    from salmap.batch.predict import density_bytes
+
+    return density_bytes(density, "density")
 
 
 class Service:
@@ -330,8 +326,7 @@ def add_routes(app: FastAPI, service: Service) -> None:
 
 def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     """``/crop`` and ``/attention``: the best windows per aspect, and shares of regions."""
-    from salmap.commands.crop import DEFAULT_ASPECTS
-    from salmap.cropping import best_window, check_zoom, parse_aspects
+    from salmap.cropping import DEFAULT_ASPECTS, best_window, check_zoom, parse_aspects
 
     @app.post(
         f"{API}/crop",
