@@ -255,9 +255,18 @@ def require_token(settings: ServeSettings):
 
 
 def add_routes(app: FastAPI, service: Service) -> None:
+    """Every route: the page and its files, then the API (``/health``, ``/model``,
+    ``/saliency``, ``/crop``, ``/attention``)."""
     settings = service.settings
     auth = [Depends(require_token(settings))]
     max_bytes = int(settings.max_upload_mb * 2**20)
+    add_page_routes(app)
+    add_saliency_routes(app, service, auth, max_bytes)
+    add_crop_routes(app, service, auth, max_bytes)
+
+
+def add_page_routes(app: FastAPI) -> None:
+    """``/``: the page, its static files and its settings (colours, colormaps)."""
 
     @app.get("/", include_in_schema=False)
     async def page():
@@ -283,6 +292,10 @@ def add_routes(app: FastAPI, service: Service) -> None:
             "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
         }
+
+
+def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
+    """``/health``, ``/model`` and ``/saliency``: the server, its model and an image's map."""
 
     @app.get(f"{API}/health", summary="Is the server up")
     async def health():
@@ -320,8 +333,6 @@ def add_routes(app: FastAPI, service: Service) -> None:
             return Response(data, media_type="application/octet-stream")
         data = await asyncio.to_thread(encode_map, density, 16 if format == "png16" else 8)
         return Response(data, media_type="image/png")
-
-    add_crop_routes(app, service, auth, max_bytes)
 
 
 def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
