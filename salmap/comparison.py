@@ -24,19 +24,18 @@ def dataset_rows(data: str, format: str | None, split: str, n: int) -> list[dict
     from salmap.data import open_dataset
 
     ds = open_dataset(data, format).split(split)
-    rows = []
-    for i in range(min(n, len(ds))):
-        s = ds[i]
-        rows.append(
-            {
-                "image": s["image"],
-                "density": s["saliency_map"],
-                "fixations": s["fixations"],
-                "title": s["id"],
-                "id": s["id"],
-            }
-        )
-    return rows
+    return [sample_row(ds[i]) for i in range(min(n, len(ds)))]
+
+
+def sample_row(sample: dict) -> dict:
+    """The row of a dataset sample: its image, human ``density`` and ``fixations``."""
+    return {
+        "image": sample["image"],
+        "density": sample["saliency_map"],
+        "fixations": sample["fixations"],
+        "title": sample["id"],
+        "id": sample["id"],
+    }
 
 
 def add_maps(rows: list[dict], models=(), predictions=()) -> None:

@@ -270,18 +270,12 @@ def _add_metrics(report: Report, loaded: dict, ds, rule, part, config: dict, pro
 def _add_comparison(report: Report, loaded: dict, part, images: int) -> None:
     """The seed's figure: the first ``images`` validation images, their human density and
     each kept model's map (comparison.png)."""
+    from salmap.comparison import sample_row
+
     figure_rows = []
     for i in range(min(images, len(part))):
-        s = part[i]
-        figure_rows.append(
-            {
-                "image": s["image"],
-                "density": s["saliency_map"],
-                "fixations": s["fixations"],
-                "title": s["id"],
-                "maps": [m.predict(s["image"]) for m in loaded.values()],
-            }
-        )
+        row = sample_row(part[i])
+        figure_rows.append({**row, "maps": [m.predict(row["image"]) for m in loaded.values()]})
     report.images["comparison.png"] = _png(comparison_figure(figure_rows, list(loaded)))
     report.add(
         "Validation images",
