@@ -21,6 +21,24 @@ def add_model_arguments(p, runner: bool = True) -> None:
         )
 
 
+def save_kinds(text: str, allowed: tuple[str, ...], at_least_one: bool = True) -> list[str]:
+    """The outputs ``--save`` names (comma-separated), each one of ``allowed``."""
+    from salmap.errors import SalmapError
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    if any(k not in allowed for k in kinds) or (at_least_one and not kinds):
+        raise SalmapError(f"--save takes {', '.join(allowed)}; got {text!r}")
+    return kinds
+
+
+def check_alpha(alpha: float | None) -> None:
+    """``--alpha``: a heatmap's opacity, 0-1 (None: the default)."""
+    from salmap.errors import SalmapError
+
+    if alpha is not None and not 0.0 <= alpha <= 1.0:
+        raise SalmapError("--alpha must be between 0 and 1")
+
+
 def new_output(path: str, overwrite: bool):
     """``path`` as a Path, refused when it exists and ``overwrite`` was not given."""
     from pathlib import Path

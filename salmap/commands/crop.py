@@ -19,7 +19,13 @@ import sys
 
 from salmap.batch.crop import crop_inputs
 from salmap.batch.manifest import JSONL
-from salmap.commands import add_engine_arguments, add_model_arguments, check_engine_arguments
+from salmap.commands import (
+    add_engine_arguments,
+    add_model_arguments,
+    check_alpha,
+    check_engine_arguments,
+    save_kinds,
+)
 from salmap.cropping import DEFAULT_ASPECTS
 from salmap.errors import SalmapError
 
@@ -81,12 +87,8 @@ def check_options(args) -> tuple[list[str], list[str]]:
 
     aspects = list(dict.fromkeys(parse_aspects(args.aspect)))
     check_zoom(args.zoom)
-    kinds = [k.strip() for k in args.save.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in OUTPUTS]
-    if bad:
-        raise SalmapError(f"--save takes {', '.join(OUTPUTS)}; got {args.save!r}")
-    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
-        raise SalmapError("--alpha must be between 0 and 1")
+    kinds = save_kinds(args.save, OUTPUTS, at_least_one=False)
+    check_alpha(args.alpha)
     if args.batch_size < 1:
         raise SalmapError("--batch-size must be at least 1")
     args.runner = choose_runner(args.model, args.runner)

@@ -18,7 +18,13 @@ from pathlib import Path
 from salmap.batch.manifest import MANIFEST
 from salmap.batch.outputs import NAMINGS, OUTPUTS, check_output_folder
 from salmap.batch.predict import DENSITY_DTYPES, OutputOptions, predict_inputs
-from salmap.commands import add_engine_arguments, add_model_arguments, check_engine_arguments
+from salmap.commands import (
+    add_engine_arguments,
+    add_model_arguments,
+    check_alpha,
+    check_engine_arguments,
+    save_kinds,
+)
 from salmap.errors import SalmapError
 
 
@@ -151,12 +157,8 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
     from salmap.models.io import choose_runner
     from salmap.viz import DEFAULT_ALPHA, DEFAULT_COLORMAP, colormap_lut
 
-    kinds = [k.strip() for k in args.save.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in OUTPUTS]
-    if bad or not kinds:
-        raise SalmapError(f"--save takes {', '.join(OUTPUTS)}; got {args.save!r}")
-    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
-        raise SalmapError("--alpha must be between 0 and 1")
+    kinds = save_kinds(args.save, OUTPUTS)
+    check_alpha(args.alpha)
     if args.batch_size < 1:
         raise SalmapError(f"--batch-size must be at least 1; got {args.batch_size}")
     if args.max_output_side is not None and args.max_output_side < 1:
