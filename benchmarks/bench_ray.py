@@ -29,8 +29,11 @@ from types import SimpleNamespace
 import numpy as np
 
 from salmap import load_model
+from salmap.batch.inputs import collect_inputs
+from salmap.batch.local import run_items
+from salmap.batch.outputs import plan_outputs
+from salmap.batch.predict import OutputOptions, PredictJob
 from salmap.cli import main as salmap
-from salmap.commands.predict import OutputOptions, collect_inputs, plan_outputs, predict_files
 from salmap.data import NUS_MINI
 from salmap.models.io import choose_runner
 
@@ -77,8 +80,10 @@ def time_cpu_side(items, batch_size, work) -> None:
     )
     plans = plan_outputs(items, out, ["map", "overlay"])
     t = time.perf_counter()
-    done, _ = predict_files(items, plans, runner, OutputOptions(), args, progress=False)
-    rate = done / (time.perf_counter() - t)
+    lines = {}
+    job = PredictJob(items, plans, out, OutputOptions(), args)
+    run_items(job, runner, batch_size, lines, progress=False)
+    rate = len(lines) / (time.perf_counter() - t)
     print(f"| {'CPU side only, no model':<28} | {rate:8.2f} | {rate:8.2f} |         |", flush=True)
 
 

@@ -47,6 +47,9 @@ TOLERANCE = 0.02
 # elsewhere pulls an edge through them; an edge moves at most about that far to avoid a cut.
 BORDER = 0.1
 
+# The ratios salmap crop and salmap serve's page crop to unless told otherwise.
+DEFAULT_ASPECTS = "1:1,16:9,4:5,9:16"
+
 _ASPECT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$")
 
 

@@ -219,6 +219,17 @@ def write_report(
 
     report = Report(f"Training report: {run.resolve().name}")
     report.add("Run", *run_facts(run, rows))
+    _add_curves(report, rows, config)
+    loaded = {label: load_model(path, runner="torch") for label, path in models.items()}
+    _add_metrics(report, loaded, ds, rule, part, config, progress)
+    _add_comparison(report, loaded, part, images)
+    report.add("Config", ("code", config_text))
+    _write_folder(out, report)
+    return out
+
+
+def _add_curves(report: Report, rows: list[dict], config: dict) -> None:
+    """The training curves (curves.png) and what they show."""
     report.images["curves.png"] = _png(training_curves_figure(rows))
     report.add(
         "Curves",
@@ -229,7 +240,9 @@ def write_report(
         ("image", "curves.png"),
     )
 
-    loaded = {label: load_model(path, runner="torch") for label, path in models.items()}
+
+def _add_metrics(report: Report, loaded: dict, ds, rule, part, config: dict, progress) -> None:
+    """The kept models and the centre bias scored on the run's validation split ``part``."""
     predictors = {label: m.predict for label, m in loaded.items()} | {"centre": B.predict_centre}
     longer = config.get("eval_longer_side")
     scored = evaluate(
@@ -253,18 +266,16 @@ def write_report(
         ", ".join(f"**{k}**: {METRICS[k].label}" for k in REPORT_METRICS) + ".",
     )
 
+
+def _add_comparison(report: Report, loaded: dict, part, images: int) -> None:
+    """The seed's figure: the first ``images`` validation images, their human density and
+    each kept model's map (comparison.png)."""
+    from salmap.comparison import sample_row
+
     figure_rows = []
     for i in range(min(images, len(part))):
-        s = part[i]
-        figure_rows.append(
-            {
-                "image": s["image"],
-                "density": s["saliency_map"],
-                "fixations": s["fixations"],
-                "title": s["id"],
-                "maps": [m.predict(s["image"]) for m in loaded.values()],
-            }
-        )
+        row = sample_row(part[i])
+        figure_rows.append({**row, "maps": [m.predict(row["image"]) for m in loaded.values()]})
     report.images["comparison.png"] = _png(comparison_figure(figure_rows, list(loaded)))
     report.add(
         "Validation images",
@@ -272,9 +283,6 @@ def write_report(
         "dots), then each kept model's map over the image.",
         ("image", "comparison.png"),
     )
-    report.add("Config", ("code", config_text))
-    _write_folder(out, report)
-    return out
 
 
 def _png(fig, dpi: int = 80) -> bytes:

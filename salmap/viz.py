@@ -21,6 +21,7 @@ from salmap.files import atomic_write_bytes
 
 DEFAULT_COLORMAP = "inferno"  # perceptually uniform, readable in grayscale print
 DEFAULT_ALPHA = 0.7  # heatmap opacity of an overlay at its most salient pixel
+JPEG_QUALITY = 92  # of salmap's overlays, fog views and crops
 SCALES = ("mass", "peak")
 DEFAULT_SCALE = "mass"
 # The contour lines and the legend mark the smallest regions holding these shares of attention.
@@ -43,6 +44,26 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def image_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    """An H x W (x 3) uint8 or uint16 array as the bytes of a ``fmt`` file (PNG, or JPEG at
+    :data:`JPEG_QUALITY`)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    kw = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
+    Image.fromarray(array).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def map_array(density: np.ndarray, bits: int = 8) -> np.ndarray:
+    """The map as the PNG holds it: the density scaled so its peak is 255 (or 65535), rounded."""
+    top = 65535 if bits == 16 else 255
+    scaled = np.rint(density * np.float32(top / max(float(density.max()), 1e-30)))
+    return scaled.astype(np.uint16 if bits == 16 else np.uint8)
 
 
 @lru_cache(maxsize=16)

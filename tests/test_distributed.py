@@ -7,10 +7,9 @@ import pytest
 from PIL import Image
 
 from salmap import load_model
+from salmap.batch.manifest import JSONL, MANIFEST
+from salmap.batch.ray import write_file
 from salmap.cli import main
-from salmap.commands.crop import JSONL
-from salmap.commands.predict import MANIFEST
-from salmap.distributed import write_file
 from salmap.inference import make_runner, predict_images
 
 
@@ -131,7 +130,7 @@ def test_actors_run_the_model_on_their_share_of_the_cores(ray_local, tiny_saved_
     pytest.importorskip("onnxruntime")
     import torch
 
-    from salmap.distributed import CPUS_PER_ACTOR, Predictor, actor_options
+    from salmap.batch.ray import CPUS_PER_ACTOR, Predictor, actor_options
 
     options = actor_options(2, None, ray_local, {"model": "default"})
     kwargs = options["fn_constructor_kwargs"]

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
+from salmap.batch.manifest import MANIFEST
 from salmap.cli import main
-from salmap.commands.predict import MANIFEST
 from salmap.inference import make_runner
 from salmap.models import load_model
 

@@ -21,6 +21,24 @@ def add_model_arguments(p, runner: bool = True) -> None:
         )
 
 
+def save_kinds(text: str, allowed: tuple[str, ...], at_least_one: bool = True) -> list[str]:
+    """The outputs ``--save`` names (comma-separated), each one of ``allowed``."""
+    from salmap.errors import SalmapError
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    if any(k not in allowed for k in kinds) or (at_least_one and not kinds):
+        raise SalmapError(f"--save takes {', '.join(allowed)}; got {text!r}")
+    return kinds
+
+
+def check_alpha(alpha: float | None) -> None:
+    """``--alpha``: a heatmap's opacity, 0-1 (None: the default)."""
+    from salmap.errors import SalmapError
+
+    if alpha is not None and not 0.0 <= alpha <= 1.0:
+        raise SalmapError("--alpha must be between 0 and 1")
+
+
 def new_output(path: str, overwrite: bool):
     """``path`` as a Path, refused when it exists and ``overwrite`` was not given."""
     from pathlib import Path
@@ -31,3 +49,49 @@ def new_output(path: str, overwrite: bool):
     if out.exists() and not overwrite:
         raise SalmapError(f"{out} exists; pass --overwrite to replace it")
     return out
+
+
+def add_engine_arguments(p) -> None:
+    """The engine flags shared by ``salmap predict`` and ``salmap crop``."""
+    from salmap.batch.ray import ENGINES
+
+    g = p.add_argument_group("engine (Ray: see 'Scale out' in the README)")
+    g.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process; ray: a Ray cluster (a local one is started when none is given)",
+    )
+    g.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join: 'auto' (the one `ray start` made on this node) or ray://HOST:PORT",
+    )
+    g.add_argument("--actors", type=int, default=None, help="model actors (default: 1)")
+    g.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=None,
+        help="GPUs per actor, e.g. 1 or 0.5 (default: 0)",
+    )
+
+
+def check_engine_arguments(args) -> None:
+    """Refuse Ray-only flags with the local engine and impossible values, before any work."""
+    from salmap.errors import SalmapError
+
+    ray_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("address", "actors", "gpus_per_actor")
+        if getattr(args, name) is not None
+    ]
+    if args.engine == "local" and ray_only:
+        raise SalmapError(f"{', '.join(ray_only)} only apply with --engine ray")
+    if args.engine == "local" and "://" in args.out:
+        raise SalmapError(f"--out {args.out}: a URI needs --engine ray; give a folder otherwise")
+    if args.actors is not None and args.actors < 1:
+        raise SalmapError(f"--actors must be at least 1, got {args.actors}")
+    if args.gpus_per_actor is not None and args.gpus_per_actor < 0:
+        raise SalmapError(f"--gpus-per-actor cannot be negative, got {args.gpus_per_actor}")
+    if args.batch_size < 1:
+        raise SalmapError(f"--batch-size must be at least 1, got {args.batch_size}")

@@ -42,10 +42,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from salmap import load_model
-    from salmap.data import load_image, open_dataset
+    from salmap.comparison import add_maps, dataset_rows, image_rows
     from salmap.errors import SalmapError
-    from salmap.evaluate import PredictionFolder
     from salmap.models.io import model_label
     from salmap.viz import comparison_figure, save_figure
 
@@ -60,58 +58,16 @@ def run(args) -> int:
     if len(labels) != columns:
         raise SalmapError(f"{columns} models and prediction folders but {len(labels)} labels")
     if args.images:
-        rows = [
-            {"image": load_image(p), "title": Path(p).name, "id": Path(p).stem} for p in args.images
-        ]
+        rows = image_rows(args.images)
     else:
-        ds = open_dataset(args.data, args.format).split(args.split)
-        if len(ds) < args.n:
+        rows = dataset_rows(args.data, args.format, args.split, args.n)
+        if len(rows) < args.n:
             print(
-                f"salmap compare: the {args.split} split of {args.data} has {len(ds)} image(s); "
-                f"drawing {len(ds)} rows, not {args.n}",
+                f"salmap compare: the {args.split} split of {args.data} has {len(rows)} "
+                f"image(s); drawing {len(rows)} rows, not {args.n}",
                 file=sys.stderr,
             )
-        rows = []
-        for i in range(min(args.n, len(ds))):
-            s = ds[i]
-            rows.append(
-                {
-                    "image": s["image"],
-                    "density": s["saliency_map"],
-                    "fixations": s["fixations"],
-                    "title": s["id"],
-                    "id": s["id"],
-                }
-            )
-    for row in rows:
-        row["maps"] = []
-    for model_path in args.models:
-        model = load_model(model_path)
-        for row, smap in zip(rows, model.predict_batch([r["image"] for r in rows])):
-            row["maps"].append(smap)
-    for folder in args.predictions:
-        preds = PredictionFolder(folder)
-        for row in rows:
-            row["maps"].append(_folder_map(preds, row))
+    add_maps(rows, args.models, args.predictions)
     save_figure(comparison_figure(rows, labels), Path(args.out))
     print(f"wrote {args.out}")
     return 0
-
-
-def _folder_map(preds, row: dict):
-    """A prediction folder's map for one figure row, at the image's size (same aspect)."""
-    import numpy as np
-
-    from salmap import metrics as M
-    from salmap.errors import SalmapError
-    from salmap.evaluate import check_prediction
-
-    smap = preds.load(row["id"])
-    if smap is None:
-        raise SalmapError(f"{preds.folder}: no prediction for {row['id']}")
-    shape = row["image"].shape[:2]
-    try:
-        check_prediction(smap, shape)
-    except ValueError as e:
-        raise SalmapError(f"{preds.find(row['id'])}: {e}") from None
-    return np.asarray(M.resize_to(np.asarray(smap, np.float64), shape), np.float32)

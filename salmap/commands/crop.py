@@ -15,23 +15,21 @@ reported and skipped, and the command then exits with status 1.
 
 from __future__ import annotations
 
-import io
-import json
-import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import numpy as np
-
-from salmap.commands import add_model_arguments
-from salmap.distributed import add_engine_arguments
-from salmap.errors import DataError, SalmapError
+from salmap.batch.crop import crop_inputs
+from salmap.batch.manifest import JSONL
+from salmap.commands import (
+    add_engine_arguments,
+    add_model_arguments,
+    check_alpha,
+    check_engine_arguments,
+    save_kinds,
+)
+from salmap.cropping import DEFAULT_ASPECTS
+from salmap.errors import SalmapError
 
 OUTPUTS = ("crop", "preview")
-JSONL = "crops.jsonl"
-DEFAULT_ASPECTS = "1:1,16:9,4:5,9:16"
-JPEG_QUALITY = 92  # as salmap predict's overlays
 
 
 def add_parser(sub) -> None:
@@ -81,98 +79,6 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def crop_name(stem: Path, size: tuple[int, int]) -> Path:
-    """``<stem>_crop_<W>x<H>.jpg``."""
-    return stem.with_name(f"{stem.name}_crop_{size[0]}x{size[1]}.jpg")
-
-
-def preview_name(stem: Path) -> Path:
-    return stem.with_name(f"{stem.name}_crops.jpg")
-
-
-# The names of the files crop_name and preview_name give (for not reading them back as photos).
-CROP_FILES = re.compile(r"_crop_\d+x\d+\.jpg$|_crops\.jpg$")
-
-
-def crop_plan(stem: Path, out: Path, size: tuple[int, int], aspects, zoom, kinds) -> dict:
-    """The outputs of one image of ``size`` = (width, height): ``{"size": size, "crop":
-    {aspect: path}, "preview": path or None}``."""
-    from salmap.cropping import window_size
-
-    width, height = size
-    plan = {"size": size, "crop": {}, "preview": None}
-    if "crop" in kinds:
-        for a in aspects:
-            plan["crop"][a] = out / crop_name(stem, window_size(width, height, a, zoom))
-    if "preview" in kinds:
-        plan["preview"] = out / preview_name(stem)
-    return plan
-
-
-def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list, list[str]]:
-    """For each readable item, its outputs: ``{"crop": {aspect: path}, "preview": path}`` (the
-    crop sizes follow from the image's size, read from its header); ``None`` for an item that
-    cannot be read, whose reason is in the second list. Outputs that exist already (and the
-    JSONL) are refused unless ``overwrite``, outputs that are inputs always."""
-    from salmap.data.images import image_size
-
-    plans, unreadable = [], []
-    targets = [out / JSONL]
-    for path, stem, _ in items:  # (path, output stem, frame) from collect_inputs
-        try:
-            height, width = image_size(path)
-        except DataError as e:
-            plans.append(None)
-            unreadable.append(str(e))
-            continue
-        plan = crop_plan(stem, out, (width, height), aspects, zoom, kinds)
-        plans.append(plan)
-        targets += [*plan["crop"].values(), *([plan["preview"]] if plan["preview"] else [])]
-    inputs = {Path(item.path).resolve() for item in items}
-    clashes = []
-    for target in dict.fromkeys(targets):  # two ratios may give the same size, hence file
-        if target.resolve() in inputs:
-            raise SalmapError(f"{target} is one of the inputs: choose another --out")
-        if target.exists() and not overwrite:
-            clashes.append(target)
-    if clashes:
-        more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
-        raise SalmapError(
-            f"outputs exist already: {', '.join(map(str, clashes[:3]))}{more}; pass --overwrite to replace them"
-        )
-    return plans, unreadable
-
-
-def jpeg(array: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="JPEG", quality=JPEG_QUALITY)
-    return buf.getvalue()
-
-
-def write_crops(image, density, windows, plan, args, write=None) -> None:
-    """Write the crops and preview ``plan`` names; ``write(path, data)`` defaults to an atomic
-    local write (the Ray engine passes one for any file system)."""
-    from salmap.cropping import preview
-    from salmap.files import atomic_write_bytes
-
-    write = write or atomic_write_bytes
-    for aspect, path in plan["crop"].items():
-        x0, y0, x1, y1 = windows[aspect].box
-        write(path, jpeg(image[y0:y1, x0:x1]))
-    if plan["preview"] is not None:
-        figure = preview(image, density, windows, args.alpha, args.colormap)
-        write(plan["preview"], jpeg(figure))
-
-
-def crop_line(path, density: np.ndarray, windows) -> dict:
-    """The JSONL line of an image cropped to ``windows`` (aspect -> Window)."""
-    height, width = density.shape
-    crops = {a: w.to_dict() for a, w in windows.items()}
-    return {"image": str(path), "width": width, "height": height, "crops": crops}
-
-
 def check_options(args) -> tuple[list[str], list[str]]:
     """The aspect ratios and the outputs asked for, checked before any model loads."""
     from salmap.cropping import check_zoom, parse_aspects
@@ -181,12 +87,8 @@ def check_options(args) -> tuple[list[str], list[str]]:
 
     aspects = list(dict.fromkeys(parse_aspects(args.aspect)))
     check_zoom(args.zoom)
-    kinds = [k.strip() for k in args.save.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in OUTPUTS]
-    if bad:
-        raise SalmapError(f"--save takes {', '.join(OUTPUTS)}; got {args.save!r}")
-    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
-        raise SalmapError("--alpha must be between 0 and 1")
+    kinds = save_kinds(args.save, OUTPUTS, at_least_one=False)
+    check_alpha(args.alpha)
     if args.batch_size < 1:
         raise SalmapError("--batch-size must be at least 1")
     args.runner = choose_runner(args.model, args.runner)
@@ -194,81 +96,16 @@ def check_options(args) -> tuple[list[str], list[str]]:
     return aspects, kinds
 
 
-def jsonl(lines: list[dict]) -> bytes:
-    return "".join(json.dumps(line) + "\n" for line in lines).encode()
-
-
 def run(args) -> int:
-    from salmap import load_model
-    from salmap.commands.predict import check_output_folder, collect_inputs
-    from salmap.distributed import check_engine_arguments
-    from salmap.files import atomic_write_bytes
-    from salmap.inference import make_runner
-
     aspects, kinds = check_options(args)
     check_engine_arguments(args)
-    out = Path(args.out)
-    found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
-    items = found.items
-    problems = [{"image": i, "error": m} for i, m in found.problems]  # their lines, last
-    note = ""
-    if args.engine == "ray":
-        from salmap.distributed import crop_files_on_ray
-
-        lines, kept = crop_files_on_ray(items, aspects, kinds, args, problems)
-        note = f" ({kept} kept from an earlier run)" if kept else ""
-    else:
-        plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
-        runner = make_runner(load_model(args.model, runner=args.runner), args.device)
-        check_output_folder(out)  # after the model loads: a bad --model leaves no folder behind
-        lines = crop_files(items, plans, unreadable, runner, aspects, args) + problems
-        atomic_write_bytes(out / JSONL, jsonl(lines))
-    skipped = [line["error"] for line in lines if "error" in line]
-    done = len(lines) - len(skipped)
-    ignored = found.ignored_text()
+    summary = crop_inputs(args, aspects, kinds)
+    note = f" ({summary.kept} kept from an earlier run)" if summary.kept else ""
     print(
-        f"{done} image(s) cropped{note}, {len(skipped)} skipped"
-        + (f"; files ignored: {ignored}" if ignored else "")
+        f"{summary.done} image(s) cropped{note}, {len(summary.skipped)} skipped"
+        + (f"; files ignored: {summary.ignored}" if summary.ignored else "")
         + f"; outputs in {args.out}"
     )
-    for reason in skipped:
+    for reason in summary.skipped:
         print(f"  skipped: {reason}", file=sys.stderr)
-    return 1 if skipped else 0
-
-
-def crop_files(items, plans, unreadable, runner, aspects, args, progress=True) -> list[dict]:
-    """Predict, search and write every item whose plan is not ``None``; the JSONL lines of all
-    items in their order (``unreadable`` gives the reasons of the ``None`` plans, in order)."""
-    from tqdm import tqdm
-
-    from salmap.cropping import best_window
-    from salmap.inference import predict_stream
-
-    reasons = iter(unreadable)
-    lines = [
-        None if plan else {"image": str(path), "error": next(reasons)}
-        for (path, *_), plan in zip(items, plans)
-    ]
-    todo = [i for i, plan in enumerate(plans) if plan]
-    writes = []
-    with (
-        ThreadPoolExecutor(2) as pool,
-        tqdm(total=len(todo), desc="cropping", unit="img", disable=not progress) as bar,
-    ):
-        results = predict_stream(runner, [items[i][0] for i in todo], args.batch_size, pool)
-        for i, (image, result) in zip(todo, results):
-            path = items[i][0]
-            if isinstance(result, Exception):
-                message = str(result)
-                error = message if str(path) in message else f"{path}: {message}"
-                lines[i] = {"image": str(path), "error": error}
-            else:
-                windows = {a: best_window(result, a, args.zoom) for a in aspects}
-                writes.append(pool.submit(write_crops, image, result, windows, plans[i], args))
-                if len(writes) > 2 * args.batch_size:  # bound the images held in memory
-                    writes.pop(0).result()
-                lines[i] = crop_line(path, result, windows)
-            bar.update(1)
-        for w in writes:
-            w.result()
-    return lines
+    return 1 if summary.skipped else 0

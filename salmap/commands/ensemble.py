@@ -38,43 +38,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from salmap.commands import new_output
-    from salmap.errors import SalmapError
-    from salmap.models.ensemble import EnsembleModel
-    from salmap.models.io import load_model, model_label
+    from salmap.models.combine import combine
 
     out = new_output(args.out, args.overwrite)
-    if len(args.models) < 2:
-        raise SalmapError("an ensemble needs at least two models")
-    if args.weights is not None and len(args.weights) != len(args.models):
-        raise SalmapError(f"--weights: {len(args.weights)} weights for {len(args.models)} models")
-    members, recipes = [], []
-    for name in args.models:
-        model = load_model(name, runner="torch")
-        if isinstance(model, EnsembleModel):
-            raise SalmapError(f"{name}: is an ensemble already; give its members instead")
-        members.append(model)
-        recipes.append({"model": model_label(name), "training": model.training_recipe})
-    ensemble = EnsembleModel(members, args.weights, args.flip_average)
-    if args.by_name:
-        from salmap.models.io import SHIPPED
-
-        ensemble.shipped = {k: n for k, n in enumerate(args.models) if n in SHIPPED}
-    # the split evaluate scores on is the members' when they agree on it, else none recorded
-    splits = {_split(m.training_recipe) for m in members}
-    recipe = {"members": recipes}
-    if len(splits) == 1:
-        recipe["data"] = members[0].training_recipe.get("data", {})
-    else:
-        print("note: the members were trained on different data or splits; none is recorded")
+    ensemble, recipe, notes = combine(args.models, args.weights, args.flip_average, args.by_name)
+    for note in notes:
+        print(f"note: {note}")
     ensemble.save(out, training=recipe, half=args.half)
-    shares = ", ".join(f"{r['model']} {w:.3g}" for r, w in zip(recipes, ensemble.weights))
+    members = [r["model"] for r in recipe["members"]]
+    shares = ", ".join(f"{m} {w:.3g}" for m, w in zip(members, ensemble.weights))
     print(f"wrote {out} ({shares})")
     return 0
-
-
-def _split(recipe: dict) -> str:
-    import json
-
-    data = (recipe or {}).get("data") or {}
-    keys = ("path", "format", "split_seed", "val_fraction")
-    return json.dumps({k: data.get(k) for k in keys}, sort_keys=True)

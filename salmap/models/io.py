@@ -4,7 +4,9 @@ A saved model is a folder holding ``model.safetensors`` (the weights; its metada
 JSON config, so the file alone rebuilds the model) and ``config.json`` (the same config, with
 the training recipe, for people to read). An ensemble's metadata also lists its members'
 configs and weights (``"ensemble"``), its tensors are the members' under ``members.<k>.``.
-Loading never unpickles and never needs the network.
+Loading never unpickles and never needs the network. Writing the files is
+:mod:`salmap.models.saving`'s, below the model classes (they save themselves through it);
+loading, here, rebuilds those classes, above them.
 
 The shipped models are named: ``default`` (one backbone, fast) and ``accurate`` (an ensemble),
 in ``salmap/weights/NAME.safetensors``, with ``NAME.onnx`` beside it where an export ships.
@@ -17,10 +19,21 @@ import warnings
 from pathlib import Path
 
 from salmap.errors import SalmapError
-from salmap.files import atomic_write_bytes
+from salmap.models.saving import CONFIG, WEIGHTS, save_model
 
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
+__all__ = [
+    "CONFIG",
+    "SHIPPED",
+    "WEIGHTS",
+    "choose_runner",
+    "load_model",
+    "model_label",
+    "read_config",
+    "resolve",
+    "save_model",
+    "shipped_file",
+]
+
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED = ("default", "accurate")
 
@@ -33,28 +46,6 @@ def shipped_file(name: str, suffix: str = ".safetensors") -> Path:
 DEFAULT_MODEL = shipped_file("default")
 # The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
 DEFAULT_ONNX = shipped_file("default", ".onnx")
-
-
-def save_model(model, path: str | Path, training: dict | None = None, half: bool = False) -> Path:
-    """Save ``model`` into folder ``path`` (created); ``half`` stores float weights as fp16."""
-    from safetensors.torch import save
-
-    path = Path(path)
-    meta = {"format": "salmap", "model": model.config.to_dict(), "training": training or {}}
-    skip: tuple[str, ...] = ()
-    if hasattr(model, "description"):  # an ensemble; members that are shipped go by name
-        meta["ensemble"] = model.description()
-        skip = tuple(f"members.{k}." for k in getattr(model, "shipped", {}))
-    state = {}
-    for k, v in model.state_dict().items():
-        if skip and k.startswith(skip):
-            continue
-        v = v.detach().cpu()
-        state[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
-    blob = save(state, metadata={"salmap": json.dumps(meta)})
-    atomic_write_bytes(path / WEIGHTS, blob)
-    atomic_write_bytes(path / CONFIG, (json.dumps(meta, indent=2) + "\n").encode())
-    return path
 
 
 def read_config(path: str | Path) -> dict:

@@ -13,6 +13,7 @@ from salmap.models.config import ModelConfig
 from salmap.models.decoders import create_decoder
 from salmap.models.encoders import create_encoder
 from salmap.models.heads import SaliencyHead
+from salmap.models.saving import save_model
 
 __all__ = ["MapModel", "ModelConfig", "SaliencyModel"]
 
@@ -43,8 +44,6 @@ class MapModel:
         return next(self.parameters()).device
 
     def save(self, path: str | Path, **kwargs) -> Path:
-        from salmap.models.io import save_model
-
         return save_model(self, path, **kwargs)
 
 

@@ -9,7 +9,6 @@ forward passes run batched (:class:`~salmap.serve.batching.Batcher`).
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import secrets
 from contextlib import asynccontextmanager
@@ -104,20 +103,17 @@ def density_summary(density: np.ndarray) -> dict:
 
 
 def encode_map(density: np.ndarray, bits: int) -> bytes:
-    """The map PNG of ``salmap predict`` (its :func:`map_array`), 8 or 16 bits."""
-    from PIL import Image
+    """The map PNG of ``salmap predict`` (its :func:`~salmap.viz.map_array`), 8 or 16 bits."""
+    from salmap.viz import image_bytes, map_array
 
-    from salmap.commands.predict import map_array
-
-    buf = io.BytesIO()
-    Image.fromarray(map_array(density, bits)).save(buf, "PNG")
-    return buf.getvalue()
+    return image_bytes(map_array(density, bits))
 
 
 def encode_npy(density: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, density.astype(np.float32))
-    return buf.getvalue()
+    """The density's ``.npy`` (float32), as ``salmap predict`` writes it."""
+    from salmap.batch.predict import density_bytes
+
+    return density_bytes(density, "density")
 
 
 class Service:
@@ -259,9 +255,18 @@ def require_token(settings: ServeSettings):
 
 
 def add_routes(app: FastAPI, service: Service) -> None:
+    """Every route: the page and its files, then the API (``/health``, ``/model``,
+    ``/saliency``, ``/crop``, ``/attention``)."""
     settings = service.settings
     auth = [Depends(require_token(settings))]
     max_bytes = int(settings.max_upload_mb * 2**20)
+    add_page_routes(app)
+    add_saliency_routes(app, service, auth, max_bytes)
+    add_crop_routes(app, service, auth, max_bytes)
+
+
+def add_page_routes(app: FastAPI) -> None:
+    """``/``: the page, its static files and its settings (colours, colormaps)."""
 
     @app.get("/", include_in_schema=False)
     async def page():
@@ -287,6 +292,10 @@ def add_routes(app: FastAPI, service: Service) -> None:
             "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
         }
+
+
+def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
+    """``/health``, ``/model`` and ``/saliency``: the server, its model and an image's map."""
 
     @app.get(f"{API}/health", summary="Is the server up")
     async def health():
@@ -325,13 +334,10 @@ def add_routes(app: FastAPI, service: Service) -> None:
         data = await asyncio.to_thread(encode_map, density, 16 if format == "png16" else 8)
         return Response(data, media_type="image/png")
 
-    add_crop_routes(app, service, auth, max_bytes)
-
 
 def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     """``/crop`` and ``/attention``: the best windows per aspect, and shares of regions."""
-    from salmap.commands.crop import DEFAULT_ASPECTS
-    from salmap.cropping import best_window, check_zoom, parse_aspects
+    from salmap.cropping import DEFAULT_ASPECTS, best_window, check_zoom, parse_aspects
 
     @app.post(
         f"{API}/crop",

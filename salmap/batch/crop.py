@@ -1,0 +1,240 @@
+"""``salmap crop``'s job: for each image and aspect ratio the window that holds the most
+predicted attention, written as a JPEG (and the boxes on the heatmap, with ``preview``), with
+``crops.jsonl`` listing the boxes; on the local engine or on Ray.
+
+From Python, :func:`crop_inputs` runs the command's work with its arguments (an
+``argparse.Namespace`` as ``salmap crop`` parses it, or any object with those attributes).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+
+import numpy as np
+
+from salmap.batch.inputs import Input, collect_inputs
+from salmap.batch.local import Summary, error_text, run_items
+from salmap.batch.manifest import JSONL, crop_lines, jsonl
+from salmap.batch.outputs import check_output_folder, crop_plan, plan_crops
+from salmap.errors import DataError
+
+# Statuses of the rows the Ray actors give back, one per image.
+DONE, KEPT, SKIPPED = "done", "kept", "skipped"
+# An interrupted Ray job keeps the JSONL lines it had received here (one file per flush);
+# the next run reads them, and the finished job folds them into crops.jsonl and removes them.
+JOURNAL = ".crops.partial"
+JOURNAL_EVERY_S = 30
+
+
+def write_crops(image, density, windows, plan, args, write=None) -> None:
+    """Write the crops and preview ``plan`` names (``args``: the preview's alpha and
+    colormap); ``write(path, data)`` defaults to an atomic local write (the Ray engine passes
+    one for any file system)."""
+    from salmap.cropping import preview
+    from salmap.files import atomic_write_bytes
+    from salmap.viz import image_bytes
+
+    write = write or atomic_write_bytes
+    for aspect, path in plan["crop"].items():
+        x0, y0, x1, y1 = windows[aspect].box
+        write(path, image_bytes(image[y0:y1, x0:x1], "JPEG"))
+    if plan["preview"] is not None:
+        figure = preview(image, density, windows, args.alpha, args.colormap)
+        write(plan["preview"], image_bytes(figure, "JPEG"))
+
+
+def crop_line(path, density: np.ndarray, windows) -> dict:
+    """The JSONL line of an image cropped to ``windows`` (aspect -> Window)."""
+    height, width = density.shape
+    crops = {a: w.to_dict() for a, w in windows.items()}
+    return {"image": str(path), "width": width, "height": height, "crops": crops}
+
+
+class CropJob:
+    """The engines' job for ``salmap crop``: each of ``items`` searched for its windows of
+    ``aspects`` at ``args.zoom`` and written as ``plans`` say; its line is its crops.jsonl
+    line. With ``tolerant``, a file that cannot be written makes the image's line an error
+    rather than ending the run (the Ray engine's choice)."""
+
+    desc = "cropping"
+
+    def __init__(self, items, plans, aspects, args, write=None, tolerant: bool = False):
+        self.items, self.plans, self.aspects, self.args = items, plans, aspects, args
+        self.writer, self.tolerant = write, tolerant
+
+    def read(self, k: int, config):
+        from salmap.inference import read_input
+
+        return read_input(self.items[k].path, config)
+
+    def write(self, k: int, image, density) -> dict:
+        from salmap.cropping import best_window
+
+        path = self.items[k].path
+        windows = {a: best_window(density, a, self.args.zoom) for a in self.aspects}
+        try:
+            write_crops(image, density, windows, self.plans[k], self.args, self.writer)
+        except OSError as e:
+            if not self.tolerant:
+                raise
+            return self.failed(k, f"{path}: cannot write its crops ({e})")
+        return crop_line(path, density, windows)
+
+    def failed(self, k: int, message: str) -> dict:
+        return {"image": str(self.items[k].path), "error": message}
+
+
+def crop_inputs(args, aspects: list[str], kinds: list[str]) -> Summary:
+    """``salmap crop``'s work once its options are checked: the images ``args.inputs`` name,
+    cropped on ``args.engine`` under ``args.out``, with crops.jsonl."""
+    out = Path(args.out)
+    found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
+    problems = [{"image": i, "error": m} for i, m in found.problems]  # their lines, last
+    engine = crop_on_ray if args.engine == "ray" else crop_locally
+    lines, kept = engine(found.items, aspects, kinds, args, problems)
+    skipped = [line["error"] for line in lines if "error" in line]
+    return Summary(len(lines) - len(skipped), skipped, kept, found.ignored_text())
+
+
+def crop_locally(items, aspects, kinds, args, problems=()) -> tuple[list[dict], int]:
+    """The local engine: the crops.jsonl lines of ``items``, then ``problems``, written, and
+    how many images were kept from an earlier run (none: a local run does them all)."""
+    from salmap import load_model
+    from salmap.files import atomic_write_bytes
+    from salmap.inference import make_runner
+
+    out = Path(args.out)
+    plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
+    runner = make_runner(load_model(args.model, runner=args.runner), args.device)
+    check_output_folder(out)  # after the model loads: a bad --model leaves no folder behind
+    reasons = iter(unreadable)
+    lines = [
+        None if plan else {"image": str(item.path), "error": next(reasons)}
+        for item, plan in zip(items, plans)
+    ]
+    todo = [i for i, plan in enumerate(plans) if plan]
+    done: dict[int, dict] = {}
+    job = CropJob([items[i] for i in todo], [plans[i] for i in todo], aspects, args)
+    run_items(job, runner, args.batch_size, done)
+    for k, line in done.items():
+        lines[todo[k]] = line
+    lines += problems
+    atomic_write_bytes(out / JSONL, jsonl(lines))
+    return lines, 0
+
+
+# --- on Ray ------------------------------------------------------------------------------------
+
+
+def row_plan(actor, path: str, stem: str, line: str) -> dict:
+    """The files of one image (``"crop <aspect>"`` and ``"preview"`` -> path): its size from
+    its earlier crops.jsonl ``line`` where there is one, else from its header."""
+    from salmap.data.images import image_size
+
+    if line:  # the earlier run's, for the same aspect ratios (see crop_rows)
+        earlier = json.loads(line)
+        size = (earlier["width"], earlier["height"])
+    else:
+        height, width = image_size(path)  # the header only
+        size = (width, height)
+    params = actor.params
+    plan = crop_plan(
+        Path(stem), Path(actor.root), size, params["aspects"], actor.args.zoom, params["kinds"]
+    )
+    files = {f"crop {a}": str(p) for a, p in plan["crop"].items()}
+    if plan["preview"] is not None:
+        files["preview"] = str(plan["preview"])
+    return files
+
+
+def crop_rows(actor, batch: dict) -> dict:
+    """A Ray actor's share (rows ``path``, ``stem`` and ``line``: the image's crops.jsonl line
+    from an earlier run, or ""): an image whose line is known and whose files all exist is
+    kept, any other is predicted, searched and its missing files written. Gives back
+    ``status`` and the image's JSONL ``line``."""
+    from salmap.batch.ray import missing_outputs
+
+    aspects, args = actor.params["aspects"], actor.args
+    paths = [str(p) for p in batch["path"]]
+    status, lines = [KEPT] * len(paths), [str(x) for x in batch["line"]]
+    plans = {}
+    for i, (path, stem, line) in enumerate(zip(paths, batch["stem"], lines)):
+        if line and list(json.loads(line)["crops"]) != aspects:
+            lines[i] = line = ""  # cropped to other ratios: not this job's line
+        try:
+            plans[i] = row_plan(actor, path, str(stem), line)
+        except DataError as e:
+            status[i] = SKIPPED
+            lines[i] = json.dumps({"image": path, "error": error_text(path, e)})
+    wanted = list(plans.values())
+    todo = dict(zip(plans, wanted if args.overwrite else missing_outputs(actor.fs, wanted)))
+    work = [i for i in plans if todo[i] or not lines[i]]
+    plan = [
+        {
+            "crop": {a: todo[i][f"crop {a}"] for a in aspects if f"crop {a}" in todo[i]},
+            "preview": todo[i].get("preview"),
+        }
+        for i in work
+    ]
+    items = [Input(Path(paths[i]), Path()) for i in work]
+    done: dict[int, dict] = {}
+    job = CropJob(items, plan, aspects, args, write=actor.write, tolerant=True)
+    run_items(job, actor.runner, args.batch_size, done, progress=False)
+    for k, line in done.items():
+        status[work[k]] = SKIPPED if "error" in line else DONE
+        lines[work[k]] = json.dumps(line)
+    return {"path": np.array(paths, dtype=object), "status": status, "line": lines}
+
+
+def read_lines(fs, paths: list[str]) -> dict[str, str]:
+    """Image path -> its JSONL line (without errors) from the files that exist among ``paths``."""
+    from pyarrow.fs import FileType
+
+    texts = []
+    for info in fs.get_file_info(paths):
+        if info.type == FileType.File:
+            with fs.open_input_stream(info.path) as f:
+                texts += f.read().decode().splitlines()
+    return crop_lines(texts)
+
+
+def crop_on_ray(items, aspects: list[str], kinds: list[str], args, problems=()) -> tuple:
+    """``salmap crop --engine ray``: crops of ``items`` written under ``args.out`` by Ray
+    actors, and ``crops.jsonl`` written once all are done, ending with the lines of
+    ``problems`` (inputs that named no image). Returns the JSONL lines in the order of
+    ``items``, then ``problems``, and how many images were kept from an earlier run."""
+    from pyarrow.fs import FileSelector
+
+    from salmap.batch.ray import connect, on_actors, resolve_filesystem, write_file
+
+    fs, root = resolve_filesystem(args.out)
+    ray = connect(args.address)
+    journal = f"{root}/{JOURNAL}"
+    known = {}
+    if not args.overwrite:
+        parts = [i.path for i in fs.get_file_info(FileSelector(journal, allow_not_found=True))]
+        known = read_lines(fs, [f"{root}/{JSONL}", *parts])
+    rows = [
+        {"path": str(it.path), "stem": str(it.stem), "line": known.get(str(it.path), "")}
+        for it in items
+    ]
+    lines, kept, pending, flushed = {}, 0, [], time.monotonic()
+    if rows:
+        batches = on_actors(ray, rows, crop_rows, args, "cropping", aspects=aspects, kinds=kinds)
+        for batch in batches:
+            for path, status, line in zip(batch["path"], batch["status"], batch["line"]):
+                lines[str(path)] = json.loads(line)
+                kept += status == KEPT
+                pending += [str(line)] if status == DONE else []
+            if pending and time.monotonic() - flushed > JOURNAL_EVERY_S:
+                part = f"{journal}/{int(time.time() * 1e3)}-{secrets.token_hex(4)}.jsonl"
+                write_file(fs, part, "".join(x + "\n" for x in pending).encode())
+                pending, flushed = [], time.monotonic()
+    ordered = [lines[str(it.path)] for it in items] + list(problems)
+    write_file(fs, f"{root}/{JSONL}", jsonl(ordered))
+    if fs.get_file_info(journal).type.name != "NotFound":
+        fs.delete_dir(journal)
+    return ordered, kept
