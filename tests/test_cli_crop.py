@@ -183,3 +183,50 @@ def test_python_api_agrees_with_the_model(tiny_saved_model, images):
     assert shares.regions[0].attention == pytest.approx(density[:40, :25].sum(), abs=1e-5)
     with pytest.raises(salmap.SalmapError, match="aspect ratio"):
         salmap.crop(path, aspect="4:0", model=model)
+
+
+def test_framing_options_reach_every_crop(tiny_saved_model, nus_mini, tmp_path, capsys):
+    photos = sorted((nus_mini / "images").glob("*.jpg"))[:2]
+    out = tmp_path / "framed"
+    keep = "40,30,120,90"
+    args = crop_args(photos, tiny_saved_model, out, "--aspect", "1:1,16:9", "--keep", keep)
+    assert main([*args, "--composition", "thirds", "--tolerance", "0.05", "--border", "0"]) == 0
+    for line in read_jsonl(out / "crops.jsonl"):
+        for crop in line["crops"].values():
+            assert (crop["composition"], crop["tolerance"], crop["border"]) == ("thirds", 0.05, 0)
+            x0, y0, x1, y1 = crop["box"]
+            assert x0 <= 40 and y0 <= 30 and x1 >= 120 and y1 >= 90
+    # the same search from Python gives the same boxes
+    density = salmap.load_model(tiny_saved_model).predict(photos[0])
+    window = best_window(
+        density, "1:1", composition="thirds", tolerance=0.05, border=0, keep=[(40, 30, 120, 90)]
+    )
+    assert read_jsonl(out / "crops.jsonl")[0]["crops"]["1:1"]["box"] == list(window.box)
+
+
+def test_a_keep_box_no_window_holds_skips_that_image(tiny_saved_model, nus_mini, tmp_path, capsys):
+    photo = sorted((nus_mini / "images").glob("*.jpg"))[0]
+    out = tmp_path / "out"
+    args = crop_args([photo], tiny_saved_model, out, "--aspect", "9:16", "--zoom", "0.5")
+    assert main([*args, "--keep", "0,0,300,20"]) == 1
+    (line,) = read_jsonl(out / "crops.jsonl")
+    assert "error" in line and "(0, 0, 300, 20)" in line["error"]
+    assert "skipped" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--tolerance", "0.1"], "composition"),
+        (["--composition", "centre", "--tolerance", "1.5"], "tolerance"),
+        (["--keep", "1,2,3"], "X0,Y0,X1,Y1"),
+        (["--keep", "5,5,2,8"], "X0 < X1"),
+    ],
+)
+def test_bad_framing_options_are_refused_before_any_work(
+    tiny_saved_model, nus_mini, tmp_path, capsys, options, message
+):
+    out = tmp_path / "out"
+    args = crop_args([nus_mini / "images"], tiny_saved_model, out, *options)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err and not out.exists()

@@ -71,10 +71,15 @@ class CropJob:
         return read_input(self.items[k].path, config)
 
     def write(self, k: int, image, density) -> dict:
-        from salmap.cropping import best_window
+        from salmap.cropping import best_windows
+        from salmap.errors import SalmapError
 
         path = self.items[k].path
-        windows = {a: best_window(density, a, self.args.zoom) for a in self.aspects}
+        options = getattr(self.args, "framing", None) or {}
+        try:
+            windows = best_windows(density, self.aspects, self.args.zoom, **options)
+        except SalmapError as e:  # a --keep box no window of a ratio holds in this image
+            return self.failed(k, f"{path}: {e}")
         try:
             write_crops(image, density, windows, self.plans[k], self.args, self.writer)
         except OSError as e:

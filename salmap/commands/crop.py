@@ -54,6 +54,7 @@ def add_parser(sub) -> None:
         help="window size as a fraction of the largest window of the ratio that fits, "
         "in (0, 1] (default: 1, the largest)",
     )
+    _framing_arguments(p.add_argument_group("framing (see salmap.cropping.best_window)"))
     add_model_arguments(p)
     p.add_argument(
         "--save",
@@ -79,6 +80,71 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _framing_arguments(g) -> None:
+    from salmap.cropping import BORDER, COMPOSITIONS, TOLERANCE
+
+    g.add_argument(
+        "--composition",
+        choices=("none", *COMPOSITIONS),
+        default="none",
+        help="none: the window holding the most attention (default); centre: among the "
+        "windows within --tolerance of it, the one whose attention is best centred, and "
+        "whose edges cut the least attention; thirds: the same, its attention on a third",
+    )
+    g.add_argument(
+        "--tolerance",
+        type=float,
+        default=TOLERANCE,
+        help="with a composition: how much less attention (a fraction of the best window's) a "
+        f"better framed window may hold (default: {TOLERANCE})",
+    )
+    g.add_argument(
+        "--border",
+        type=float,
+        default=BORDER,
+        help="with a composition: the weight of the attention a window's edges cut, so that a "
+        f"face or a line of text is kept whole or left out whole; 0: off (default: {BORDER})",
+    )
+    g.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="X0,Y0,X1,Y1",
+        help="a box in the image's pixels (x1, y1 exclusive) that every crop must hold; "
+        "repeatable; an image where no window of the ratio and zoom holds it is skipped with "
+        "the reason",
+    )
+
+
+def framing(args) -> dict:
+    """best_window's options from the arguments, checked (a SalmapError naming the flag)."""
+    from salmap.cropping import check_composition
+
+    composition = None if args.composition == "none" else args.composition
+    try:
+        check_composition(composition, args.tolerance, args.border)
+    except SalmapError as e:
+        raise SalmapError(
+            f"{e} (--composition centre or thirds with --tolerance/--border)"
+        ) from None
+    boxes = []
+    for text in args.keep:
+        try:
+            x0, y0, x1, y1 = (float(v) for v in text.split(","))
+        except ValueError:
+            raise SalmapError(
+                f"--keep {text!r}: expected X0,Y0,X1,Y1 in the image's pixels"
+            ) from None
+        if not (x1 > x0 >= 0 and y1 > y0 >= 0):
+            raise SalmapError(f"--keep {text!r}: expected 0 <= X0 < X1 and 0 <= Y0 < Y1")
+        boxes.append((x0, y0, x1, y1))
+    options = {"keep": boxes}
+    if composition is not None:
+        options |= {"composition": composition, "tolerance": args.tolerance}
+        options["border"] = args.border
+    return options
+
+
 def check_options(args) -> tuple[list[str], list[str]]:
     """The aspect ratios and the outputs asked for, checked before any model loads."""
     from salmap.cropping import check_zoom, parse_aspects
@@ -87,6 +153,7 @@ def check_options(args) -> tuple[list[str], list[str]]:
 
     aspects = list(dict.fromkeys(parse_aspects(args.aspect)))
     check_zoom(args.zoom)
+    args.framing = framing(args)
     kinds = save_kinds(args.save, OUTPUTS, at_least_one=False)
     check_alpha(args.alpha)
     if args.batch_size < 1:
