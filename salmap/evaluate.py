@@ -54,7 +54,13 @@ from salmap.baselines import (
     split_halves,
 )
 from salmap.data.base import SplitRule
-from salmap.data.fixations import DENSITY_SIGMA, density_map, first_of_each, fixation_map
+from salmap.data.fixations import (
+    DENSITY_SIGMA,
+    density_map,
+    first_of_each,
+    fixation_map,
+    pixel_indices,
+)
 from salmap.data.folder import MAP_EXTENSIONS
 from salmap.data.images import load_map
 from salmap.data.transforms import apply_geometry, fit
@@ -62,6 +68,8 @@ from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
 from salmap.inference import OUTPUT_SUFFIX
 
+# The metrics that per-fixation averaging weights by each image's fixations.
+PER_FIXATION = ("ll", "ig")
 # LL and IG rules: "exact" (a model's density as predicted, every fixation) or "mit"
 EXACT, MIT_RULE = "exact", "mit"
 LL_RULES = (EXACT, MIT_RULE)
@@ -564,6 +572,7 @@ def score_image(
                 row.update(status="skipped", message=GOLD_NEEDS)
                 return row | dict.fromkeys(metrics)
             scores = score_gold(truth, metrics, convention, derived)
+            row["fixations"] = counted_fixations(truth, every=True)  # its LL counts all
         else:
             smap = _predict(predictor, truth)
             if smap is None:
@@ -574,10 +583,23 @@ def score_image(
             maps_folder = isinstance(predictor, PredictionFolder) and not predictor.log_density
             exact = ll_rule == EXACT and not maps_folder
             scores = score_map(smap, truth, metrics, convention, derived, exact)
+            every = exact or isinstance(smap, LogDensity) or convention == M.TUEBINGEN
+            row["fixations"] = counted_fixations(truth, every)
     except ValueError as e:
         row.update(status="error", message=str(e))
         return row | dict.fromkeys(metrics)
     return row | scores
+
+
+def counted_fixations(truth: Truth, every: bool) -> int:
+    """How many fixations an image's LL and IG average over: every one, or (MIT's rule) each
+    fixated pixel once; the weight of the image under per-fixation averaging."""
+    if truth.fixations is None:
+        return 0
+    if every:
+        return len(truth.fixations)
+    rows, cols = pixel_indices(truth.fixations, truth.shape)
+    return len(np.unique(rows * truth.shape[1] + cols))
 
 
 def sauc_negatives(pool, drop_first: bool = False) -> OtherFixations:
@@ -717,24 +739,32 @@ def bootstrap_interval(
     samples: int = BOOTSTRAP_SAMPLES,
     seed: int = BOOTSTRAP_SEED,
     confidence: float = CONFIDENCE,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (resampling images)."""
+    """Percentile bootstrap interval of the mean of ``values`` (resampling images; with
+    ``weights``, of their weighted mean, e.g. per fixation)."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         raise ValueError("no values to bootstrap")
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
     rng = np.random.default_rng(seed)
     means = np.empty(samples)
     for start in range(0, samples, 100):  # chunks bound memory on large splits
         idx = rng.integers(0, len(values), size=(min(100, samples - start), len(values)))
-        means[start : start + len(idx)] = values[idx].mean(axis=1)
+        total = w[idx].sum(axis=1)
+        means[start : start + len(idx)] = (values[idx] * w[idx]).sum(axis=1) / total
     tail = 100 * (1 - confidence) / 2
     lo, hi = np.percentile(means, [tail, 100 - tail])
     return float(lo), float(hi)
 
 
-def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dict:
+def summarize(
+    rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, average: str = "image"
+) -> dict:
     """Per predictor (in order of appearance): image counts by status, and per metric the mean
-    over the images it could be computed on, a 95% bootstrap interval and that count."""
+    over the images it could be computed on, a 95% bootstrap interval and that count.
+    ``average="fixation"`` weights each image's LL and IG by the fixations they averaged over
+    (pysaliency's per-fixation figure); the other metrics are means over images."""
     out: dict[str, dict] = {}
     for name in dict.fromkeys(r["predictor"] for r in rows):
         mine = [r for r in rows if r["predictor"] == name]
@@ -744,12 +774,14 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
             for flag in filter(None, r.get("flags", "").split("; ")):
                 key = "resized" if flag.startswith("resized") else flag
                 flagged[key] = flagged.get(key, 0) + 1
-        scores = {m: metric_summary(mine, m) for m in metrics}
+        scores = {
+            m: metric_summary(mine, m, average == "fixation" and m in PER_FIXATION) for m in metrics
+        }
         out[name] = {"images": len(mine), **status, "flagged": flagged, "metrics": scores}
     return out
 
 
-def metric_summary(rows: list[dict], metric: str) -> dict:
+def metric_summary(rows: list[dict], metric: str, per_fixation: bool = False) -> dict:
     """Mean, 95% bootstrap interval and count of one metric over the rows scored on it. A
     non-finite score (the LL or IG of a log density that is zero at a fixation: -inf) makes
     the mean non-finite too: it is then None, with the images named under ``"infinite"``,
@@ -764,8 +796,13 @@ def metric_summary(rows: list[dict], metric: str) -> dict:
             "ids": [r["id"] for r, b in zip(scored, bad) if b],
         }
     elif len(v):
-        lo, hi = bootstrap_interval(v)
-        out |= {"mean": float(v.mean()), "ci95": [lo, hi]}
+        w = np.array([r.get("fixations") or 0 for r in scored], float) if per_fixation else None
+        if w is not None and not w.sum() > 0:
+            w = None  # no counts recorded: per image
+        lo, hi = bootstrap_interval(v, weights=w)
+        out |= {"mean": float(np.average(v, weights=w)), "ci95": [lo, hi]}
+        if w is not None:
+            out["fixations"] = int(w.sum())
     return out
 
 
@@ -811,11 +848,13 @@ def rows_to_csv(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> s
     """The per-image rows as CSV text (empty cells where a metric is not available)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", "category", "predictor", "status", *metrics, "flags", "message"])
+    head = ["id", "category", "predictor", "status", *metrics, "flags", "message", "fixations"]
+    writer.writerow(head)
     for r in rows:
         values = ["" if r[m] is None else f"{r[m]:.6g}" for m in metrics]
         head = [r["id"], r.get("category") or "", r["predictor"], r["status"]]
-        writer.writerow([*head, *values, r.get("flags", ""), r["message"]])
+        tail = [r.get("flags", ""), r["message"], r.get("fixations", "")]
+        writer.writerow([*head, *values, *tail])
     return buf.getvalue()
 
 

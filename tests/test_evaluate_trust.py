@@ -397,3 +397,25 @@ def test_exact_log_likelihood_of_a_model_and_the_mit_rule_labelled(mini, tmp_pat
         assert f"LL and IG (bits per fixation): {'exact' if rule == 'exact' else 'MIT'}" in (
             capsys.readouterr().out
         )
+
+
+def test_per_fixation_averaging_weights_each_image_by_its_fixations(mini, tmp_path):
+    rows = evaluate(mini, {"c": B.predict_centre}, split="all", metrics=("ll", "nss"))
+    n = np.array([r["fixations"] for r in rows], float)
+    assert n.min() > 0 and len(set(n)) > 1
+    ll = np.array([r["ll"] for r in rows])
+    s = summarize(rows, ("ll", "nss"), average="fixation")["c"]["metrics"]
+    assert s["ll"]["mean"] == pytest.approx((ll * n).sum() / n.sum())
+    assert s["ll"]["fixations"] == n.sum()
+    lo, hi = s["ll"]["ci95"]
+    assert lo < s["ll"]["mean"] < hi
+    nss = np.array([r["nss"] for r in rows])
+    assert s["nss"]["mean"] == pytest.approx(nss.mean())  # other metrics stay per image
+    assert summarize(rows, ("ll",))["c"]["metrics"]["ll"]["mean"] == pytest.approx(ll.mean())
+    # each fixation counts under the exact rule; each fixated pixel once under MIT's
+    kw = dict(split="all", metrics=("ll",), longer_side=48)
+    exact = evaluate(mini, {"c": B.predict_centre}, ll_rule="exact", **kw)
+    mit = evaluate(mini, {"c": B.predict_centre}, ll_rule="mit", **kw)
+    assert exact[0]["fixations"] == len(mini.sample(0)["fixations"])
+    assert all(m["fixations"] <= e["fixations"] for m, e in zip(mit, exact))
+    assert any(m["fixations"] < e["fixations"] for m, e in zip(mit, exact))

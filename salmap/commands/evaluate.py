@@ -187,6 +187,14 @@ def _metric_arguments(g) -> None:
         "exact",
     )
     g.add_argument(
+        "--average",
+        choices=("image", "fixation"),
+        default="image",
+        help="LL and IG as the mean over images (default) or over fixations (each image "
+        "weighted by its fixations, as pysaliency reports them); the other metrics are means "
+        "over images",
+    )
+    g.add_argument(
         "--drop-first-fixation",
         action="store_true",
         help="leave out each observer's first fixation (it starts on the central fixation "
@@ -692,12 +700,13 @@ def show(args, dataset, split, rows: list[dict], metrics) -> dict:
     from salmap.provenance import by_category, format_categories
 
     rule, part, pool = split
-    summary = summarize(rows, metrics)
+    summary = summarize(rows, metrics, args.average)
     table = format_table(summary, metrics, args.ig_baseline)
     if "sauc" in metrics:
         table += negatives_line(args, part, pool) + "\n"
     if {"ll", "ig"} & set(metrics):
-        table += LL_LINES[args.ll_rule] + "\n"
+        per = " Means over fixations." if args.average == "fixation" else ""
+        table += LL_LINES[args.ll_rule] + per + "\n"
     frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
     where = args.split if args.split == "all" else f"{args.split} ({rule.describe()})"
     print(
@@ -747,6 +756,7 @@ def write(args, origin, dataset, split, predictors, models, report, notes) -> No
         "sauc_negatives": args.sauc_negatives,
         "drop_first_fixation": args.drop_first_fixation,
         "ll_rule": args.ll_rule,
+        "average": args.average,
         "trained_images": args.trained_images,
         "density_sigma": dataset.sigma,
         "metrics": list(metrics),
