@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -419,3 +420,65 @@ def test_per_fixation_averaging_weights_each_image_by_its_fixations(mini, tmp_pa
     assert exact[0]["fixations"] == len(mini.sample(0)["fixations"])
     assert all(m["fixations"] <= e["fixations"] for m, e in zip(mit, exact))
     assert any(m["fixations"] < e["fixations"] for m, e in zip(mit, exact))
+
+
+def _pysaliency_folder(tmp_path):
+    """`salmap predict --save log-density --naming image` on a few bundled images."""
+    images = tmp_path / "stimuli"
+    images.mkdir()
+    for p in sorted((NUS_MINI / "images").glob("*.jpg"))[:3]:
+        shutil.copy(p, images / p.name)
+    out = tmp_path / "ld"
+    args = ["predict", str(images), "--save", "log-density", "--naming", "image"]
+    assert main([*args, "--out", str(out)]) == 0
+    return images, out
+
+
+def test_log_density_folder_meets_pysaliencys_model_from_directory(tmp_path):
+    from scipy.special import logsumexp
+
+    images, out = _pysaliency_folder(tmp_path)
+    for image in sorted(images.glob("*.jpg")):
+        log = np.load(out / f"{image.stem}.npy")  # pysaliency matches files by stimulus stem
+        with Image.open(image) as im:
+            assert log.shape == (im.height, im.width)  # the stimulus' own size
+        assert abs(logsumexp(log.astype(np.float64))) <= 0.01  # its check of a log density
+
+
+def test_pysaliency_reads_the_log_density_folder(tmp_path):
+    pysaliency = pytest.importorskip("pysaliency", reason="pysaliency is not installed")
+    images, out = _pysaliency_folder(tmp_path)
+    files = [str(p) for p in sorted(images.glob("*.jpg"))]
+    stimuli = pysaliency.FileStimuli(files)
+    model = pysaliency.ModelFromDirectory(stimuli, str(out))
+    for k, f in enumerate(files):
+        expected = np.load(out / f"{Path(f).stem}.npy")
+        np.testing.assert_allclose(model.log_density(stimuli.stimuli[k]), expected, rtol=1e-6)
+
+
+def test_log_likelihood_of_a_log_density_reads_a_binary_map_as_its_fixated_pixels():
+    p = B.centre_gaussian((30, 40)).astype(np.float64)
+    fixated = np.zeros((30, 40), bool)
+    fixated[10:14, 18:25] = True
+    points = np.argwhere(fixated)[:, ::-1] + 0.5  # (x, y) at pixel centres
+    ll_map = M.log_likelihood_of_log_density(np.log(p), fixated)
+    assert ll_map == pytest.approx(M.log_likelihood_of_log_density(np.log(p), points))
+    assert ll_map > 0  # a centre bias beats the uniform map on central fixations
+    with pytest.raises(ValueError, match="must match"):
+        M.log_likelihood_of_log_density(np.log(p), np.zeros((30, 41), bool))
+
+
+def test_nll_loss_is_minus_the_log_likelihood_in_bits():
+    import torch
+
+    from salmap.losses import CombinedLoss, nll
+
+    logits = torch.randn(2, 1, 6, 8)
+    fix = torch.zeros(2, 1, 6, 8)
+    fix[0, 0, 2, 3] = fix[0, 0, 4, 5] = fix[1, 0, 1, 1] = 1
+    expected = []
+    for b in range(2):
+        log = torch.log_softmax(logits[b].reshape(-1), 0).reshape(6, 8).double().numpy()
+        expected.append(M.log_likelihood_of_log_density(log, fix[b, 0].numpy().astype(bool)))
+    assert nll(logits, None, fix).item() == pytest.approx(-np.mean(expected), rel=1e-5)
+    assert CombinedLoss({"nll": 1.0}).needs_fixations
