@@ -490,17 +490,39 @@ def observers(truth: Truth) -> int:
     return len(np.unique(truth.subjects))
 
 
+def _gold_bits(truth: Truth, subject, held, others, metrics, fit=None) -> dict:
+    """LL and IG (bits) of one observer's fixations ``held`` under the other observers'
+    density ``others`` mixed with the uniform map: 5% of it with the truth's blur, or the blur
+    and weight of a :class:`salmap.kde.GoldFit`."""
+    if not metrics:
+        return {}
+    weight = GOLD_UNIFORM_WEIGHT
+    if fit is not None:
+        rest = truth.fixations[np.asarray(truth.subjects) != subject]
+        others, weight = density_map(rest, truth.shape, fit.sigma), fit.uniform_weight
+    p = (1 - weight) * _as_distribution(others) + weight / others.size
+    flat = M._fixated(held, truth.shape)
+    ll = np.log2(p.ravel()[flat])
+    out = {}
+    for m in metrics:
+        b = _as_distribution(truth.baseline).ravel()[flat]
+        out[m] = ll - (np.log2(b) if m == "ig" else -np.log2(p.size))
+    return out
+
+
 def score_gold(
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
     derived: bool = False,
+    gold_fit=None,
 ) -> dict[str, float | None]:
     """The inter-observer gold standard on one image: fixation metrics averaged over observers
     (each predicted by the others' density; with ``derived``, by its :func:`derived_maps`, as
     a model's density is), distribution metrics between the densities of two halves of the
-    observers; IG and KLD are None (see :data:`GOLD_LEFT_OUT`). A ValueError without subject
-    ids; all None with fewer than two observers."""
+    observers; IG and KLD are None (see :data:`GOLD_LEFT_OUT`). LL and IG use the others'
+    density regularised (see :func:`_gold_bits`; ``gold_fit``: the fitted blur and weight). A
+    ValueError without subject ids; all None with fewer than two observers."""
     scored = [m for m in metrics if m not in GOLD_LEFT_OUT]
     out: dict[str, float | None] = dict.fromkeys(metrics)
     if truth.fixations is None:
@@ -512,7 +534,7 @@ def score_gold(
     logs: dict[str, list] = {m: [] for m in by_log}
     by_density = [m for m in scored if METRICS[m].needs == "density"]
     per_subject: dict[str, list] = {m: [] for m in by_fixations}
-    for _, held, others in leave_one_subject_out(
+    for subject, held, others in leave_one_subject_out(
         truth.fixations, truth.subjects, truth.shape, truth.sigma
     ):
         maps = dict.fromkeys(by_fixations, others)
@@ -520,15 +542,8 @@ def score_gold(
             maps = derived_maps(others, truth, by_fixations, convention)
         for m in by_fixations:
             per_subject[m].append(_metric(m, maps[m], truth, held, convention))
-        if by_log:
-            p = (1 - GOLD_UNIFORM_WEIGHT) * _as_distribution(others)
-            p += GOLD_UNIFORM_WEIGHT / others.size
-            flat = M._fixated(held, truth.shape)
-            ll = np.log2(p.ravel()[flat])
-            for m in by_log:
-                b = _as_distribution(truth.baseline).ravel()[flat]
-                base = np.log2(b) if m == "ig" else -np.log2(p.size)
-                logs[m].append(ll - base)
+        for m, bits in _gold_bits(truth, subject, held, others, by_log, gold_fit).items():
+            logs[m].append(bits)
     for m, v in per_subject.items():
         out[m] = float(np.mean(v)) if v and None not in v else None
     for m, v in logs.items():  # every fixation counts, as for a model's LL
@@ -554,6 +569,7 @@ def score_image(
     convention: str = M.MIT,
     derived: bool | str = False,
     ll_rule: str = "mit",
+    gold_fit=None,
 ) -> dict:
     """One CSV row: id, predictor, status (ok, missing, error, or skipped: the gold standard
     of an image with fewer than two observers), flags (see :func:`check_prediction`), message
@@ -571,7 +587,7 @@ def score_image(
             if observers(truth) < 2:
                 row.update(status="skipped", message=GOLD_NEEDS)
                 return row | dict.fromkeys(metrics)
-            scores = score_gold(truth, metrics, convention, derived)
+            scores = score_gold(truth, metrics, convention, derived, gold_fit)
             row["fixations"] = counted_fixations(truth, every=True)  # its LL counts all
         else:
             smap = _predict(predictor, truth)
@@ -630,7 +646,8 @@ class _Scorer:
     def __init__(self, part, predictors, longer_side, metrics, convention, other, options):
         self.part, self.predictors, self.longer_side = part, predictors, longer_side
         self.metrics, self.convention, self.other = metrics, convention, other
-        self.baseline, self.derived, self.drop_first, self.ll_rule = options
+        self.baseline, self.derived, self.drop_first, self.ll_rule, self.gold_fit = options
+        self.rules = (self.derived, self.ll_rule, self.gold_fit)  # score_image's last three
 
     def _sample(self, i: int) -> dict:
         """Image ``i`` in its evaluation frame, with the density of its (kept) fixations."""
@@ -661,7 +678,7 @@ class _Scorer:
         other = self.other.points_for(self.part.ids[i], shape) if self.other else None
         truth = ground_truth(sample, other, self.part.sigma, self.baseline)
         return [
-            score_image(name, p, truth, self.metrics, self.convention, self.derived, self.ll_rule)
+            score_image(name, p, truth, self.metrics, self.convention, *self.rules)
             for name, p in self.predictors.items()
         ]
 
@@ -694,6 +711,7 @@ def evaluate(
     negatives=None,
     drop_first: bool = False,
     ll_rule: str = "mit",
+    gold_fit=None,
 ) -> list[dict]:
     """Score ``predictors`` (name -> predictor) on one split of ``dataset`` (a
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
@@ -708,7 +726,9 @@ def evaluate(
     by default the scored split itself: pass the whole split when scoring some of its images,
     since sAUC depends on the negatives (see :func:`sauc_negatives`). ``drop_first`` leaves
     each observer's first fixation out, everywhere (fixations, densities, negatives).
-    ``ll_rule`` says how LL and IG treat models and baselines (see :func:`score_image`).
+    ``ll_rule`` says how LL and IG treat models and baselines (see :func:`score_image`);
+    ``gold_fit`` (a :class:`salmap.kde.GoldFit`) the gold standard's blur and uniform weight
+    for LL and IG, in place of the fixed ones.
     """
     global _WORKER_SCORER
     M.check_convention(convention)
@@ -716,7 +736,7 @@ def evaluate(
     part = (rule or SplitRule()).part(dataset, split)
     pool = part if negatives is None else negatives
     other = sauc_negatives(pool, drop_first) if "sauc" in metrics else None
-    options = (ig_baseline, derived, drop_first, ll_rule)
+    options = (ig_baseline, derived, drop_first, ll_rule, gold_fit)
     scorer = _Scorer(part, predictors, longer_side, metrics, convention, other, options)
     wrap = progress or (lambda it: it)
     indices = range(len(part))

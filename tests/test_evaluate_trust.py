@@ -482,3 +482,39 @@ def test_nll_loss_is_minus_the_log_likelihood_in_bits():
         expected.append(M.log_likelihood_of_log_density(log, fix[b, 0].numpy().astype(bool)))
     assert nll(logits, None, fix).item() == pytest.approx(-np.mean(expected), rel=1e-5)
     assert CombinedLoss({"nll": 1.0}).needs_fixations
+
+
+# -- the probabilistic protocol's fitted baselines ------------------------------------------------
+def test_kde_centre_bias_fits_its_bandwidth_by_leave_one_image_out_likelihood():
+    from salmap.kde import BANDWIDTHS, UNIFORM_WEIGHTS, KdeCentreBias
+
+    rng = np.random.default_rng(0)
+    tight = [0.5 + 0.01 * rng.standard_normal((30, 2)) for _ in range(20)]
+    spread = [rng.uniform(0, 1, (30, 2)) for _ in range(20)]
+    k_tight, k_spread = KdeCentreBias.fit(tight), KdeCentreBias.fit(spread)
+    assert k_tight.bandwidth == min(BANDWIDTHS) and k_tight.ll > 3
+    assert k_spread.bandwidth == max(BANDWIDTHS) or k_spread.uniform_weight == max(UNIFORM_WEIGHTS)
+    assert abs(k_spread.ll) < 0.1  # nothing to learn from uniform fixations
+    m = k_tight.map((48, 64))
+    assert m.shape == (48, 64) and m.sum() == pytest.approx(1, abs=1e-5)
+    assert np.unravel_index(m.argmax(), m.shape) in {(23, 31), (23, 32), (24, 31), (24, 32)}
+    with pytest.raises(ValueError, match="two images"):
+        KdeCentreBias.fit([tight[0]])
+
+
+def test_gold_fit_and_centre_kde_in_the_cli(tmp_path, capsys):
+    out = tmp_path / "eval"
+    args = [*BASE, "--split", "all", "--metrics", "ll,ig", "--model", "centre-kde"]
+    assert main([*args, "--ig-baseline", "centre-kde", "--out", str(out / "cv")]) == 0
+    err = capsys.readouterr().err
+    assert "centre-kde: bandwidth" in err and "gold LL and IG: blur" in err
+    assert main([*args, "--gold", "fixed", "--out", str(out / "fixed")]) == 0
+    cv, fixed = (
+        json.loads((out / name / "summary.json").read_text())["predictors"]
+        for name in ("cv", "fixed")
+    )
+    assert cv["centre-kde"]["metrics"]["ig"]["mean"] == pytest.approx(0, abs=1e-6)  # itself
+    assert cv["gold"]["metrics"]["ll"]["mean"] != pytest.approx(
+        fixed["gold"]["metrics"]["ll"]["mean"]
+    )
+    assert cv["centre-kde"]["metrics"]["ll"]["mean"] > fixed["uniform"]["metrics"]["ll"]["mean"]
