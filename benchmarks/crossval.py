@@ -52,7 +52,7 @@ from salmap.train import load_config
 from salmap.train.features import FeatureSet, build_features, decode_features, first_level
 from salmap.train.loop import make_optimizer, make_scheduler
 
-METRICS = ("nss", "cc", "kld", "ig")
+METRICS = ("nss", "cc", "kld", "ig", "ll")
 
 
 def prepare(cfg, datasets: dict, encoder: str, k: int, limit: int | None = None) -> dict:
@@ -102,9 +102,10 @@ def readout_model(prep: dict, changes: dict | None = None) -> SaliencyModel:
 
 
 def train_readout(
-    cfg, prep: dict, tags, fold: int, epochs: int, changes: dict | None = None
+    cfg, prep: dict, tags, fold: int, epochs: int, changes: dict | None = None, loss=None
 ) -> SaliencyModel:
-    """The recipe's readout and head trained on every fold but ``fold`` of the ``tags`` sets."""
+    """The recipe's readout and head trained on every fold but ``fold`` of the ``tags`` sets
+    (``loss``: other loss weights than the recipe's)."""
     torch.manual_seed(cfg.seed)
     model = readout_model(prep, changes)
     model.encoder.eval()
@@ -116,7 +117,7 @@ def train_readout(
     data = ConcatDataset([s for _, s in sets])
     opt = make_optimizer(model, cfg.optim)
     sched = make_scheduler(opt, cfg.optim, epochs)
-    loss_fn = CombinedLoss(cfg.loss)
+    loss_fn = CombinedLoss(loss or cfg.loss)
     for epoch in range(epochs):
         for full, _ in sets:
             full.epoch = epoch
@@ -163,6 +164,8 @@ def score(p: np.ndarray, d: dict, i: int) -> dict:
         "cc": M.cc(p, dens),
         "kld": M.kld(p, dens),
         "ig": M.info_gain(p, centre, fix),
+        # exact: every fixated pixel under the density as predicted (what an nll loss trains)
+        "ll": M.log_likelihood_of_log_density(np.log(np.maximum(p, 1e-300)), fix.astype(bool)),
     }
 
 
@@ -217,10 +220,19 @@ VARIANTS = {  # Lite0 with the base recipe is "L0" of the base run (same folds a
         {"model": {"decoder_args": {"widths": [32, 64, 2], "dropout": 0.1}}},
     ),
 }
+# --losses: the fixations' log-likelihood (nll, in bits) alone and beside the shipped loss,
+# against the shipped recipe trained in the same run
+LOSS_VARIANTS = {
+    "L0": (0, BOTH, {}),
+    "L0 nll": (0, BOTH, {"loss": {"nll": 1.0}}),
+    "L0 kld-cc-nss+nll": (0, BOTH, {"loss": {"kld": 1.0, "cc": -0.1, "nss": -0.1, "nll": 0.1}}),
+}
 
 
-def trainings(encoders, variants: bool = False) -> dict:
+def trainings(encoders, variants: bool = False, losses: bool = False) -> dict:
     """name: (encoder index, data sets, overrides): the readouts trained per fold."""
+    if losses:
+        return dict(LOSS_VARIANTS)
     if variants:
         return dict(VARIANTS)
     out = {"L0 NUS": (0, ("nus-scene",), {})}
@@ -250,7 +262,9 @@ def _train_task(task):
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     epochs = overrides.get("epochs", epochs)
-    model = train_readout(CFG, PREPS[n], tags, fold, epochs, overrides.get("model"))
+    model = train_readout(
+        CFG, PREPS[n], tags, fold, epochs, overrides.get("model"), overrides.get("loss")
+    )
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
     return fold, name, state, time.perf_counter() - t0
 
@@ -298,6 +312,11 @@ def main():
     ap.add_argument("--limit", type=int, help="use only this many training images of each set")
     ap.add_argument("--variants", action="store_true", help="the levers on Lite0 (VARIANTS)")
     ap.add_argument(
+        "--losses",
+        action="store_true",
+        help="the nll loss alone and beside the shipped one, on Lite0 (LOSS_VARIANTS)",
+    )
+    ap.add_argument(
         "--paired",
         nargs="+",
         metavar="A-B",
@@ -319,13 +338,14 @@ def main():
         "osie": open_dataset(args.osie, "osie"),
     }
     t0 = time.perf_counter()
-    for n in sorted({0, *args.encoders}):
+    for n in [0] if args.losses else sorted({0, *args.encoders}):
         PREPS[n] = prepare(CFG, datasets, f"efficientnet_lite{n}", args.folds, args.limit)
     print(f"features: {time.perf_counter() - t0:.0f} s", flush=True)
     if args.features_only:
         return
-    trained = trainings(args.encoders, args.variants)
-    configs = configurations([] if args.variants else args.encoders, list(trained))
+    trained = trainings(args.encoders, args.variants, args.losses)
+    one = args.variants or args.losses
+    configs = configurations([] if one else args.encoders, list(trained))
     tasks = [
         (fold, name, spec, args.epochs)
         for fold in range(args.folds)

@@ -54,7 +54,13 @@ from salmap.baselines import (
     split_halves,
 )
 from salmap.data.base import SplitRule
-from salmap.data.fixations import DENSITY_SIGMA, density_map, first_of_each, fixation_map
+from salmap.data.fixations import (
+    DENSITY_SIGMA,
+    density_map,
+    first_of_each,
+    fixation_map,
+    pixel_indices,
+)
 from salmap.data.folder import MAP_EXTENSIONS
 from salmap.data.images import load_map
 from salmap.data.transforms import apply_geometry, fit
@@ -62,6 +68,8 @@ from salmap.errors import DataError
 from salmap.files import atomic_write_bytes
 from salmap.inference import OUTPUT_SUFFIX
 
+# The metrics that per-fixation averaging weights by each image's fixations.
+PER_FIXATION = ("ll", "ig")
 # LL and IG rules: "exact" (a model's density as predicted, every fixation) or "mit"
 EXACT, MIT_RULE = "exact", "mit"
 LL_RULES = (EXACT, MIT_RULE)
@@ -482,17 +490,39 @@ def observers(truth: Truth) -> int:
     return len(np.unique(truth.subjects))
 
 
+def _gold_bits(truth: Truth, subject, held, others, metrics, fit=None) -> dict:
+    """LL and IG (bits) of one observer's fixations ``held`` under the other observers'
+    density ``others`` mixed with the uniform map: 5% of it with the truth's blur, or the blur
+    and weight of a :class:`salmap.kde.GoldFit`."""
+    if not metrics:
+        return {}
+    weight = GOLD_UNIFORM_WEIGHT
+    if fit is not None:
+        rest = truth.fixations[np.asarray(truth.subjects) != subject]
+        others, weight = density_map(rest, truth.shape, fit.sigma), fit.uniform_weight
+    p = (1 - weight) * _as_distribution(others) + weight / others.size
+    flat = M._fixated(held, truth.shape)
+    ll = np.log2(p.ravel()[flat])
+    out = {}
+    for m in metrics:
+        b = _as_distribution(truth.baseline).ravel()[flat]
+        out[m] = ll - (np.log2(b) if m == "ig" else -np.log2(p.size))
+    return out
+
+
 def score_gold(
     truth: Truth,
     metrics: Sequence[str] = DEFAULT_METRICS,
     convention: str = M.MIT,
     derived: bool = False,
+    gold_fit=None,
 ) -> dict[str, float | None]:
     """The inter-observer gold standard on one image: fixation metrics averaged over observers
     (each predicted by the others' density; with ``derived``, by its :func:`derived_maps`, as
     a model's density is), distribution metrics between the densities of two halves of the
-    observers; IG and KLD are None (see :data:`GOLD_LEFT_OUT`). A ValueError without subject
-    ids; all None with fewer than two observers."""
+    observers; IG and KLD are None (see :data:`GOLD_LEFT_OUT`). LL and IG use the others'
+    density regularised (see :func:`_gold_bits`; ``gold_fit``: the fitted blur and weight). A
+    ValueError without subject ids; all None with fewer than two observers."""
     scored = [m for m in metrics if m not in GOLD_LEFT_OUT]
     out: dict[str, float | None] = dict.fromkeys(metrics)
     if truth.fixations is None:
@@ -504,7 +534,7 @@ def score_gold(
     logs: dict[str, list] = {m: [] for m in by_log}
     by_density = [m for m in scored if METRICS[m].needs == "density"]
     per_subject: dict[str, list] = {m: [] for m in by_fixations}
-    for _, held, others in leave_one_subject_out(
+    for subject, held, others in leave_one_subject_out(
         truth.fixations, truth.subjects, truth.shape, truth.sigma
     ):
         maps = dict.fromkeys(by_fixations, others)
@@ -512,15 +542,8 @@ def score_gold(
             maps = derived_maps(others, truth, by_fixations, convention)
         for m in by_fixations:
             per_subject[m].append(_metric(m, maps[m], truth, held, convention))
-        if by_log:
-            p = (1 - GOLD_UNIFORM_WEIGHT) * _as_distribution(others)
-            p += GOLD_UNIFORM_WEIGHT / others.size
-            flat = M._fixated(held, truth.shape)
-            ll = np.log2(p.ravel()[flat])
-            for m in by_log:
-                b = _as_distribution(truth.baseline).ravel()[flat]
-                base = np.log2(b) if m == "ig" else -np.log2(p.size)
-                logs[m].append(ll - base)
+        for m, bits in _gold_bits(truth, subject, held, others, by_log, gold_fit).items():
+            logs[m].append(bits)
     for m, v in per_subject.items():
         out[m] = float(np.mean(v)) if v and None not in v else None
     for m, v in logs.items():  # every fixation counts, as for a model's LL
@@ -546,6 +569,7 @@ def score_image(
     convention: str = M.MIT,
     derived: bool | str = False,
     ll_rule: str = "mit",
+    gold_fit=None,
 ) -> dict:
     """One CSV row: id, predictor, status (ok, missing, error, or skipped: the gold standard
     of an image with fewer than two observers), flags (see :func:`check_prediction`), message
@@ -563,7 +587,8 @@ def score_image(
             if observers(truth) < 2:
                 row.update(status="skipped", message=GOLD_NEEDS)
                 return row | dict.fromkeys(metrics)
-            scores = score_gold(truth, metrics, convention, derived)
+            scores = score_gold(truth, metrics, convention, derived, gold_fit)
+            row["fixations"] = counted_fixations(truth, every=True)  # its LL counts all
         else:
             smap = _predict(predictor, truth)
             if smap is None:
@@ -574,10 +599,23 @@ def score_image(
             maps_folder = isinstance(predictor, PredictionFolder) and not predictor.log_density
             exact = ll_rule == EXACT and not maps_folder
             scores = score_map(smap, truth, metrics, convention, derived, exact)
+            every = exact or isinstance(smap, LogDensity) or convention == M.TUEBINGEN
+            row["fixations"] = counted_fixations(truth, every)
     except ValueError as e:
         row.update(status="error", message=str(e))
         return row | dict.fromkeys(metrics)
     return row | scores
+
+
+def counted_fixations(truth: Truth, every: bool) -> int:
+    """How many fixations an image's LL and IG average over: every one, or (MIT's rule) each
+    fixated pixel once; the weight of the image under per-fixation averaging."""
+    if truth.fixations is None:
+        return 0
+    if every:
+        return len(truth.fixations)
+    rows, cols = pixel_indices(truth.fixations, truth.shape)
+    return len(np.unique(rows * truth.shape[1] + cols))
 
 
 def sauc_negatives(pool, drop_first: bool = False) -> OtherFixations:
@@ -608,7 +646,8 @@ class _Scorer:
     def __init__(self, part, predictors, longer_side, metrics, convention, other, options):
         self.part, self.predictors, self.longer_side = part, predictors, longer_side
         self.metrics, self.convention, self.other = metrics, convention, other
-        self.baseline, self.derived, self.drop_first, self.ll_rule = options
+        self.baseline, self.derived, self.drop_first, self.ll_rule, self.gold_fit = options
+        self.rules = (self.derived, self.ll_rule, self.gold_fit)  # score_image's last three
 
     def _sample(self, i: int) -> dict:
         """Image ``i`` in its evaluation frame, with the density of its (kept) fixations."""
@@ -639,7 +678,7 @@ class _Scorer:
         other = self.other.points_for(self.part.ids[i], shape) if self.other else None
         truth = ground_truth(sample, other, self.part.sigma, self.baseline)
         return [
-            score_image(name, p, truth, self.metrics, self.convention, self.derived, self.ll_rule)
+            score_image(name, p, truth, self.metrics, self.convention, *self.rules)
             for name, p in self.predictors.items()
         ]
 
@@ -672,6 +711,7 @@ def evaluate(
     negatives=None,
     drop_first: bool = False,
     ll_rule: str = "mit",
+    gold_fit=None,
 ) -> list[dict]:
     """Score ``predictors`` (name -> predictor) on one split of ``dataset`` (a
     :class:`~salmap.data.SaliencyDataset`); one row per image and predictor, in image order.
@@ -686,7 +726,9 @@ def evaluate(
     by default the scored split itself: pass the whole split when scoring some of its images,
     since sAUC depends on the negatives (see :func:`sauc_negatives`). ``drop_first`` leaves
     each observer's first fixation out, everywhere (fixations, densities, negatives).
-    ``ll_rule`` says how LL and IG treat models and baselines (see :func:`score_image`).
+    ``ll_rule`` says how LL and IG treat models and baselines (see :func:`score_image`);
+    ``gold_fit`` (a :class:`salmap.kde.GoldFit`) the gold standard's blur and uniform weight
+    for LL and IG, in place of the fixed ones.
     """
     global _WORKER_SCORER
     M.check_convention(convention)
@@ -694,7 +736,7 @@ def evaluate(
     part = (rule or SplitRule()).part(dataset, split)
     pool = part if negatives is None else negatives
     other = sauc_negatives(pool, drop_first) if "sauc" in metrics else None
-    options = (ig_baseline, derived, drop_first, ll_rule)
+    options = (ig_baseline, derived, drop_first, ll_rule, gold_fit)
     scorer = _Scorer(part, predictors, longer_side, metrics, convention, other, options)
     wrap = progress or (lambda it: it)
     indices = range(len(part))
@@ -717,24 +759,32 @@ def bootstrap_interval(
     samples: int = BOOTSTRAP_SAMPLES,
     seed: int = BOOTSTRAP_SEED,
     confidence: float = CONFIDENCE,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (resampling images)."""
+    """Percentile bootstrap interval of the mean of ``values`` (resampling images; with
+    ``weights``, of their weighted mean, e.g. per fixation)."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         raise ValueError("no values to bootstrap")
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
     rng = np.random.default_rng(seed)
     means = np.empty(samples)
     for start in range(0, samples, 100):  # chunks bound memory on large splits
         idx = rng.integers(0, len(values), size=(min(100, samples - start), len(values)))
-        means[start : start + len(idx)] = values[idx].mean(axis=1)
+        total = w[idx].sum(axis=1)
+        means[start : start + len(idx)] = (values[idx] * w[idx]).sum(axis=1) / total
     tail = 100 * (1 - confidence) / 2
     lo, hi = np.percentile(means, [tail, 100 - tail])
     return float(lo), float(hi)
 
 
-def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dict:
+def summarize(
+    rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, average: str = "image"
+) -> dict:
     """Per predictor (in order of appearance): image counts by status, and per metric the mean
-    over the images it could be computed on, a 95% bootstrap interval and that count."""
+    over the images it could be computed on, a 95% bootstrap interval and that count.
+    ``average="fixation"`` weights each image's LL and IG by the fixations they averaged over
+    (pysaliency's per-fixation figure); the other metrics are means over images."""
     out: dict[str, dict] = {}
     for name in dict.fromkeys(r["predictor"] for r in rows):
         mine = [r for r in rows if r["predictor"] == name]
@@ -744,12 +794,14 @@ def summarize(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> dic
             for flag in filter(None, r.get("flags", "").split("; ")):
                 key = "resized" if flag.startswith("resized") else flag
                 flagged[key] = flagged.get(key, 0) + 1
-        scores = {m: metric_summary(mine, m) for m in metrics}
+        scores = {
+            m: metric_summary(mine, m, average == "fixation" and m in PER_FIXATION) for m in metrics
+        }
         out[name] = {"images": len(mine), **status, "flagged": flagged, "metrics": scores}
     return out
 
 
-def metric_summary(rows: list[dict], metric: str) -> dict:
+def metric_summary(rows: list[dict], metric: str, per_fixation: bool = False) -> dict:
     """Mean, 95% bootstrap interval and count of one metric over the rows scored on it. A
     non-finite score (the LL or IG of a log density that is zero at a fixation: -inf) makes
     the mean non-finite too: it is then None, with the images named under ``"infinite"``,
@@ -764,8 +816,13 @@ def metric_summary(rows: list[dict], metric: str) -> dict:
             "ids": [r["id"] for r, b in zip(scored, bad) if b],
         }
     elif len(v):
-        lo, hi = bootstrap_interval(v)
-        out |= {"mean": float(v.mean()), "ci95": [lo, hi]}
+        w = np.array([r.get("fixations") or 0 for r in scored], float) if per_fixation else None
+        if w is not None and not w.sum() > 0:
+            w = None  # no counts recorded: per image
+        lo, hi = bootstrap_interval(v, weights=w)
+        out |= {"mean": float(np.average(v, weights=w)), "ci95": [lo, hi]}
+        if w is not None:
+            out["fixations"] = int(w.sum())
     return out
 
 
@@ -811,11 +868,13 @@ def rows_to_csv(rows: list[dict], metrics: Sequence[str] = DEFAULT_METRICS) -> s
     """The per-image rows as CSV text (empty cells where a metric is not available)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", "category", "predictor", "status", *metrics, "flags", "message"])
+    head = ["id", "category", "predictor", "status", *metrics, "flags", "message", "fixations"]
+    writer.writerow(head)
     for r in rows:
         values = ["" if r[m] is None else f"{r[m]:.6g}" for m in metrics]
         head = [r["id"], r.get("category") or "", r["predictor"], r["status"]]
-        writer.writerow([*head, *values, r.get("flags", ""), r["message"]])
+        tail = [r.get("flags", ""), r["message"], r.get("fixations", "")]
+        writer.writerow([*head, *values, *tail])
     return buf.getvalue()
 
 

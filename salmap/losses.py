@@ -1,8 +1,8 @@
 """Training losses on a model's logits, selectable and combinable by weight.
 
 ``bce`` compares the per-pixel sigmoid with a target map in [0, 1] (the seed's loss). ``kld``,
-``cc`` and ``nss`` treat the softmax over all pixels as a fixation distribution, as the best
-published models do. A config such as ``{kld: 1, cc: -0.1, nss: -0.1}`` minimises
+``cc``, ``nss`` and ``nll`` treat the softmax over all pixels as a fixation distribution, as the
+best published models do (``nll``: the fixations' negative log-likelihood in bits, DeepGaze's). A config such as ``{kld: 1, cc: -0.1, nss: -0.1}`` minimises
 ``KLD - 0.1 CC - 0.1 NSS``.
 
 Shapes: ``logits`` B x 1 x H x W; ``target`` B x 1 x H x W, the map scaled to a maximum of 1
@@ -11,6 +11,8 @@ Shapes: ``logits`` B x 1 x H x W; ``target`` B x 1 x H x W, the map scaled to a 
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -66,7 +68,23 @@ def nss(logits, target, fixations=None) -> torch.Tensor:
     return values.mean() if len(values) else logits.new_zeros(()).float()
 
 
-LOSSES = {"bce": bce, "kld": kld, "cc": cc, "nss": nss}
+def nll(logits, target, fixations=None) -> torch.Tensor:
+    """Negative log-likelihood of the fixations under the softmax density, in bits per fixation
+    relative to the uniform density (as DeepGaze trains; -nll is the LL `salmap evaluate`
+    reports): each fixated pixel once, images without fixations skipped."""
+    if fixations is None:
+        raise SalmapError("the nll loss needs fixations, and this dataset has none")
+    logp = torch.log_softmax(_flat(logits).float(), dim=1)
+    f = _flat(fixations).float()
+    counts = f.sum(dim=1)
+    has = counts > 0
+    if not has.any():
+        return logits.new_zeros(()).float()
+    ll = (logp * f).sum(dim=1)[has] / counts[has] + math.log(logp.shape[1])
+    return -(ll / math.log(2)).mean()
+
+
+LOSSES = {"bce": bce, "kld": kld, "cc": cc, "nss": nss, "nll": nll}
 
 
 class CombinedLoss:
@@ -90,12 +108,12 @@ class CombinedLoss:
         if wrong:
             raise SalmapError(
                 f"loss {wrong[0]!r} does not suit model.output={output!r}: use "
-                f"{wanted.get(wrong[0], 'softmax')!r} (bce goes with sigmoid; kld, cc, nss with softmax)"
+                f"{wanted.get(wrong[0], 'softmax')!r} (bce goes with sigmoid; kld, cc, nss, nll with softmax)"
             )
 
     @property
     def needs_fixations(self) -> bool:
-        return "nss" in self.weights
+        return bool({"nss", "nll"} & set(self.weights))
 
     def __call__(
         self, logits, target, fixations=None

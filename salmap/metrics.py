@@ -172,20 +172,23 @@ def _with_fixations(saliency_map, fixations) -> tuple[np.ndarray, np.ndarray]:
     return resize_to(smap, fmap.shape), _fixated(points, fmap.shape)
 
 
-def _other_fixated(other_fixations, shape: tuple[int, int]) -> np.ndarray:
-    """Flat indices of other images' fixations, as points or a binary map of ``shape``."""
+def _other_fixated(
+    other_fixations, shape: tuple[int, int], name: str = "other_fixations"
+) -> np.ndarray:
+    """Flat indices of fixations given as points or as a binary map of ``shape`` (other
+    images' fixations for sAUC; a log density's fixations)."""
     other = _array(other_fixations)
     if _is_point_array(other) or other.size == 0:
-        return _fixated(other, shape, "other_fixations")
-    omap = _binary_map(other, "other_fixations")
+        return _fixated(other, shape, name)
+    omap = _binary_map(other, name)
     if omap.shape != tuple(shape):
         raise ValueError(
-            f"other_fixations map is {omap.shape[1]}x{omap.shape[0]} but the fixations' frame is "
+            f"{name} map is {omap.shape[1]}x{omap.shape[0]} but the frame is "
             f"{shape[1]}x{shape[0]}: they must match"
         )
     flat = np.flatnonzero(omap)
     if len(flat) == 0:
-        raise ValueError("no other_fixations: the other-images map has no nonzero pixel")
+        raise ValueError(f"no {name}: the map has no nonzero pixel")
     return flat
 
 
@@ -426,10 +429,11 @@ def log_likelihood_of_log_density(log_density, fixations) -> float:
     relative to the uniform model: the mean over fixations (every one counts, as in pysaliency
     and the MIT/Tuebingen benchmark) of ``log2 p(x) + log2(H W)``. ``log_density`` is the
     model's natural-log density per pixel of the fixations' frame (normalised here);
-    ``fixations`` N x 2 (x, y) points in that frame. A fixation on a pixel of zero mass gives
+    ``fixations`` N x 2 (x, y) points in that frame, or a binary map of its shape (each
+    fixated pixel once). A fixation on a pixel of zero mass gives
     -inf, as it must."""
     ld = normalise_log_density(log_density)
-    flat = _fixated(fixations, ld.shape)
+    flat = _other_fixated(fixations, ld.shape, "fixations")
     return float(ld.ravel()[flat].mean() / np.log(2) + np.log2(ld.size))
 
 
@@ -441,7 +445,7 @@ def info_gain_of_log_density(log_density, baseline_log_density, fixations) -> fl
     base = normalise_log_density(baseline_log_density)
     if base.shape != ld.shape:
         base = density_to_log(resize_to(np.exp(base), ld.shape))
-    flat = _fixated(fixations, ld.shape)
+    flat = _other_fixated(fixations, ld.shape, "fixations")
     return float((ld.ravel()[flat] - base.ravel()[flat]).mean() / np.log(2))
 
 

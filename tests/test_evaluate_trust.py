@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -397,3 +398,123 @@ def test_exact_log_likelihood_of_a_model_and_the_mit_rule_labelled(mini, tmp_pat
         assert f"LL and IG (bits per fixation): {'exact' if rule == 'exact' else 'MIT'}" in (
             capsys.readouterr().out
         )
+
+
+def test_per_fixation_averaging_weights_each_image_by_its_fixations(mini, tmp_path):
+    rows = evaluate(mini, {"c": B.predict_centre}, split="all", metrics=("ll", "nss"))
+    n = np.array([r["fixations"] for r in rows], float)
+    assert n.min() > 0 and len(set(n)) > 1
+    ll = np.array([r["ll"] for r in rows])
+    s = summarize(rows, ("ll", "nss"), average="fixation")["c"]["metrics"]
+    assert s["ll"]["mean"] == pytest.approx((ll * n).sum() / n.sum())
+    assert s["ll"]["fixations"] == n.sum()
+    lo, hi = s["ll"]["ci95"]
+    assert lo < s["ll"]["mean"] < hi
+    nss = np.array([r["nss"] for r in rows])
+    assert s["nss"]["mean"] == pytest.approx(nss.mean())  # other metrics stay per image
+    assert summarize(rows, ("ll",))["c"]["metrics"]["ll"]["mean"] == pytest.approx(ll.mean())
+    # each fixation counts under the exact rule; each fixated pixel once under MIT's
+    kw = dict(split="all", metrics=("ll",), longer_side=48)
+    exact = evaluate(mini, {"c": B.predict_centre}, ll_rule="exact", **kw)
+    mit = evaluate(mini, {"c": B.predict_centre}, ll_rule="mit", **kw)
+    assert exact[0]["fixations"] == len(mini.sample(0)["fixations"])
+    assert all(m["fixations"] <= e["fixations"] for m, e in zip(mit, exact))
+    assert any(m["fixations"] < e["fixations"] for m, e in zip(mit, exact))
+
+
+def _pysaliency_folder(tmp_path):
+    """`salmap predict --save log-density --naming image` on a few bundled images."""
+    images = tmp_path / "stimuli"
+    images.mkdir()
+    for p in sorted((NUS_MINI / "images").glob("*.jpg"))[:3]:
+        shutil.copy(p, images / p.name)
+    out = tmp_path / "ld"
+    args = ["predict", str(images), "--save", "log-density", "--naming", "image"]
+    assert main([*args, "--out", str(out)]) == 0
+    return images, out
+
+
+def test_log_density_folder_meets_pysaliencys_model_from_directory(tmp_path):
+    from scipy.special import logsumexp
+
+    images, out = _pysaliency_folder(tmp_path)
+    for image in sorted(images.glob("*.jpg")):
+        log = np.load(out / f"{image.stem}.npy")  # pysaliency matches files by stimulus stem
+        with Image.open(image) as im:
+            assert log.shape == (im.height, im.width)  # the stimulus' own size
+        assert abs(logsumexp(log.astype(np.float64))) <= 0.01  # its check of a log density
+
+
+def test_pysaliency_reads_the_log_density_folder(tmp_path):
+    pysaliency = pytest.importorskip("pysaliency", reason="pysaliency is not installed")
+    images, out = _pysaliency_folder(tmp_path)
+    files = [str(p) for p in sorted(images.glob("*.jpg"))]
+    stimuli = pysaliency.FileStimuli(files)
+    model = pysaliency.ModelFromDirectory(stimuli, str(out))
+    for k, f in enumerate(files):
+        expected = np.load(out / f"{Path(f).stem}.npy")
+        np.testing.assert_allclose(model.log_density(stimuli.stimuli[k]), expected, rtol=1e-6)
+
+
+def test_log_likelihood_of_a_log_density_reads_a_binary_map_as_its_fixated_pixels():
+    p = B.centre_gaussian((30, 40)).astype(np.float64)
+    fixated = np.zeros((30, 40), bool)
+    fixated[10:14, 18:25] = True
+    points = np.argwhere(fixated)[:, ::-1] + 0.5  # (x, y) at pixel centres
+    ll_map = M.log_likelihood_of_log_density(np.log(p), fixated)
+    assert ll_map == pytest.approx(M.log_likelihood_of_log_density(np.log(p), points))
+    assert ll_map > 0  # a centre bias beats the uniform map on central fixations
+    with pytest.raises(ValueError, match="must match"):
+        M.log_likelihood_of_log_density(np.log(p), np.zeros((30, 41), bool))
+
+
+def test_nll_loss_is_minus_the_log_likelihood_in_bits():
+    import torch
+
+    from salmap.losses import CombinedLoss, nll
+
+    logits = torch.randn(2, 1, 6, 8)
+    fix = torch.zeros(2, 1, 6, 8)
+    fix[0, 0, 2, 3] = fix[0, 0, 4, 5] = fix[1, 0, 1, 1] = 1
+    expected = []
+    for b in range(2):
+        log = torch.log_softmax(logits[b].reshape(-1), 0).reshape(6, 8).double().numpy()
+        expected.append(M.log_likelihood_of_log_density(log, fix[b, 0].numpy().astype(bool)))
+    assert nll(logits, None, fix).item() == pytest.approx(-np.mean(expected), rel=1e-5)
+    assert CombinedLoss({"nll": 1.0}).needs_fixations
+
+
+# -- the probabilistic protocol's fitted baselines ------------------------------------------------
+def test_kde_centre_bias_fits_its_bandwidth_by_leave_one_image_out_likelihood():
+    from salmap.kde import BANDWIDTHS, UNIFORM_WEIGHTS, KdeCentreBias
+
+    rng = np.random.default_rng(0)
+    tight = [0.5 + 0.01 * rng.standard_normal((30, 2)) for _ in range(20)]
+    spread = [rng.uniform(0, 1, (30, 2)) for _ in range(20)]
+    k_tight, k_spread = KdeCentreBias.fit(tight), KdeCentreBias.fit(spread)
+    assert k_tight.bandwidth == min(BANDWIDTHS) and k_tight.ll > 3
+    assert k_spread.bandwidth == max(BANDWIDTHS) or k_spread.uniform_weight == max(UNIFORM_WEIGHTS)
+    assert abs(k_spread.ll) < 0.1  # nothing to learn from uniform fixations
+    m = k_tight.map((48, 64))
+    assert m.shape == (48, 64) and m.sum() == pytest.approx(1, abs=1e-5)
+    assert np.unravel_index(m.argmax(), m.shape) in {(23, 31), (23, 32), (24, 31), (24, 32)}
+    with pytest.raises(ValueError, match="two images"):
+        KdeCentreBias.fit([tight[0]])
+
+
+def test_gold_fit_and_centre_kde_in_the_cli(tmp_path, capsys):
+    out = tmp_path / "eval"
+    args = [*BASE, "--split", "all", "--metrics", "ll,ig", "--model", "centre-kde"]
+    assert main([*args, "--ig-baseline", "centre-kde", "--out", str(out / "cv")]) == 0
+    err = capsys.readouterr().err
+    assert "centre-kde: bandwidth" in err and "gold LL and IG: blur" in err
+    assert main([*args, "--gold", "fixed", "--out", str(out / "fixed")]) == 0
+    cv, fixed = (
+        json.loads((out / name / "summary.json").read_text())["predictors"]
+        for name in ("cv", "fixed")
+    )
+    assert cv["centre-kde"]["metrics"]["ig"]["mean"] == pytest.approx(0, abs=1e-6)  # itself
+    assert cv["gold"]["metrics"]["ll"]["mean"] != pytest.approx(
+        fixed["gold"]["metrics"]["ll"]["mean"]
+    )
+    assert cv["centre-kde"]["metrics"]["ll"]["mean"] > fixed["uniform"]["metrics"]["ll"]["mean"]

@@ -12,10 +12,10 @@ from salmap.errors import SalmapError
 from salmap.models.io import SHIPPED, WEIGHTS, model_label, resolve
 
 # --model names that are baselines rather than paths
-BASELINES = ("uniform", "centre", "centre-fit", "gold")
+BASELINES = ("uniform", "centre", "centre-fit", "centre-kde", "gold")
 ALIASES = {"center": "centre", "center-fit": "centre-fit"}
 CONVENTION_NAMES = {"mit": "MIT", "tuebingen": "Tuebingen"}
-IG_BASELINES = ("centre", "centre-fit", "uniform")
+IG_BASELINES = ("centre", "centre-fit", "centre-kde", "uniform")
 SAUC_NEGATIVES = ("split", "all")
 LL_LINES = {
     "exact": "LL and IG (bits per fixation): exact, every fixation under the density as "
@@ -39,6 +39,7 @@ def add_parser(sub) -> None:
     _predictor_arguments(p.add_argument_group("what to score"))
     _data_arguments(p.add_argument_group("data and split"))
     _metric_arguments(p.add_argument_group("metrics"))
+    _probabilistic_arguments(p.add_argument_group("the probabilistic protocol"))
     _output_arguments(p.add_argument_group("output"))
     p.set_defaults(run=run)
 
@@ -161,8 +162,9 @@ def _metric_arguments(g) -> None:
         choices=IG_BASELINES,
         default="centre",
         help="information gain's baseline: centre (the fixed centre Gaussian, default), "
-        "centre-fit (a centre bias fitted on the training split, the benchmark's choice) or "
-        "uniform (IG is then LL)",
+        "centre-fit (a centre bias fitted on the training split, the benchmark's choice), "
+        "centre-kde (a kernel density estimate of the training fixations, its bandwidth "
+        "fitted by leave-one-image-out likelihood) or uniform (IG is then LL)",
     )
     g.add_argument(
         "--derived-maps",
@@ -178,6 +180,25 @@ def _metric_arguments(g) -> None:
         "on blurred densities, such as salmap's, whose maps are already blurred)",
     )
     g.add_argument(
+        "--sauc-negatives",
+        choices=SAUC_NEGATIVES,
+        default="split",
+        help="whose fixations are sAUC's negatives: the other images of the whole split, also "
+        "when only some of them are scored (default), or of the whole data set (all)",
+    )
+
+
+def _probabilistic_arguments(g) -> None:
+    g.add_argument(
+        "--gold",
+        choices=("cv", "fixed"),
+        default="cv",
+        help="the gold standard's LL and IG: the other observers' density with a blur and "
+        "uniform weight fitted by cross-validation on the training split (cv, default; as "
+        "pysaliency's CrossvalidatedGoldStandard) or the ground truth's blur with 5%% uniform "
+        "(fixed)",
+    )
+    g.add_argument(
         "--ll-rule",
         choices=("exact", "mit"),
         default="exact",
@@ -187,18 +208,19 @@ def _metric_arguments(g) -> None:
         "exact",
     )
     g.add_argument(
+        "--average",
+        choices=("image", "fixation"),
+        default="image",
+        help="LL and IG as the mean over images (default) or over fixations (each image "
+        "weighted by its fixations, as pysaliency reports them); the other metrics are means "
+        "over images",
+    )
+    g.add_argument(
         "--drop-first-fixation",
         action="store_true",
         help="leave out each observer's first fixation (it starts on the central fixation "
         "cross; Judd et al. 2009 and pysaliency drop it): from the scores, the ground-truth "
         "densities and sAUC's negatives; needs observer ids",
-    )
-    g.add_argument(
-        "--sauc-negatives",
-        choices=SAUC_NEGATIVES,
-        default="split",
-        help="whose fixations are sAUC's negatives: the other images of the whole split, also "
-        "when only some of them are scored (default), or of the whole data set (all)",
     )
 
 
@@ -397,6 +419,45 @@ def fitted_centre(args, dataset, rule, notes: list[str]):
     return bias
 
 
+def kde_centre(args, dataset, rule, notes: list[str]):
+    """The KDE centre bias fitted on the training split of ``rule`` (kept on ``args``: the
+    table's row and IG's baseline are one fit)."""
+    from salmap.baselines import relative_fixations
+    from salmap.kde import KdeCentreBias
+
+    if getattr(args, "kde", None) is None:
+        try:
+            args.kde = KdeCentreBias.fit(relative_fixations(rule.part(dataset, "train")))
+        except ValueError as e:
+            raise SalmapError(f"cannot fit the KDE centre bias to the train split: {e}") from None
+        k = args.kde
+        notes.append(
+            f"centre-kde: bandwidth {k.bandwidth:g} of the frame, uniform weight "
+            f"{k.uniform_weight:g}, fitted on {k.images} training images (leave-one-image-out "
+            f"LL {k.ll:.3f} bits per fixation)"
+        )
+    return args.kde
+
+
+def gold_fit(args, dataset, rule, notes: list[str]):
+    """The gold standard's blur and uniform weight fitted on the training split (``--gold
+    cv``), or None for the fixed ones."""
+    from salmap.kde import fit_gold
+
+    if args.gold != "cv" or not ({"ll", "ig"} & set(_metrics(args.metrics))):
+        return None
+    try:
+        fit = fit_gold(rule.part(dataset, "train"))
+    except ValueError as e:
+        raise SalmapError(f"--gold cv: {e}; pass --gold fixed") from None
+    notes.append(
+        f"gold LL and IG: blur {fit.sigma:g} of the longer side and uniform weight "
+        f"{fit.uniform_weight:g}, fitted on {fit.images} training images (leave-one-observer-"
+        f"out LL {fit.ll:.3f} bits per fixation)"
+    )
+    return fit
+
+
 def ig_baseline(args, dataset, rule, notes: list[str]):
     """IG's baseline as a function of the frame's shape."""
     from salmap import baselines as B
@@ -405,6 +466,8 @@ def ig_baseline(args, dataset, rule, notes: list[str]):
         return B.uniform
     if args.ig_baseline == "centre-fit":
         return fitted_centre(args, dataset, rule, notes).map
+    if args.ig_baseline == "centre-kde":
+        return kde_centre(args, dataset, rule, notes).map
     return B.centre_gaussian
 
 
@@ -430,6 +493,8 @@ def build_predictors(args, dataset, part, rule, models) -> tuple[dict, list[str]
             predictors[name] = B.predict_centre
         elif name == "centre-fit":
             predictors[name] = fitted_centre(args, dataset, rule, notes).predict
+        elif name == "centre-kde":
+            predictors[name] = kde_centre(args, dataset, rule, notes).predict
         else:
             label = next(labels)
             predictors[label] = models[label].predict
@@ -681,6 +746,7 @@ def score(args, dataset, split, predictors: dict, metrics, notes: list[str]) -> 
         negatives=pool,
         drop_first=args.drop_first_fixation,
         ll_rule=args.ll_rule,
+        gold_fit=gold_fit(args, dataset, rule, notes) if "gold" in predictors else None,
     )
 
 
@@ -692,12 +758,13 @@ def show(args, dataset, split, rows: list[dict], metrics) -> dict:
     from salmap.provenance import by_category, format_categories
 
     rule, part, pool = split
-    summary = summarize(rows, metrics)
+    summary = summarize(rows, metrics, args.average)
     table = format_table(summary, metrics, args.ig_baseline)
     if "sauc" in metrics:
         table += negatives_line(args, part, pool) + "\n"
     if {"ll", "ig"} & set(metrics):
-        table += LL_LINES[args.ll_rule] + "\n"
+        per = " Means over fixations." if args.average == "fixation" else ""
+        table += LL_LINES[args.ll_rule] + per + "\n"
     frame = f"longer side {args.longer_side} px" if args.longer_side else "original resolution"
     where = args.split if args.split == "all" else f"{args.split} ({rule.describe()})"
     print(
@@ -747,6 +814,8 @@ def write(args, origin, dataset, split, predictors, models, report, notes) -> No
         "sauc_negatives": args.sauc_negatives,
         "drop_first_fixation": args.drop_first_fixation,
         "ll_rule": args.ll_rule,
+        "gold": args.gold,
+        "average": args.average,
         "trained_images": args.trained_images,
         "density_sigma": dataset.sigma,
         "metrics": list(metrics),
