@@ -24,8 +24,9 @@ from scipy.ndimage import gaussian_filter
 GRID = 64
 # candidate bandwidths, as fractions of the frame's side (relative coordinates)
 BANDWIDTHS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2)
-# candidate weights of the uniform map mixed in
-UNIFORM_WEIGHTS = (0.0, 0.001, 0.01, 0.03, 0.1, 0.3)
+# candidate weights of the uniform map mixed in: never 0, or a fixation beyond the kernel's
+# reach (it is cut at 4 bandwidths) would score -inf
+UNIFORM_WEIGHTS = (0.001, 0.01, 0.03, 0.1, 0.3)
 
 
 def _counts(relative: np.ndarray, grid: int = GRID) -> np.ndarray:
@@ -113,9 +114,6 @@ class GoldFit:
     images: int
 
 
-# the gold standard always mixes in some uniform: a fixation beyond the blur's reach would
-# otherwise score -inf
-GOLD_WEIGHTS = tuple(w for w in UNIFORM_WEIGHTS if w > 0)
 
 
 def fit_gold(dataset, longer_side: int = 128) -> GoldFit:
@@ -141,7 +139,7 @@ def fit_gold(dataset, longer_side: int = 128) -> GoldFit:
             np.add.at(others, (rows[~mine], cols[~mine]), 1.0)
             for bw in BANDWIDTHS:
                 blurred = gaussian_filter(others, bw * max(shape), mode="constant")
-                for wt in GOLD_WEIGHTS:
+                for wt in UNIFORM_WEIGHTS:
                     p = _mixed(np.maximum(blurred, 1e-300), wt)
                     ll = np.log2(p[rows[mine], cols[mine]] * p.size).sum()
                     sums[(bw, wt)] = sums.get((bw, wt), 0.0) + ll
