@@ -114,8 +114,6 @@ class GoldFit:
     images: int
 
 
-
-
 def fit_gold(dataset, longer_side: int = 128) -> GoldFit:
     """The blur and uniform weight that maximise the leave-one-observer-out log-likelihood of
     the fixations of ``dataset`` (pass a training split), each image scaled to
