@@ -68,7 +68,8 @@ def map_kind(metric: str, convention: str = M.MIT) -> str:
     return DERIVED_MAP[convention].get(metric, "density")
 
 
-def _as_distribution(m: np.ndarray) -> np.ndarray:
+def as_distribution(m: np.ndarray) -> np.ndarray:
+    """``m`` as float64 divided by its sum."""
     m = np.asarray(m, dtype=np.float64)
     return m / m.sum()
 
@@ -92,7 +93,7 @@ def negatives_density(other: np.ndarray, shape: tuple[int, int], sigma_px: float
     Tuebingen; blurred by ``sigma_px`` and mixed with the uniform map at weight 1 / (n + 1)."""
     hits = fixation_map(other, shape, counts=convention == M.TUEBINGEN).astype(np.float64)
     n = hits.sum()
-    kde = _as_distribution(gaussian_filter(hits, sigma_px, mode="constant"))
+    kde = as_distribution(gaussian_filter(hits, sigma_px, mode="constant"))
     w = 1.0 / (n + 1.0)
     return (1.0 - w) * kde + w / kde.size
 
@@ -163,13 +164,13 @@ def derived_maps(
     of ``metrics`` rewards under ``convention`` (see the module's docstring). ``sigma_px`` is
     the ground truth's blur in pixels; ``other`` the sAUC negatives (N x 2 points in the
     frame), needed only for sAUC."""
-    p = _as_distribution(np.clip(density, 0, None))
+    p = as_distribution(np.clip(density, 0, None))
     made: dict[str, np.ndarray] = {"density": p}
     kinds = {map_kind(m, convention) for m in metrics}
     if "rank" in kinds:
         made["rank"] = rank_map(p)
     if "blurred" in kinds:
-        made["blurred"] = _as_distribution(gaussian_filter(p, sigma_px, mode="constant"))
+        made["blurred"] = as_distribution(gaussian_filter(p, sigma_px, mode="constant"))
     if "thresholded" in kinds:
         made["thresholded"] = thresholded_map(p, None)
     if kinds & {"ratio", "thresholded-ratio"} and other is not None:

@@ -404,11 +404,6 @@ def check_prediction(smap: np.ndarray, frame: tuple[int, int]) -> list[str]:
     return flags
 
 
-def _as_distribution(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, dtype=np.float64)
-    return m / m.sum()
-
-
 def derived_maps(
     density: np.ndarray, truth: Truth, metrics: Sequence[str], convention: str = M.MIT
 ) -> dict:
@@ -500,12 +495,12 @@ def _gold_bits(truth: Truth, subject, held, others, metrics, fit=None) -> dict:
     if fit is not None:
         rest = truth.fixations[np.asarray(truth.subjects) != subject]
         others, weight = density_map(rest, truth.shape, fit.sigma), fit.uniform_weight
-    p = (1 - weight) * _as_distribution(others) + weight / others.size
+    p = (1 - weight) * D.as_distribution(others) + weight / others.size
     flat = M._fixated(held, truth.shape)
     ll = np.log2(p.ravel()[flat])
     out = {}
     for m in metrics:
-        b = _as_distribution(truth.baseline).ravel()[flat]
+        b = D.as_distribution(truth.baseline).ravel()[flat]
         out[m] = ll - (np.log2(b) if m == "ig" else -np.log2(p.size))
     return out
 
@@ -548,7 +543,7 @@ def score_gold(
         out[m] = float(np.mean(v)) if v and None not in v else None
     for m, v in logs.items():  # every fixation counts, as for a model's LL
         out[m] = float(np.mean(np.concatenate(v))) if v else None
-    if by_density and len(np.unique(truth.subjects)) >= 2:
+    if by_density and observers(truth) >= 2:
         a, b = split_halves(truth.fixations, truth.subjects, truth.shape, truth.sigma)
         half = Truth(truth.id, truth.image, None, None, b, None, truth.baseline, truth.sigma)
         out.update({m: _metric(m, a, half, None, convention) for m in by_density})

@@ -42,18 +42,6 @@ def half_weights(proto, min_size: int = 256) -> None:
     graph.node.extend(nodes)
 
 
-def _recipe(model) -> dict:
-    """The training recipe an export carries: the model's, with the record of its training
-    images where the model keeps it beside its weights (the shipped models)."""
-    from salmap import leakage
-
-    recipe = dict(getattr(model, "training_recipe", None) or {})
-    source = getattr(model, "source", None)
-    if leakage.KEY not in recipe and source and leakage.sidecar(source).is_file():
-        recipe |= json.loads(leakage.sidecar(source).read_text(encoding="utf-8"))
-    return recipe
-
-
 def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) -> Path:
     """Write ``model`` (a SaliencyModel) as ONNX with a dynamic batch dimension; ``half``
     stores its weights as float16 (see :func:`half_weights`)."""
@@ -61,6 +49,8 @@ def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) ->
 
     import onnx
     import torch
+
+    from salmap.leakage import recipe_with_record  # with the record of its training images
 
     class WithActivation(torch.nn.Module):
         def __init__(self, m):
@@ -89,7 +79,7 @@ def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) ->
             dynamic_axes={"image": {0: "batch"}, "saliency": {0: "batch"}},
         )
     proto = onnx.load_from_string(buf.getvalue())
-    meta = {"model": model.config.to_dict(), "training": _recipe(model)}
+    meta = {"model": model.config.to_dict(), "training": recipe_with_record(model)}
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     if half:

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from salmap.data.hashing import NEAR_DUPLICATE_BITS, SHA_PREFIX, file_hash, perceptual_hash
+from salmap.data.hashing import (
+    NEAR_DUPLICATE_BITS,
+    SHA_PREFIX,
+    bit_distances,
+    cached_perceptual_hash,
+    file_hash,
+)
 
 KEY = "trained_images"
 
@@ -31,7 +37,7 @@ def record(datasets: Iterable) -> dict:
     perceptual hash (16 hex digits), which also knows a resized or re-encoded copy."""
     files = [rec.image for ds in datasets for rec in ds.records]
     hashes = sorted({file_hash(f) for f in files})
-    looks = sorted({f"{perceptual_hash(f):016x}" for f in files})
+    looks = sorted({f"{h:016x}" for h in map(cached_perceptual_hash, files) if h is not None})
     return {
         "hash": "sha256",
         "hex_digits": SHA_PREFIX,
@@ -63,14 +69,10 @@ class Trained:
         or a picture within :data:`NEAR_DUPLICATE_BITS` of one (a resized or re-encoded copy)."""
         if file_hash(path) in self.files:
             return True
-        if not len(self.looks):
-            return False
-        try:
-            look = np.uint64(perceptual_hash(path))
-        except (OSError, ValueError, SyntaxError):
-            return False
-        bits = np.unpackbits((self.looks ^ look).view(np.uint8).reshape(-1, 8), axis=1)
-        return bool(bits.sum(axis=1).min() <= NEAR_DUPLICATE_BITS)
+        look = cached_perceptual_hash(path) if len(self.looks) else None
+        return look is not None and bool(
+            bit_distances(self.looks, look).min() <= NEAR_DUPLICATE_BITS
+        )
 
 
 def _from_recipe(recipe: dict) -> Trained | None:
@@ -80,15 +82,20 @@ def _from_recipe(recipe: dict) -> Trained | None:
     return Trained(found) if found else None
 
 
+def recipe_with_record(model) -> dict:
+    """The model's training recipe, with the record kept beside its weights where its metadata
+    has none (the shipped models): what evaluation reads and an export carries."""
+    recipe = dict(getattr(model, "training_recipe", None) or {})
+    source = getattr(model, "source", None)
+    if _from_recipe(recipe) is None and source and sidecar(source).is_file():
+        recipe |= json.loads(sidecar(source).read_text(encoding="utf-8"))
+    return recipe
+
+
 def trained_images(model) -> Trained | None:
     """The record of the images ``model`` was trained on (an ensemble: its members'), or None
     where the model keeps none."""
-    recipe = getattr(model, "training_recipe", None) or {}
-    found = _from_recipe(recipe)
-    source = getattr(model, "source", None)
-    if found is None and source and sidecar(source).is_file():
-        found = _from_recipe(json.loads(sidecar(source).read_text(encoding="utf-8")))
-    return found
+    return _from_recipe(recipe_with_record(model))
 
 
 def trained_ids(dataset, trained: Trained) -> list[str]:

@@ -189,6 +189,8 @@ def _metric_arguments(g) -> None:
 
 
 def _probabilistic_arguments(g) -> None:
+    from salmap.evaluate import LL_RULES
+
     g.add_argument(
         "--gold",
         choices=("cv", "fixed"),
@@ -200,7 +202,7 @@ def _probabilistic_arguments(g) -> None:
     )
     g.add_argument(
         "--ll-rule",
-        choices=("exact", "mit"),
+        choices=LL_RULES,
         default="exact",
         help="LL and IG of models and baselines: exact, from the density as predicted (every "
         "fixation, no min-max: what pysaliency reports; default), or mit (min-max normalised, "

@@ -159,11 +159,11 @@ class SaliencyDataset:
         """Near-duplicate images (the same photo re-encoded or resized, found by a perceptual
         hash: :mod:`salmap.data.hashing`), as tuples of ids, or of indices with ``indices``.
         An image that cannot be read is left out here (the readers report it)."""
-        from salmap.data.hashing import near_duplicate_groups
+        from salmap.data.hashing import cached_perceptual_hash, near_duplicate_groups
 
         hashes, where = [], []
         for i, rec in enumerate(self.records):
-            h = _perceptual_hash(rec.image)
+            h = cached_perceptual_hash(rec.image)
             if h is not None:
                 hashes.append(h)
                 where.append(i)
@@ -254,26 +254,6 @@ class SplitRule:
         if self.ids is not None:
             return f"the id lists of {self.source}"
         return f"seed {self.seed}, validation fraction {self.val_fraction:g} ({self.source})"
-
-
-# Perceptual hashes by (path, size, modification time): a process splits the same data often.
-_PHASHES: dict[tuple, int | None] = {}
-
-
-def _perceptual_hash(path: Path) -> int | None:
-    from salmap.data.hashing import perceptual_hash
-
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _PHASHES:
-        try:
-            _PHASHES[key] = perceptual_hash(path)
-        except (OSError, ValueError, SyntaxError):  # what Pillow raises on a broken file
-            _PHASHES[key] = None
-    return _PHASHES[key]
 
 
 def dataset_tag(dataset: SaliencyDataset) -> str:

@@ -10,7 +10,7 @@ keeps them on one side and `salmap datasets info` reports them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +49,31 @@ def perceptual_hash(path: str | Path) -> int:
     return int("".join("1" if b else "0" for b in bits), 2)
 
 
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
+# Perceptual hashes by (path, size, modification time): a process splits the same data often,
+# and training records, and evaluation checks, the hashes of images the split already hashed.
+_CACHE: dict[tuple, int | None] = {}
+
+
+def cached_perceptual_hash(path: str | Path) -> int | None:
+    """:func:`perceptual_hash`, kept per file for the process; None for a file that cannot be
+    read as an image (the readers report those)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _CACHE:
+        try:
+            _CACHE[key] = perceptual_hash(path)
+        except (OSError, ValueError, SyntaxError):  # what Pillow raises on a broken file
+            _CACHE[key] = None
+    return _CACHE[key]
+
+
+def bit_distances(hashes: np.ndarray, h) -> np.ndarray:
+    """Differing bits between each of ``hashes`` (uint64 array) and ``h``."""
+    x = np.bitwise_xor(hashes, np.uint64(h))
+    return np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
 
 
 def near_duplicate_groups(
@@ -68,16 +91,9 @@ def near_duplicate_groups(
         return i
 
     for i in range(len(h) - 1):
-        x = np.bitwise_xor(h[i + 1 :], h[i])
-        bits = np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
-        for j in np.flatnonzero(bits <= max_bits) + i + 1:
+        for j in np.flatnonzero(bit_distances(h[i + 1 :], h[i]) <= max_bits) + i + 1:
             parent[root(int(j))] = root(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(h)):
         groups.setdefault(root(i), []).append(i)
     return [g for g in groups.values() if len(g) > 1]
-
-
-def image_hashes(paths: Iterable[str | Path]) -> list[str]:
-    """:func:`file_hash` of each file, in order."""
-    return [file_hash(p) for p in paths]
