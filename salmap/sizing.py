@@ -66,7 +66,7 @@ def crop_to_size(
             "upscales it"
         )
     if density is None:
-        density = predictor(model).predict(image)
+        density = predictor(model).predict(pixels)  # decoded once
     if np.shape(density) != (height, width):
         raise SalmapError(
             f"density is {np.shape(density)} but the image is {height} x {width} (H x W): "

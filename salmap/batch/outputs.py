@@ -22,10 +22,16 @@ def output_paths(
 ) -> dict[str, Path]:
     """Where each kind of output of the image with output stem ``stem`` goes under ``out``
     (``naming="image"``: ``<stem>.<ext>``, without the kind's suffix)."""
+    return {k: out / f"{stem}{ending}" for k, ending in endings(kinds, naming).items()}
+
+
+def endings(kinds: list[str], naming: str = "suffix") -> dict[str, str]:
+    """What each kind of output adds to the stem: its suffix (none with ``naming="image"``)
+    and its extension."""
     from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
 
     suffix = OUTPUT_SUFFIX if naming == "suffix" else dict.fromkeys(OUTPUT_SUFFIX, "")
-    return {k: out / f"{stem}{suffix[k]}{OUTPUT_EXTENSION[k]}" for k in kinds}
+    return {k: suffix[k] + OUTPUT_EXTENSION[k] for k in kinds}
 
 
 def plan_outputs(
@@ -39,11 +45,8 @@ def plan_outputs(
     """The output file of each kind for each item. Existing outputs are refused (one error
     listing them) unless ``overwrite`` or ``skip_existing``; an output that is an input always.
     ``naming="image"`` drops the kind suffixes (``<name>.png``): one output per extension."""
-    from salmap.inference import OUTPUT_EXTENSION, OUTPUT_SUFFIX
-
-    suffix = OUTPUT_SUFFIX if naming == "suffix" else dict.fromkeys(OUTPUT_SUFFIX, "")
-    endings = [suffix[k] + OUTPUT_EXTENSION[k] for k in kinds]
-    if len(set(endings)) < len(endings):
+    names = list(endings(kinds, naming).values())
+    if len(set(names)) < len(names):
         raise SalmapError(
             f"--naming {naming}: --save {','.join(kinds)} would write two outputs to one file "
             "name; save one output per extension (.png, .npy, .jpg)"

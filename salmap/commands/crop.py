@@ -156,8 +156,6 @@ def check_options(args) -> tuple[list[str], list[str]]:
     args.framing = framing(args)
     kinds = save_kinds(args.save, OUTPUTS, at_least_one=False)
     check_alpha(args.alpha)
-    if args.batch_size < 1:
-        raise SalmapError("--batch-size must be at least 1")
     args.runner = choose_runner(args.model, args.runner)
     check_device(args.device, args.runner)
     return aspects, kinds

@@ -159,8 +159,6 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
 
     kinds = save_kinds(args.save, OUTPUTS)
     check_alpha(args.alpha)
-    if args.batch_size < 1:
-        raise SalmapError(f"--batch-size must be at least 1; got {args.batch_size}")
     if args.max_output_side is not None and args.max_output_side < 1:
         raise SalmapError(f"--max-output-side must be at least 1; got {args.max_output_side}")
     colormap = args.colormap or DEFAULT_COLORMAP
