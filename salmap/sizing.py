@@ -73,9 +73,14 @@ def crop_to_size(
             "a map must have the image's size"
         )
     window = best_window(density, target, zoom, **options)
-    x0, y0, x1, y1 = window.box
-    picture = Image.fromarray(pixels[y0:y1, x0:x1]).resize(target, Image.LANCZOS)
-    return picture, window
+    return resized(pixels, window.box, target), window
+
+
+def resized(pixels: np.ndarray, box, size: tuple[int, int]) -> Image.Image:
+    """The ``box`` = (x0, y0, x1, y1) of an H x W x 3 image resized to ``size`` = (w, h) with
+    Lanczos (enlarged where the box is smaller)."""
+    x0, y0, x1, y1 = box
+    return Image.fromarray(pixels[y0:y1, x0:x1]).resize(tuple(size), Image.LANCZOS)
 
 
 def _whole(v) -> bool:

@@ -46,16 +46,17 @@ def _pyplot():
     return plt
 
 
-def image_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
-    """An H x W (x 3) uint8 or uint16 array as the bytes of a ``fmt`` file (PNG, or JPEG at
-    :data:`JPEG_QUALITY`)."""
+def image_bytes(array, fmt: str = "PNG", quality: int | None = None) -> bytes:
+    """An H x W (x 3) uint8 or uint16 array (or a PIL image) as the bytes of a ``fmt`` file:
+    PNG, or JPEG or WEBP at ``quality`` (1-100; default :data:`JPEG_QUALITY`)."""
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
-    kw = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
-    Image.fromarray(array).save(buf, format=fmt, **kw)
+    kw = {"quality": quality or JPEG_QUALITY} if fmt in ("JPEG", "WEBP") else {}
+    picture = array if isinstance(array, Image.Image) else Image.fromarray(array)
+    picture.save(buf, format=fmt, **kw)
     return buf.getvalue()
 
 

@@ -230,3 +230,71 @@ def test_bad_framing_options_are_refused_before_any_work(
     args = crop_args([nus_mini / "images"], tiny_saved_model, out, *options)
     assert main(args) == 2
     assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_size_format_and_quality_shape_the_files(tiny_saved_model, nus_mini, tmp_path):
+    photo = sorted((nus_mini / "images").glob("*.jpg"))[0]
+    out = tmp_path / "out"
+    args = crop_args([photo], tiny_saved_model, out, "--size", "120x63", "--size", "40x40")
+    assert main([*args, "--format", "webp", "--quality", "60"]) == 0
+    (line,) = read_jsonl(out / "crops.jsonl")
+    assert list(line["crops"]) == ["120:63", "40:40"]
+    pixels = np.asarray(Image.open(photo).convert("RGB"))
+    density = salmap.load_model(tiny_saved_model).predict(photo)
+    for aspect, (w, h) in {"120:63": (120, 63), "40:40": (40, 40)}.items():
+        crop = line["crops"][aspect]
+        assert crop["size"] == [w, h]
+        assert crop["box"] == list(best_window(density, aspect).box)  # the size's own ratio
+        written = Image.open(out / f"{photo.stem}_crop_{w}x{h}.webp")
+        assert written.format == "WEBP" and written.size == (w, h)
+        x0, y0, x1, y1 = crop["box"]
+        expected = Image.fromarray(pixels[y0:y1, x0:x1]).resize((w, h), Image.LANCZOS)
+        diff = np.abs(np.asarray(written.convert("RGB"), float) - np.asarray(expected, float))
+        assert diff.mean() < 8  # the window's pixels, resized (WEBP at 60 is lossy)
+
+
+def test_webp_and_png_crops_are_not_read_back_as_photos(
+    tiny_saved_model, nus_mini, tmp_path, capsys
+):
+    photo = sorted((nus_mini / "images").glob("*.jpg"))[0]
+    out = tmp_path / "out"
+    for fmt in ("webp", "png"):
+        args = crop_args(
+            [photo], tiny_saved_model, out / fmt, "--aspect", "1:1,4:5", "--format", fmt
+        )
+        assert main(args) == 0
+    capsys.readouterr()
+    assert main(crop_args([out], tiny_saved_model, tmp_path / "again")) == 1
+    assert "ignored: 4 an earlier salmap run's output" in capsys.readouterr().out
+
+
+def test_png_crops_are_lossless(tiny_saved_model, nus_mini, tmp_path):
+    photo = sorted((nus_mini / "images").glob("*.jpg"))[0]
+    out = tmp_path / "out"
+    assert (
+        main(crop_args([photo], tiny_saved_model, out, "--aspect", "1:1", "--format", "png")) == 0
+    )
+    (line,) = read_jsonl(out / "crops.jsonl")
+    x0, y0, x1, y1 = line["crops"]["1:1"]["box"]
+    (written,) = out.glob("*_crop_*.png")
+    pixels = np.asarray(Image.open(photo).convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(written)), pixels[y0:y1, x0:x1])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--size", "100"], "WxH"),
+        (["--size", "0x10"], "at least 1"),
+        (["--size", "10x10", "--aspect", "1:1"], "--size and --aspect"),
+        (["--quality", "0"], "--quality 0"),
+        (["--quality", "90", "--format", "png"], "lossless"),
+    ],
+)
+def test_bad_file_options_are_refused_before_any_work(
+    tiny_saved_model, nus_mini, tmp_path, capsys, options, message
+):
+    out = tmp_path / "out"
+    args = crop_args([nus_mini / "images"], tiny_saved_model, out, *options)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err and not out.exists()

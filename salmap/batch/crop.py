@@ -18,7 +18,13 @@ import numpy as np
 from salmap.batch.inputs import Input, collect_inputs
 from salmap.batch.local import Summary, error_text, run_items
 from salmap.batch.manifest import JSONL, crop_lines, jsonl
-from salmap.batch.outputs import check_output_folder, crop_plan, plan_crops
+from salmap.batch.outputs import (
+    CROP_FORMATS,
+    CropShape,
+    check_output_folder,
+    crop_plan,
+    plan_crops,
+)
 from salmap.errors import DataError
 
 # Statuses of the rows the Ray actors give back, one per image.
@@ -30,26 +36,39 @@ JOURNAL_EVERY_S = 30
 
 
 def write_crops(image, density, windows, plan, args, write=None) -> None:
-    """Write the crops and preview ``plan`` names (``args``: the preview's alpha and
-    colormap); ``write(path, data)`` defaults to an atomic local write (the Ray engine passes
-    one for any file system)."""
+    """Write the crops and preview ``plan`` names (``args``: the crops' ``shape``, a
+    CropShape, and the preview's alpha and colormap); ``write(path, data)`` defaults to an
+    atomic local write (the Ray engine passes one for any file system)."""
     from salmap.cropping import preview
     from salmap.files import atomic_write_bytes
+    from salmap.sizing import resized
     from salmap.viz import image_bytes
 
     write = write or atomic_write_bytes
+    shape = crop_shape(args)
+    fmt = CROP_FORMATS[shape.ext]
     for aspect, path in plan["crop"].items():
-        x0, y0, x1, y1 = windows[aspect].box
-        write(path, image_bytes(image[y0:y1, x0:x1], "JPEG"))
+        x0, y0, x1, y1 = box = windows[aspect].box
+        size = shape.sizes.get(aspect)
+        picture = resized(image, box, size) if size else image[y0:y1, x0:x1]
+        write(path, image_bytes(picture, fmt, shape.quality))
     if plan["preview"] is not None:
         figure = preview(image, density, windows, args.alpha, args.colormap)
         write(plan["preview"], image_bytes(figure, "JPEG"))
 
 
-def crop_line(path, density: np.ndarray, windows) -> dict:
-    """The JSONL line of an image cropped to ``windows`` (aspect -> Window)."""
+def crop_shape(args) -> CropShape:
+    """The crops' format and sizes ``args`` asks for (JPEG at the window's size by default)."""
+    return getattr(args, "shape", None) or CropShape()
+
+
+def crop_line(path, density: np.ndarray, windows, sizes=None) -> dict:
+    """The JSONL line of an image cropped to ``windows`` (aspect -> Window); ``sizes``:
+    aspect -> (w, h) that a crop was resized to, given as its ``size``."""
     height, width = density.shape
     crops = {a: w.to_dict() for a, w in windows.items()}
+    for a, size in (sizes or {}).items():
+        crops[a]["size"] = list(size)
     return {"image": str(path), "width": width, "height": height, "crops": crops}
 
 
@@ -86,7 +105,7 @@ class CropJob:
             if not self.tolerant:
                 raise
             return self.failed(k, f"{path}: cannot write its crops ({e})")
-        return crop_line(path, density, windows)
+        return crop_line(path, density, windows, crop_shape(self.args).sizes)
 
     def failed(self, k: int, message: str) -> dict:
         return {"image": str(self.items[k].path), "error": message}
@@ -112,7 +131,9 @@ def crop_locally(items, aspects, kinds, args, problems=()) -> tuple[list[dict], 
     from salmap.inference import make_runner
 
     out = Path(args.out)
-    plans, unreadable = plan_crops(items, out, aspects, args.zoom, kinds, args.overwrite)
+    plans, unreadable = plan_crops(
+        items, out, aspects, args.zoom, kinds, args.overwrite, crop_shape(args)
+    )
     runner = make_runner(load_model(args.model, runner=args.runner), args.device)
     check_output_folder(out)  # after the model loads: a bad --model leaves no folder behind
     reasons = iter(unreadable)
@@ -147,7 +168,13 @@ def row_plan(actor, path: str, stem: str, line: str) -> dict:
         size = (width, height)
     params = actor.params
     plan = crop_plan(
-        Path(stem), Path(actor.root), size, params["aspects"], actor.args.zoom, params["kinds"]
+        Path(stem),
+        Path(actor.root),
+        size,
+        params["aspects"],
+        actor.args.zoom,
+        params["kinds"],
+        crop_shape(actor.args),
     )
     files = {f"crop {a}": str(p) for a, p in plan["crop"].items()}
     if plan["preview"] is not None:

@@ -1,11 +1,12 @@
 """Where each image's outputs go under ``--out``: their names (predict's ``<stem>_map.png``...,
-crop's ``<stem>_crop_<W>x<H>.jpg``), the plan of one image (kind -> path), and the checks made
+crop's ``<stem>_crop_<W>x<H>.jpg``, or .png, .webp), the plan of one image (kind -> path), and the checks made
 before any image is read: an output that is an input, outputs that exist already (refused
 unless ``--overwrite`` or ``--skip-existing``), a folder that cannot be written."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from salmap.batch.manifest import JSONL
@@ -104,9 +105,24 @@ def check_output_folder(out: Path) -> None:
 # --- salmap crop's files -----------------------------------------------------------------------
 
 
-def crop_name(stem: Path, size: tuple[int, int]) -> Path:
-    """``<stem>_crop_<W>x<H>.jpg``."""
-    return stem.with_name(f"{stem.name}_crop_{size[0]}x{size[1]}.jpg")
+@dataclass(frozen=True)
+class CropShape:
+    """How crops are written: ``ext`` (a key of :data:`CROP_FORMATS`), ``quality`` (1-100, JPEG
+    and WEBP; None: :data:`salmap.viz.JPEG_QUALITY`) and ``sizes``: aspect -> (w, h) in pixels
+    that the window of that aspect is resized to (an aspect not in it keeps the window's size)."""
+
+    ext: str = "jpg"
+    quality: int | None = None
+    sizes: dict = field(default_factory=dict)
+
+
+# --format of the crops -> the format PIL writes them in
+CROP_FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+def crop_name(stem: Path, size: tuple[int, int], ext: str = "jpg") -> Path:
+    """``<stem>_crop_<W>x<H>.<ext>``."""
+    return stem.with_name(f"{stem.name}_crop_{size[0]}x{size[1]}.{ext}")
 
 
 def preview_name(stem: Path) -> Path:
@@ -114,19 +130,24 @@ def preview_name(stem: Path) -> Path:
 
 
 # The names of the files crop_name and preview_name give (for not reading them back as photos).
-CROP_FILES = re.compile(r"_crop_\d+x\d+\.jpg$|_crops\.jpg$")
+CROP_FILES = re.compile(r"_crop_\d+x\d+\.(?:jpg|png|webp)$|_crops\.jpg$")
 
 
-def crop_plan(stem: Path, out: Path, size: tuple[int, int], aspects, zoom, kinds) -> dict:
-    """The outputs of one image of ``size`` = (width, height): ``{"size": size, "crop":
-    {aspect: path}, "preview": path or None}``."""
+def crop_plan(
+    stem: Path, out: Path, size: tuple[int, int], aspects, zoom, kinds, shape=None
+) -> dict:
+    """The outputs of one image of ``size`` = (width, height): ``{"crop": {aspect: path},
+    "preview": path or None}``. ``shape`` (a :class:`CropShape`, default JPEG at the window's
+    size) says the crops' format and the sizes they are resized to."""
     from salmap.cropping import window_size
 
     width, height = size
-    plan = {"size": size, "crop": {}, "preview": None}
+    shape = shape or CropShape()
+    plan = {"crop": {}, "preview": None}
     if "crop" in kinds:
         for a in aspects:
-            plan["crop"][a] = out / crop_name(stem, window_size(width, height, a, zoom))
+            pixels = shape.sizes.get(a) or window_size(width, height, a, zoom)
+            plan["crop"][a] = out / crop_name(stem, pixels, shape.ext)
     if "preview" in kinds:
         plan["preview"] = out / preview_name(stem)
     return plan
@@ -137,7 +158,9 @@ def crop_files(plan: dict) -> list[Path]:
     return [*plan["crop"].values(), *([plan["preview"]] if plan["preview"] else [])]
 
 
-def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list, list[str]]:
+def plan_crops(
+    items, out: Path, aspects, zoom, kinds, overwrite, shape=None
+) -> tuple[list, list[str]]:
     """For each readable item, its outputs: ``{"crop": {aspect: path}, "preview": path}`` (the
     crop sizes follow from the image's size, read from its header); ``None`` for an item that
     cannot be read, whose reason is in the second list. Outputs that exist already (and the
@@ -153,7 +176,7 @@ def plan_crops(items, out: Path, aspects, zoom, kinds, overwrite) -> tuple[list,
             plans.append(None)
             unreadable.append(str(e))
             continue
-        plan = crop_plan(stem, out, (width, height), aspects, zoom, kinds)
+        plan = crop_plan(stem, out, (width, height), aspects, zoom, kinds, shape)
         plans.append(plan)
         targets += crop_files(plan)
     # two ratios may give the same size, hence file

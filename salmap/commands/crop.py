@@ -3,10 +3,11 @@
 For each image and aspect ratio: the window of exactly that ratio (the side that limits it is
 ``--zoom`` times the image's, the other the nearest pixel to the ratio) placed where it holds
 the most predicted attention, searched over every position; ties go to the position nearest the
-centre. Outputs mirror the input tree under ``--out`` as ``salmap predict``'s do:
-``<stem>_crop_<W>x<H>.jpg`` per ratio, ``<stem>_crops.jpg`` (the boxes on the heatmap, with
+centre. With ``--size WxH`` the window has that size's ratio and the crop is resized to it.
+Outputs mirror the input tree under ``--out`` as ``salmap predict``'s do:
+``<stem>_crop_<W>x<H>.jpg`` per ratio (``--format`` png or webp for other files), ``<stem>_crops.jpg`` (the boxes on the heatmap, with
 ``--save preview``) and ``DIR/crops.jsonl``, a line per image: ``{"image": path, "width": W,
-"height": H, "crops": {"16:9": {"box": [x0, y0, x1, y1], "attention": 0.83}, ...}}`` (boxes in
+"height": H, "crops": {"16:9": {"box": [x0, y0, x1, y1], "attention": 0.83, "zoom": 1.0, ...}, ...}}`` (boxes in
 the image's pixels as shown, EXIF orientation applied, x1 and y1 exclusive; attention is the
 share of the predicted attention inside the box), or ``{"image": path, "error": why}`` for a
 skipped file. Existing outputs are refused unless ``--overwrite``; unreadable images are
@@ -44,8 +45,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--aspect",
-        default=DEFAULT_ASPECTS,
-        help=f"comma-separated aspect ratios W:H (default: {DEFAULT_ASPECTS})",
+        default=None,
+        help=f"comma-separated aspect ratios W:H (default: {DEFAULT_ASPECTS}, or those of --size)",
     )
     p.add_argument(
         "--zoom",
@@ -55,6 +56,7 @@ def add_parser(sub) -> None:
         "in (0, 1] (default: 1, the largest)",
     )
     _framing_arguments(p.add_argument_group("framing (see salmap.cropping.best_window)"))
+    _file_arguments(p.add_argument_group("the crops' files"))
     add_model_arguments(p)
     p.add_argument(
         "--save",
@@ -116,6 +118,54 @@ def _framing_arguments(g) -> None:
     )
 
 
+def _file_arguments(g) -> None:
+    from salmap.batch.outputs import CROP_FORMATS
+    from salmap.viz import JPEG_QUALITY
+
+    g.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="WxH",
+        help="resize each crop to exactly W x H pixels, its window having that ratio (as "
+        "sharp's resize(w, h, {position: attention})); repeatable, one crop per size; "
+        "replaces --aspect; a window smaller than the size is enlarged",
+    )
+    g.add_argument(
+        "--format",
+        choices=tuple(CROP_FORMATS),
+        default="jpg",
+        help="the crops' file format (default: jpg; the preview is always JPEG)",
+    )
+    g.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        help=f"JPEG or WEBP quality of the crops, 1-100 (default: {JPEG_QUALITY})",
+    )
+
+
+def aspects_and_shape(args) -> tuple[list[str], object]:
+    """The aspect ratios to crop to and the crops' CropShape, from --aspect, --size, --format
+    and --quality, checked (a SalmapError naming the flag)."""
+    from salmap.batch.outputs import CropShape
+    from salmap.cropping import parse_aspects
+    from salmap.sizing import parse_size
+
+    if args.size and args.aspect is not None:
+        raise SalmapError("--size and --aspect: give one (a size sets its crop's aspect ratio)")
+    if args.quality is not None and not (1 <= args.quality <= 100 and args.format != "png"):
+        raise SalmapError(
+            f"--quality {args.quality}: expected 1-100, with --format jpg or webp (PNG is lossless)"
+        )
+    sizes = {}
+    for text in args.size:
+        w, h = parse_size(text)
+        sizes[f"{w}:{h}"] = (w, h)
+    aspects = list(sizes) or parse_aspects(args.aspect or DEFAULT_ASPECTS)
+    return list(dict.fromkeys(aspects)), CropShape(args.format, args.quality, sizes)
+
+
 def framing(args) -> dict:
     """best_window's options from the arguments, checked (a SalmapError naming the flag)."""
     from salmap.cropping import check_composition
@@ -147,11 +197,11 @@ def framing(args) -> dict:
 
 def check_options(args) -> tuple[list[str], list[str]]:
     """The aspect ratios and the outputs asked for, checked before any model loads."""
-    from salmap.cropping import check_zoom, parse_aspects
+    from salmap.cropping import check_zoom
     from salmap.inference import check_device
     from salmap.models.io import choose_runner
 
-    aspects = list(dict.fromkeys(parse_aspects(args.aspect)))
+    aspects, args.shape = aspects_and_shape(args)
     check_zoom(args.zoom)
     args.framing = framing(args)
     kinds = save_kinds(args.save, OUTPUTS, at_least_one=False)
