@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -191,12 +191,67 @@ def best_window(
     return _search(_tables(density), aspect, zoom, composition, tolerance, border, keep)
 
 
-def best_windows(density, aspects, zoom: float = 1.0, **options) -> dict:
+def best_windows(
+    density, aspects, zoom: float = 1.0, image_size: tuple[int, int] | None = None, **options
+) -> dict:
     """:func:`best_window` for each of ``aspects`` on one map, keyed by aspect as given: the
     map's tables (:class:`salmap.placements.MapTables`) are built once for all of them.
-    ``options``: composition, tolerance, border and keep."""
+    ``options``: composition, tolerance, border and keep.
+
+    ``image_size`` = (width, height) of the image when ``density`` is a smaller map of it (a
+    crop needs no map at the image's resolution): each window is searched on the map, then the
+    image's own window of the ratio and zoom is centred where the map's was
+    (:func:`on_image`); ``keep`` boxes stay in the image's pixels."""
     tables = _tables(density)
-    return {aspect: _search(tables, aspect, zoom, **options) for aspect in aspects}
+    height, width = tables.density.shape
+    if image_size is None or tuple(image_size) == (width, height):
+        return {aspect: _search(tables, aspect, zoom, **options) for aspect in aspects}
+    keep = options.pop("keep", ())
+    scale = (width / image_size[0], height / image_size[1])
+    inner = [_inside_scaled(b, scale) for b in keep]
+    out = {}
+    for aspect in aspects:
+        placed = _origins(keep, image_size, aspect, zoom)  # the image's own check first
+        found = _search(tables, aspect, zoom, keep=inner, **options)
+        out[aspect] = on_image(found, (height, width), image_size, aspect, placed)
+    return out
+
+
+def on_image(window: Window, map_shape, image_size, aspect, origins=None) -> Window:
+    """``window``, found on a map of ``map_shape`` (H, W), as the image's window of the same
+    aspect and zoom (``image_size`` = (width, height); its size from :func:`window_size`)
+    centred where the map's was, moved inside the image and to the ``origins`` (x0 and y0
+    slices, see :func:`salmap.placements.keep_range`) that hold its keep boxes."""
+    (h, w), (width, height) = map_shape, image_size
+    ww, wh = window_size(width, height, aspect, window.zoom)
+    xs, ys = origins or _origins((), image_size, aspect, window.zoom)
+    x0, y0, x1, y1 = window.box
+    cx, cy = (x0 + x1) / 2 * width / w, (y0 + y1) / 2 * height / h
+    left = min(max(_round(cx - ww / 2), xs.start), xs.stop - 1)
+    top = min(max(_round(cy - wh / 2), ys.start), ys.stop - 1)
+    return replace(window, box=(left, top, left + ww, top + wh))
+
+
+def _origins(keep, image_size, aspect, zoom) -> tuple[slice, slice]:
+    width, height = image_size
+    return keep_range(
+        keep,
+        image_size,
+        window_size(width, height, aspect, zoom),
+        window_size(width, height, aspect),
+        f"{_ratio(aspect)} window at zoom {float(zoom):g}",
+    )
+
+
+def _inside_scaled(box, scale) -> tuple[float, float, float, float]:
+    """A keep box in a smaller map's pixels, one map pixel in from each side (never empty), so
+    that rounding on the map never makes a feasible box infeasible; the image's window is
+    moved to hold the box itself (:func:`on_image`)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    (sx, sy), cx, cy = scale, (x0 + x1) / 2, (y0 + y1) / 2
+    a, b = min(x0 * sx + 1, cx * sx), max(x1 * sx - 1, cx * sx + 1e-3)
+    c, d = min(y0 * sy + 1, cy * sy), max(y1 * sy - 1, cy * sy + 1e-3)
+    return a, c, b, d
 
 
 def _tables(density) -> MapTables:

@@ -213,3 +213,26 @@ def _build(meta: dict, weights: Path):
         raise SalmapError(f"{weights}: malformed ensemble description ({e})") from None
     model.shipped = shipped
     return model
+
+
+def at_input_size(model, size: int | tuple[int, int]):
+    """A copy of a SaliencyModel (PyTorch) that takes ``size`` (side, or (H, W)) as its input:
+    the same weights; its head's blur and centre bias, defined in fractions of the map, follow
+    the new size. A smaller input is faster and sees less detail (measured for cropping in
+    benchmarks/fast_crop.py)."""
+    import copy
+
+    from salmap.models.model import SaliencyModel
+
+    h, w = (size, size) if isinstance(size, int) else size
+    config = copy.deepcopy(model.config)
+    config.input_size = (int(h), int(w))
+    weights, config.encoder_weights = config.encoder_weights, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random init is fine: the weights come next
+        resized = SaliencyModel(config)
+    resized.load_state_dict(model.state_dict())
+    resized.config.encoder_weights = weights
+    resized.training_recipe = getattr(model, "training_recipe", {})
+    resized.source = getattr(model, "source", None)
+    return resized.eval()
