@@ -37,6 +37,7 @@ from salmap.viz import (
     DEFAULT_SCALE,
     FOG_CLEAR,
     FOG_FLOOR,
+    MASS_CONTOURS,
     colormap_lut,
 )
 
@@ -291,6 +292,7 @@ def add_page_routes(app: FastAPI) -> None:
             "alpha": DEFAULT_ALPHA,
             "scale": DEFAULT_SCALE,
             "fog": {"clear": FOG_CLEAR, "floor": FOG_FLOOR},
+            "mass_contours": list(MASS_CONTOURS),
             "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
         }
