@@ -163,7 +163,7 @@ def focus_block(f: Findings) -> str:
     table = reference_table()
     c = f.shares.concentration
     n = table["sets"]["all"]["n"]
-    per_set = " and ".join(
+    per_set = ", ".join(
         f"{f.focus_rank[key]:.0f}% of the {what}" for key, (_, what) in REFERENCE_SETS.items()
     )
     marker = 100 - f.focus_rank["all"]  # the bar: reference designs, most focused first
@@ -175,7 +175,7 @@ def focus_block(f: Findings) -> str:
         '<div class="ends"><span>the most focused reference designs</span>'
         "<span>the least focused</span></div>"
         f"<p><b>More focused than {f.focus_rank['all']:.0f}% of {n} reference designs</b> "
-        f"({html.escape(per_set)} taken apart).</p>"
+        f"({html.escape(per_set)}).</p>"
         "<p class=note>Focus is the smallest part of the design, its most looked-at places "
         "first, where half of the predicted attention lands. The smaller it is, the more "
         "viewers' eyes gather on a few places; a design where the eye wanders evenly needs "
