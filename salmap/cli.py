@@ -32,6 +32,7 @@ COMMANDS = {
     "attention": "salmap.commands.attention",
     "serve": "salmap.commands.serve",
     "report": "salmap.commands.report",
+    "design-report": "salmap.commands.design_report",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from salmap.viz import (
     DEFAULT_SCALE,
     FOG_CLEAR,
     FOG_FLOOR,
+    MASS_CONTOURS,
     colormap_lut,
 )
 
@@ -263,6 +265,7 @@ def add_routes(app: FastAPI, service: Service) -> None:
     add_page_routes(app)
     add_saliency_routes(app, service, auth, max_bytes)
     add_crop_routes(app, service, auth, max_bytes)
+    add_picture_routes(app, service, auth, max_bytes)
 
 
 def add_page_routes(app: FastAPI) -> None:
@@ -289,6 +292,7 @@ def add_page_routes(app: FastAPI) -> None:
             "alpha": DEFAULT_ALPHA,
             "scale": DEFAULT_SCALE,
             "fog": {"clear": FOG_CLEAR, "floor": FOG_FLOOR},
+            "mass_contours": list(MASS_CONTOURS),
             "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
         }
@@ -344,7 +348,8 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         summary="The crop of each aspect ratio that keeps the most attention",
         description="As a line of `salmap crop`'s crops.jsonl: per aspect ratio the box "
         "`[x0, y0, x1, y1]` in image pixels (x1, y1 exclusive) and the share of attention in it. "
-        "`zoom` in (0, 1]: the window's size relative to the largest that fits.",
+        "`zoom` in (0, 1]: the window's size relative to the largest that fits. "
+        "`format=png`: the crop itself as a PNG, for one aspect ratio.",
         dependencies=auth,
         openapi_extra={"requestBody": IMAGE_BODY},
     )
@@ -352,14 +357,20 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         request: Request,
         aspect: str = Query(DEFAULT_ASPECTS, examples=["1:1,16:9"]),
         zoom: float = Query(1.0),
+        format: Literal["json", "png"] = Query("json"),
     ):
         try:
             aspects = list(dict.fromkeys(parse_aspects(aspect)))
             check_zoom(zoom)
         except SalmapError as e:
             raise ApiError(422, str(e)) from None
+        if format == "png" and len(aspects) != 1:
+            raise ApiError(422, "format=png gives one crop: pass one aspect, e.g. aspect=16:9")
         upload = await read_multipart(request, max_bytes)
-        _, density = await service.density(upload)
+        rgb, density = await service.density(upload)
+        if format == "png":
+            data = await asyncio.to_thread(crop_png, rgb, density, aspects[0], zoom)
+            return Response(data, media_type="image/png")
 
         def windows():
             return {a: best_window(density, a, zoom).to_dict() for a in aspects}
@@ -386,6 +397,102 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         except SalmapError as e:
             raise ApiError(422, str(e)) from None
         return {"image": upload.files["image"][0], **shares.to_dict()}
+
+
+def add_picture_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
+    """``/overlay`` and ``/fog`` (PNG) and ``/report`` (HTML), as ``salmap predict`` and
+    ``salmap design-report`` make them."""
+
+    @app.post(
+        f"{API}/overlay",
+        summary="The heatmap over the image (PNG), with its legend below",
+        description="As `salmap predict --save overlay`: `alpha` the heatmap's opacity (0-1), "
+        "`colormap` a matplotlib name, `scale` `mass` (share of attention) or `peak`, "
+        "`legend` a band below that says what the colours mean. Transparency shows over white.",
+        dependencies=auth,
+        openapi_extra={"requestBody": IMAGE_BODY},
+    )
+    async def overlay_png(
+        request: Request,
+        alpha: float = Query(DEFAULT_ALPHA, ge=0, le=1),
+        colormap: str = Query(DEFAULT_COLORMAP, examples=["inferno", "viridis"]),
+        scale: Literal["mass", "peak"] = Query(DEFAULT_SCALE),
+        legend: bool = Query(True),
+    ):
+        try:
+            colormap_lut(colormap)
+        except SalmapError as e:
+            raise ApiError(422, str(e)) from None
+        rgb, density = await service.density(await read_multipart(request, max_bytes))
+        data = await asyncio.to_thread(
+            overlay_png_bytes, rgb, density, alpha, colormap, scale, legend
+        )
+        return Response(data, media_type="image/png")
+
+    @app.post(
+        f"{API}/fog",
+        summary="The fog view (PNG): the image dimmed where attention is low",
+        description=f"The part holding {FOG_CLEAR:.0%} of the attention stays clear; the rest "
+        f"fades down to {FOG_FLOOR:.0%} of its brightness where attention is lowest.",
+        dependencies=auth,
+        openapi_extra={"requestBody": IMAGE_BODY},
+    )
+    async def fog_png(request: Request):
+        from salmap.viz import fog, image_bytes
+
+        rgb, density = await service.density(await read_multipart(request, max_bytes))
+        data = await asyncio.to_thread(lambda: image_bytes(fog(rgb, density)))
+        return Response(data, media_type="image/png")
+
+    add_report_route(app, service, auth, max_bytes)
+
+
+def add_report_route(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
+    @app.post(
+        f"{API}/report",
+        summary="A self-contained HTML report on the image, as salmap design-report writes it",
+        description="Heatmap with its legend, fog view, regions, crops and the focus figure "
+        "among reference designs, in one HTML file (images embedded). `regions` (optional, a "
+        "form field or the query) as for `/attention`; without it, a 3x3 grid.",
+        dependencies=auth,
+        openapi_extra={"requestBody": REGIONS_BODY},
+        response_class=Response,
+    )
+    async def report(request: Request, regions: str | None = Query(None)):
+        from salmap.design_report import Design, report_html
+
+        upload = await read_multipart(request, max_bytes)
+        text = upload.fields.get("regions", regions)
+        spec = None if text is None or not text.strip() else parse_regions(text)
+        if isinstance(spec, tuple):
+            spec = "grid {}x{}".format(*spec)  # never a path: see parse_regions
+        rgb, density = await service.density(upload)
+        name = upload.files["image"][0]
+        design = Design(name, rgb, density)
+        try:
+            page = await asyncio.to_thread(report_html, [design], spec, service.info()["name"])
+        except SalmapError as e:
+            raise ApiError(422, str(e)) from None
+        stem = Path(name).stem or "image"
+        filename = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:80] + "_report.html"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def overlay_png_bytes(rgb, density, alpha: float, colormap: str, scale: str, legend: bool) -> bytes:
+    from salmap.viz import image_bytes, overlay, with_legend
+
+    picture = overlay(rgb, density, alpha, colormap, scale)
+    return image_bytes(with_legend(picture, scale, colormap) if legend else picture)
+
+
+def crop_png(rgb: np.ndarray, density: np.ndarray, aspect: str, zoom: float) -> bytes:
+    """The best ``aspect`` window of the image, cut out, as PNG."""
+    from salmap.cropping import best_window
+    from salmap.viz import image_bytes
+
+    x0, y0, x1, y1 = best_window(density, aspect, zoom).box
+    return image_bytes(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
 
 
 def parse_regions(text: str | None):

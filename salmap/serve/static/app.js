@@ -108,6 +108,9 @@ function imagePixels(item) {
     const c = document.createElement("canvas");
     c.width = item.w; c.height = item.h;
     const g = c.getContext("2d");
+    // transparency over white, as the server composites it before the model sees the image
+    g.fillStyle = "#fff";
+    g.fillRect(0, 0, item.w, item.h);
     g.drawImage(item.img, 0, 0, item.w, item.h);
     item.pixels = g.getImageData(0, 0, item.w, item.h);
   }
@@ -238,6 +241,37 @@ function draw() {
     drawLabel(g, `${r.name} ${pct(boxShare(item, r.box))}`, Math.min(x0, x1), Math.max(y0, y1) - 18 * scale, r.colour, scale);
   });
   listRegions();
+  drawLegend();
+}
+
+function drawLegend() {
+  // the colour bar of salmap.viz.legend: what the heatmap's colours mean on the chosen scale
+  const box = $("legend"), lut = state.tables[state.colormap];
+  const fog = state.view === "fog";
+  box.hidden = state.view === "image" || !lut;
+  box.querySelector(".ramp").hidden = box.querySelector(".marks").hidden = fog;
+  if (box.hidden) return;
+  if (fog) {
+    box.querySelector(".title").textContent = `the part holding ${Math.round(100 * state.fog.clear)}% of predicted attention stays clear; the rest fades with the attention it gets`;
+    return;
+  }
+  const stops = Array.from({ length: 17 }, (_, k) => {
+    const c = lut[Math.min(255, k * 16)];
+    return `rgb(${c[0]},${c[1]},${c[2]}) ${(100 * k) / 16}%`;
+  });
+  box.querySelector(".ramp").style.background = `linear-gradient(90deg, ${stops.join(", ")})`;
+  const mass = state.view === "overlay" && state.scale === "mass";
+  const marks = mass ? state.massContours.map((s) => [1 - s, `${Math.round(100 * s)}%`]) : [[0.5, "half the peak"], [1, "peak"]];
+  box.querySelector(".marks").replaceChildren(...marks.map(([x, label]) => {
+    const span = document.createElement("span");
+    span.textContent = label;
+    span.style.left = `${100 * x}%`;
+    if (x > 0.9) span.className = "end";
+    return span;
+  }));
+  box.querySelector(".title").textContent = mass
+    ? "brightest regions holding 25%, 50%, 75% of predicted attention"
+    : "predicted attention relative to the most salient pixel";
 }
 
 function listRegions() {
@@ -491,13 +525,40 @@ function numbers(item) {
   };
 }
 
+function reportRegions(item) {
+  // the drawn boxes as {name: [x0, y0, x1, y1]}, kept inside the image (a box moved past an
+  // edge counts what is left of it)
+  const out = {};
+  for (const r of item.regions) {
+    const [x0, y0, x1, y1] = r.box.map(Math.round);
+    const box = [Math.max(0, Math.min(x0, x1)), Math.max(0, Math.min(y0, y1)), Math.min(item.w, Math.max(x0, x1)), Math.min(item.h, Math.max(y0, y1))];
+    if (box[2] - box[0] >= 1 && box[3] - box[1] >= 1) out[r.name] = box;
+  }
+  return out;
+}
+
 function setUpDownloads() {
   const ready = () => state.current && state.current.density;
   $("dl-map").onclick = async () => { if (ready()) download(`${stem(state.current)}_map.png`, await canvasBlob(grayMap(state.current))); };
-  $("dl-overlay").onclick = async () => {
+  // overlay, fog and report come from the server: salmap.viz's pictures, legend included
+  const fetched = async (button, path, name, extra = {}) => {
     if (!ready()) return;
     const item = state.current;
-    download(`${stem(item)}_overlay.png`, await canvasBlob(renderView(item, "overlay", state.alpha, state.colormap)));
+    button.disabled = true;
+    try {
+      const r = await api(path, item.file, extra);
+      download(`${stem(item)}${name}`, await r.blob());
+    } catch (e) {
+      showMessage(`${item.name}: the download failed: ${e.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  };
+  $("dl-overlay").onclick = (e) => fetched(e.currentTarget, `/overlay?${new URLSearchParams({ alpha: state.alpha, colormap: state.colormap, scale: state.scale })}`, "_overlay.png");
+  $("dl-fog").onclick = (e) => fetched(e.currentTarget, "/fog", "_fog.png");
+  $("dl-report").onclick = (e) => {
+    const regions = ready() ? reportRegions(state.current) : {};
+    fetched(e.currentTarget, "/report", "_report.html", Object.keys(regions).length ? { regions: JSON.stringify(regions) } : {});
   };
   $("dl-json").onclick = () => {
     if (ready()) download(`${stem(state.current)}_attention.json`, new Blob([JSON.stringify(numbers(state.current), null, 2)], { type: "application/json" }));
@@ -555,6 +616,7 @@ async function start() {
   state.cropColours = settings.crop_colours;
   state.scale = settings.scale;
   state.fog = settings.fog;
+  state.massContours = settings.mass_contours;
   $("scale").value = settings.scale;
   $("opacity").value = Math.round(100 * settings.alpha);
   $("opacity-out").textContent = `${Math.round(100 * settings.alpha)}%`;
