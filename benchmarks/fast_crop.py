@@ -143,9 +143,7 @@ def report(results: dict) -> None:
             diffs = np.array(r["image"]) - np.array(base["image"])
             half = 1.96 * diffs.std(ddof=1) / np.sqrt(len(diffs))
             ms = 1000 * np.mean(r["seconds"])
-            print(
-                f"| {label} | {kept:.4f} | {diffs.mean():+.4f} +- {half:.4f} | {ms:.1f} |"
-            )
+            print(f"| {label} | {kept:.4f} | {diffs.mean():+.4f} +- {half:.4f} | {ms:.1f} |")
 
 
 def main() -> None:
