@@ -67,11 +67,14 @@ def read_input(
     brings a prediction back to the output size).
 
     The output size is the image's own, or its longer side shrunk to ``max_output_side``. A
-    JPEG file is decoded only as large as needed (Pillow's draft mode): the output size when
-    the pixels are kept (for overlays), else twice the model's input."""
+    JPEG file is decoded only as large as needed (Pillow's draft mode): twice the model's input
+    (never less than the output size, nor more than the image's), or in full when the pixels
+    are kept at the image's own size (for overlays)."""
     if isinstance(image, (str, os.PathLike)):
-        full = output_shape(image_size(image), max_output_side)
-        need = max(full) if keep_pixels else min(max(full), 2 * max(config.input_size))
+        size = image_size(image)
+        full = output_shape(size, max_output_side)
+        need = max(max(full), min(max(size), 2 * max(config.input_size)))
+        need = max(size) if keep_pixels and not max_output_side else need
         rgb = load_image(image, background, min_side=need, frame=frame)
         if rgb.shape[0] >= full[0] and not max_output_side:
             full = rgb.shape[:2]  # decoded in full (a TIFF page may differ from the header)
