@@ -49,6 +49,9 @@ BORDER = 0.1
 
 # The ratios salmap crop and salmap serve's page crop to unless told otherwise.
 DEFAULT_ASPECTS = "1:1,16:9,4:5,9:16"
+# The longer side of the map a crop is searched on by default (``salmap crop --map fast``):
+# chosen with benchmarks/fast_crop.py, whose table is in MODEL_CARD.md
+FAST_MAP_SIDE = 256
 
 _ASPECT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$")
 

@@ -62,14 +62,22 @@ def crop_shape(args) -> CropShape:
     return getattr(args, "shape", None) or CropShape()
 
 
-def crop_line(path, density: np.ndarray, windows, sizes=None) -> dict:
-    """The JSONL line of an image cropped to ``windows`` (aspect -> Window); ``sizes``:
-    aspect -> (w, h) that a crop was resized to, given as its ``size``."""
-    height, width = density.shape
+def crop_line(path, shape: tuple[int, int], windows, sizes=None) -> dict:
+    """The JSONL line of an image of ``shape`` (H, W) cropped to ``windows`` (aspect ->
+    Window); ``sizes``: aspect -> (w, h) that a crop was resized to, given as its ``size``."""
+    height, width = shape
     crops = {a: w.to_dict() for a, w in windows.items()}
     for a, size in (sizes or {}).items():
         crops[a]["size"] = list(size)
     return {"image": str(path), "width": width, "height": height, "crops": crops}
+
+
+def _at_size(density: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A smaller map brought to the image's ``size`` (width, height) for the preview."""
+    from PIL import Image
+
+    m = np.asarray(Image.fromarray(density).resize(size, Image.BILINEAR))
+    return m / max(float(m.sum()), 1e-30)
 
 
 class CropJob:
@@ -85,9 +93,15 @@ class CropJob:
         self.writer, self.tolerant = write, tolerant
 
     def read(self, k: int, config):
+        """The image in full and its map at its size; with ``args.map_side`` (the fast map),
+        no pixels yet, and the map at that longer side (a JPEG decoded by draft only as large
+        as the model's input needs)."""
         from salmap.inference import read_input
 
-        return read_input(self.items[k].path, config)
+        side = getattr(self.args, "map_side", None)
+        if side is None:
+            return read_input(self.items[k].path, config)
+        return read_input(self.items[k].path, config, max_output_side=side, keep_pixels=False)
 
     def write(self, k: int, image, density) -> dict:
         from salmap.cropping import best_windows
@@ -96,8 +110,13 @@ class CropJob:
         path = self.items[k].path
         options = getattr(self.args, "framing", None) or {}
         try:
-            windows = best_windows(density, self.aspects, self.args.zoom, **options)
-        except SalmapError as e:  # a --keep box no window of a ratio holds in this image
+            if image is None:  # the fast map: the windows found on it, placed on the image
+                image, size = self.pixels(k)
+                windows = best_windows(density, self.aspects, self.args.zoom, size, **options)
+                density = _at_size(density, size) if self.plans[k]["preview"] else None
+            else:
+                windows = best_windows(density, self.aspects, self.args.zoom, **options)
+        except (SalmapError, DataError) as e:  # a --keep box no window holds; a file gone
             return self.failed(k, f"{path}: {e}")
         try:
             write_crops(image, density, windows, self.plans[k], self.args, self.writer)
@@ -105,7 +124,14 @@ class CropJob:
             if not self.tolerant:
                 raise
             return self.failed(k, f"{path}: cannot write its crops ({e})")
-        return crop_line(path, density, windows, crop_shape(self.args).sizes)
+        return crop_line(path, image.shape[:2], windows, crop_shape(self.args).sizes)
+
+    def pixels(self, k: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """Item ``k``'s pixels in full and (width, height)."""
+        from salmap.data.images import load_image
+
+        image = load_image(self.items[k].path)
+        return image, (image.shape[1], image.shape[0])
 
     def failed(self, k: int, message: str) -> dict:
         return {"image": str(self.items[k].path), "error": message}

@@ -73,6 +73,14 @@ def add_parser(sub) -> None:
         default=None,
         help="heatmap opacity of the preview at the most salient point, 0-1 (default: 0.7)",
     )
+    p.add_argument(
+        "--map",
+        choices=("fast", "full"),
+        default="fast",
+        help="fast: the map at a longer side of 256 px, from the shipped default's fast "
+        "export where it is the model (see MODEL_CARD.md, 'A fast map for cropping'); full: "
+        "the model's own input and the map at the image's resolution (default: fast)",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
         "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)"
@@ -206,6 +214,11 @@ def check_options(args) -> tuple[list[str], list[str]]:
     args.framing = framing(args)
     kinds = save_kinds(args.save, OUTPUTS, at_least_one=False)
     check_alpha(args.alpha)
+    if args.map == "fast":
+        from salmap.cropping import FAST_MAP_SIDE
+        from salmap.models.io import fast_model
+
+        args.map_side, args.model = FAST_MAP_SIDE, fast_model(args.model, args.runner)
     args.runner = choose_runner(args.model, args.runner)
     check_device(args.device, args.runner)
     return aspects, kinds

@@ -46,6 +46,8 @@ def shipped_file(name: str, suffix: str = ".safetensors") -> Path:
 DEFAULT_MODEL = shipped_file("default")
 # The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
 DEFAULT_ONNX = shipped_file("default", ".onnx")
+# default at a smaller input, its convolutions in int8 (scripts/ship_fast.py): for crops
+FAST_SUFFIX = ".fast.onnx"
 
 
 def read_config(path: str | Path) -> dict:
@@ -140,6 +142,15 @@ def choose_runner(path: str | Path, runner: str | None = None, device: str | Non
             f"{path}: --runner onnx needs an .onnx model; write one with `salmap export`"
         )
     return "torch"
+
+
+def fast_model(path: str | Path, runner: str | None = None) -> str | Path:
+    """The model to run for a fast map: a shipped model's fast export where it ships one (and
+    ``runner`` is not "torch"), else ``path`` itself."""
+    fast = shipped_file(str(path), FAST_SUFFIX)
+    if str(path) in SHIPPED and fast.is_file() and runner != "torch":
+        return str(fast)
+    return path
 
 
 def load_model(path: str | Path = "default", device=None, runner: str | None = None):
