@@ -284,6 +284,7 @@ def add_page_routes(app: FastAPI) -> None:
     @app.get("/page-settings.json", include_in_schema=False)
     async def page_settings():
         from salmap.cropping import PREVIEW_COLOURS
+        from salmap.regions import SHARE_TOLERANCE
 
         return {
             "colormap": DEFAULT_COLORMAP,
@@ -292,6 +293,7 @@ def add_page_routes(app: FastAPI) -> None:
             "fog": {"clear": FOG_CLEAR, "floor": FOG_FLOOR},
             "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
+            "share_tolerance": SHARE_TOLERANCE,
         }
 
 
