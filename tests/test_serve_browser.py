@@ -226,6 +226,7 @@ def test_ab_compares_variants_on_a_template_of_named_regions(server, browser, tm
     import json
 
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     a = design(tmp_path / "variant-a.png")
     b = design(tmp_path / "variant-b.png", (540, 360), (300, 225, 520, 320), (18, 120, 60))
@@ -241,10 +242,17 @@ def test_ab_compares_variants_on_a_template_of_named_regions(server, browser, tm
     path.write_text(json.dumps(template))
     browser.set_window_size(1400, 1100)
     load_page(browser, server, a, b)
+    assert not browser.find_element(By.ID, "show-crops").is_selected()  # crops: when asked
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"units": "cm", "regions": []}))
+    browser.find_element(By.ID, "load-regions").send_keys(str(bad))
+    message = wait_for(browser, lambda d: d.find_element(By.ID, "message").text)
+    assert "bad.json" in message and 'units is "cm"' in message
     browser.find_element(By.ID, "load-regions").send_keys(str(path))
     wait_for(
         browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#ab-table tr[data-region]")) == 3
     )
+    assert not browser.find_element(By.ID, "message").is_displayed()
     rows = browser.find_elements(By.CSS_SELECTOR, "#ab-table tr[data-region]")
     assert [r.get_attribute("data-region") for r in rows] == ["headline", "photo", "button"]
     # each cell is the share salmap.regions computes on that variant's map
@@ -279,6 +287,14 @@ def test_ab_compares_variants_on_a_template_of_named_regions(server, browser, tm
     )
     after = [pixels(browser, c) for c in browser.find_elements(By.CSS_SELECTOR, "#ab canvas")]
     assert all(np.abs(x - y).mean() > 1 for x, y in zip(before, after))
+    Select(browser.find_element(By.ID, "colormap")).select_by_value("viridis")
+    recoloured = [pixels(browser, c) for c in browser.find_elements(By.CSS_SELECTOR, "#ab canvas")]
+    assert all(np.abs(x - y).max() > 20 for x, y in zip(after, recoloured))
+    browser.find_element(By.CSS_SELECTOR, "input[name=view][value=fog]").click()
+    fog = [pixels(browser, c) for c in browser.find_elements(By.CSS_SELECTOR, "#ab canvas")]
+    assert all(np.abs(x - y).max() > 20 for x, y in zip(recoloured, fog))
+    browser.find_element(By.CSS_SELECTOR, "input[name=view][value=overlay]").click()
+    Select(browser.find_element(By.ID, "colormap")).select_by_index(0)
     browser.execute_script(
         "const s = document.getElementById('opacity'); s.value = 70;"
         "s.dispatchEvent(new Event('input'));"
