@@ -317,6 +317,8 @@ def test_a_pixel_template_on_another_size_is_scaled_with_a_note(server, browser,
     note = browser.find_element(By.ID, "region-note")
     assert note.is_displayed() and "720 × 480 were scaled to this 360 × 240" in note.text
     assert browser.execute_script("return state.items[1].regions[0].box") == [235, 165, 325, 200]
+    captions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#ab figcaption")]
+    assert "scaled" not in captions[0] and "scaled to this 360 × 240" in captions[1]
     # the regions file written is the format salmap attention reads, with the image's size
     written = browser.execute_script("return regionSetOf(state.items[0], 'px')")
     assert written == {"units": "px", "size": [720, 480], "regions": [

@@ -384,7 +384,7 @@ function drawCompare() {
   if (box.dataset.ids !== done.map((i) => i.id).join(",")) {
     box.replaceChildren(...done.map((item, k) => {
       const fig = document.createElement("figure");
-      fig.innerHTML = `<canvas data-item="${item.id}"></canvas><figcaption><b>${variantLetter(k)}</b> <span></span></figcaption>`;
+      fig.innerHTML = `<canvas data-item="${item.id}"></canvas><figcaption><b>${variantLetter(k)}</b> <span></span><span class="region-note" hidden></span></figcaption>`;
       fig.querySelector("figcaption span").textContent = `${item.name} · ${item.w} × ${item.h}`;
       return fig;
     }));
@@ -396,6 +396,9 @@ function drawCompare() {
     const g = c.getContext("2d");
     g.putImageData(viewOf(item), 0, 0);
     drawRegions(g, item, item.w / (c.clientWidth || item.w));
+    const note = c.parentElement.querySelector(".region-note");
+    note.hidden = !item.regionNote;
+    note.textContent = item.regionNote || "";
   });
   drawCompareTable(done);
 }
