@@ -421,8 +421,8 @@ def compare_table(results: dict[str, AttentionShares]) -> str:
         lines.append(f"{name:<{first}}" + "".join(f"{c:>10}" for c in cells))
     lines += [f"{h} {image}" for h, image in zip(heads, results)]
     lines.append(
-        f"* leads every other image by more than {SHARE_TOLERANCE:.0%} of the attention "
-        "(concentration: the smaller); percentages: share of each image's attention"
+        f"* leads every other image by more than {SHARE_TOLERANCE:g} of the attention "
+        f"({100 * SHARE_TOLERANCE:g} percentage points; concentration: the smaller)"
     )
     return "\n".join(lines)
 

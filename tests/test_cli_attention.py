@@ -133,7 +133,7 @@ def test_many_images_one_template_table_and_csv(tiny_saved_model, image, tmp_pat
     assert main(["attention", *map(str, args)]) == 0
     printed = capsys.readouterr().out
     assert "(1) " + str(image) in printed and "(3) " + str(wide) in printed
-    assert "leads every other image by more than 2%" in printed
+    assert "leads every other image by more than 0.02 of the attention (2 percentage" in printed
     rows = list(csv.DictReader(out.open()))
     assert [r["image"] for r in rows] == [str(p) for p in (image, other, wide) for _ in range(3)]
     assert [r["region"] for r in rows[:3]] == ["headline", "cta", "(outside all regions)"]
