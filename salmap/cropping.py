@@ -358,8 +358,9 @@ def crop(image, aspect="16:9", zoom: float = 1.0, model=None, **options) -> Wind
     return best_window(predictor(model).predict(image), aspect, zoom, **options)
 
 
-# Box colours of a preview, in the order of the aspect ratios: bright against the heatmap.
-PREVIEW_COLOURS = ((0, 255, 255), (57, 255, 20), (255, 64, 255), (255, 255, 255), (64, 160, 255))
+# Box colours of a preview, in the order of the aspect ratios: bright against the heatmap and
+# none white or near it, so that every box shows on a white design too.
+PREVIEW_COLOURS = ((0, 255, 255), (57, 255, 20), (255, 64, 255), (255, 140, 0), (64, 160, 255))
 # Small images are enlarged in their preview so that boxes and labels stay readable.
 PREVIEW_MIN_SIDE = 640
 

@@ -1,8 +1,9 @@
 """Attention per region: the share of a saliency density that falls in each region of an image.
 
-Regions are named boxes ``[x0, y0, x1, y1]`` (image pixels, x1 and y1 exclusive), polygons
-``[[x, y], [x, y], ...]`` (at least three vertices, image pixel coordinates), the labels of a
-label image the size of the image, or the cells of an R x C grid. A pixel belongs to a region
+Regions are named boxes ``[x0, y0, x1, y1]`` (image pixels, x1 and y1 exclusive) and polygons
+``[[x, y], [x, y], ...]`` (at least three vertices), in pixels or fractions of the image, as
+:mod:`salmap.region_sets` reads and writes them; the labels of a label image the size of the
+image; or the cells of an R x C grid. A pixel belongs to a region
 when its centre lies inside it. Regions may overlap (the overlaps are reported); a region
 reaching outside the image is an error naming it.
 
@@ -24,6 +25,10 @@ from salmap.errors import DataError, SalmapError
 
 # The concentration number is the fraction of the image needed to hold this share of attention.
 CONCENTRATION_MASS = 0.5
+
+# Of two or more images, one leads on a share (0-1: of attention, of area) only when it is
+# ahead of every other by more than this; smaller differences are reported as even.
+SHARE_TOLERANCE = 0.02
 
 _GRID = re.compile(r"^\s*(?:grid\s+)?(\d+)\s*[xX]\s*(\d+)\s*$")
 
@@ -66,8 +71,9 @@ class Overlap:
 @dataclass(frozen=True)
 class AttentionShares:
     """What :func:`attention_shares` finds: a :class:`Share` per region, in the order given;
-    ``outside``, the attention (and area) in no region; every overlapping pair; and the
-    concentration (fraction of the image holding half of the attention)."""
+    ``outside``, the attention (and area) in no region; every overlapping pair; the
+    concentration (fraction of the image holding half of the attention); and ``note``, how
+    regions drawn on another image size were scaled to this one (None when they were not)."""
 
     width: int
     height: int
@@ -75,6 +81,7 @@ class AttentionShares:
     outside: Share
     overlaps: list[Overlap]
     concentration: float
+    note: str | None = None
 
     def to_dict(self) -> dict:
         def r(v: float) -> float:
@@ -92,6 +99,7 @@ class AttentionShares:
                 for o in self.overlaps
             ],
             "concentration": r(self.concentration),
+            "note": self.note,
         }
 
     def table(self) -> str:
@@ -99,7 +107,8 @@ class AttentionShares:
         rows = [(s.name, s.attention, s.area) for s in self.regions]
         rows.append(("(outside all regions)", self.outside.attention, self.outside.area))
         width = max(len("region"), *(len(n) for n, _, _ in rows))
-        lines = [f"{'region':<{width}}  attention    area", "-" * (width + 20)]
+        lines = [f"note: {self.note}"] if self.note else []
+        lines += [f"{'region':<{width}}  attention    area", "-" * (width + 20)]
         lines += [f"{n:<{width}}  {a:8.1%}  {s:6.1%}" for n, a, s in rows]
         for o in self.overlaps:
             lines.append(
@@ -203,26 +212,30 @@ def parse_grid(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def named_regions(spec: dict, shape: tuple[int, int], source: str | None = None) -> list[Region]:
-    """``{"name": [x0, y0, x1, y1] | [[x, y], ...], ...}`` -> regions, in the order given."""
-    if not isinstance(spec, dict) or not spec:
-        raise SalmapError(
-            f"{source or 'regions'}: expected a JSON object of named regions, e.g. "
-            '{"logo": [x0, y0, x1, y1], "shape": [[x, y], [x, y], [x, y]]}'
-        )
+def named_regions(spec, shape: tuple[int, int], source: str | None = None) -> list[Region]:
+    """Named boxes and polygons (:mod:`salmap.region_sets`' format or the older ``{"name":
+    [x0, y0, x1, y1] | [[x, y], ...]}``) -> regions, in the order given."""
+    return resolve_named(spec, shape, source)[0]
+
+
+def resolve_named(spec, shape: tuple[int, int], source: str | None = None):
+    """(regions, note): the regions of ``spec`` (parsed JSON or a
+    :class:`~salmap.region_sets.RegionSet`) on an image of ``shape``, and the note a pixel set
+    drawn on another size gives when it is scaled (None otherwise)."""
+    from salmap.region_sets import RegionSet, region_set
+
+    regions_set = spec if isinstance(spec, RegionSet) else region_set(spec, source)
+    pixels, note = regions_set.in_pixels(shape)
     regions = []
-    for name, value in spec.items():
-        is_polygon = (
-            isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple))
-        )
-        make = polygon_region if is_polygon else box_region
+    for s in pixels.shapes:
+        make = polygon_region if s.kind == "polygon" else box_region
         try:
-            regions.append(make(str(name), value, shape))
+            regions.append(make(s.name, s.to_dict()[s.kind], shape))
         except SalmapError as e:
             if source is None:  # a dict given in Python: no file to name
                 raise
             raise type(e)(f"{source}: {e}") from None
-    return regions
+    return regions, note
 
 
 def label_regions(path: str | Path, shape: tuple[int, int]) -> list[Region]:
@@ -265,26 +278,38 @@ def label_regions(path: str | Path, shape: tuple[int, int]) -> list[Region]:
 
 
 def load_regions(source, shape: tuple[int, int]) -> list[Region]:
-    """Regions from any accepted form, checked against an image of ``shape`` = (H, W): a
-    dict of named boxes and polygons, a ``.json`` file of one, a label image, ``"grid RxC"``
-    or ``"RxC"``, or a list of :class:`Region`."""
-    if isinstance(source, dict):
-        return named_regions(source, shape)
+    """Regions from any accepted form, checked against an image of ``shape`` = (H, W): named
+    boxes and polygons (:mod:`salmap.region_sets`: a dict, a
+    :class:`~salmap.region_sets.RegionSet` or a ``.json`` file of one), a label image,
+    ``"grid RxC"`` or ``"RxC"``, or a list of :class:`Region`."""
+    return resolve_regions(source, shape)[0]
+
+
+def resolve_regions(source, shape: tuple[int, int]) -> tuple[list[Region], str | None]:
+    """(regions, note) for any form :func:`load_regions` takes: the note says how a pixel
+    region set drawn on another image size was scaled to this one (None when it was not)."""
+    from salmap.region_sets import RegionSet
+
+    if isinstance(source, (dict, RegionSet)):
+        return resolve_named(source, shape)
     if isinstance(source, (list, tuple)) and all(isinstance(r, Region) for r in source):
-        return _check_masks(list(source), shape)
+        return _check_masks(list(source), shape), None
     text = str(source)
     if _GRID.match(text) and (text.lstrip().startswith("grid") or not Path(text).exists()):
-        return grid_regions(*parse_grid(text), shape)
+        return grid_regions(*parse_grid(text), shape), None
     path = Path(text)
     if not path.is_file():
         raise SalmapError(f"{path}: no such regions file (a .json of named regions or a label PNG)")
     if path.suffix.lower() == ".json":
-        try:
-            spec = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DataError(f"{path}: not readable as JSON ({e})") from None
-        return named_regions(spec, shape, str(path))
-    return label_regions(path, shape)
+        return resolve_named(read_json(path), shape, str(path))
+    return label_regions(path, shape), None
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: not readable as JSON ({e})") from None
 
 
 def _check_masks(regions: list[Region], shape) -> list[Region]:
@@ -304,7 +329,7 @@ def attention_shares(density, regions, shape_name: str = "density") -> Attention
 
     m = check_map(density, shape_name)
     shape = m.shape
-    regions = load_regions(regions, shape)
+    regions, note = resolve_regions(regions, shape)
     names = [r.name for r in regions]
     if len(set(names)) != len(names):
         raise SalmapError(f"region names must be unique: {names}")
@@ -327,6 +352,7 @@ def attention_shares(density, regions, shape_name: str = "density") -> Attention
         outside=share(m, cover == 0, "(outside)"),
         overlaps=_overlaps(m, regions, cover, share),
         concentration=concentration(m),
+        note=note,
     )
 
 
@@ -359,5 +385,73 @@ def attention(image, regions="3x3", model=None) -> AttentionShares:
     from salmap.data.images import to_rgb_array
 
     rgb = to_rgb_array(image)
-    regions = load_regions(regions, rgb.shape[:2])  # bad regions fail before the model runs
+    resolve_regions(regions, rgb.shape[:2])  # bad regions fail before the model runs
     return attention_shares(predictor(model).predict(rgb), regions)
+
+
+def leader(values, higher: bool = True, tolerance: float = SHARE_TOLERANCE) -> int | None:
+    """The index of the value that leads all others (the highest, or with ``higher`` False the
+    lowest) by more than ``tolerance``; None when it does not, or when a value is missing."""
+    if len(values) < 2 or any(v is None for v in values):
+        return None
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=higher)
+    first, second = values[order[0]], values[order[1]]
+    return order[0] if abs(first - second) > tolerance else None
+
+
+def compare_table(results: dict[str, AttentionShares]) -> str:
+    """Images side by side (columns, in order) with a row per region name (in order of first
+    appearance), the outside and the concentration: percentages of attention, ``*`` on the one
+    that leads the others by more than :data:`SHARE_TOLERANCE` (more attention in a region, a
+    smaller concentration), ``-`` where an image has no such region."""
+    names = list(dict.fromkeys(s.name for r in results.values() for s in r.regions))
+    rows = [(n, [_attention_of(r, n) for r in results.values()], True) for n in names]
+    rows.append(("(outside all regions)", [r.outside.attention for r in results.values()], None))
+    rows.append(("concentration", [r.concentration for r in results.values()], False))
+    heads = [f"({i + 1})" for i in range(len(results))]
+    first = max(len("region"), *(len(n) for n, _, _ in rows))
+    lines = [f"{'region':<{first}}" + "".join(f"{h:>10}" for h in heads)]
+    lines.append("-" * len(lines[0]))
+    for name, values, higher in rows:
+        lead = None if higher is None else leader(values, higher)
+        cells = [
+            "-" if v is None else f"{v:.1%}" + ("*" if i == lead else " ")
+            for i, v in enumerate(values)
+        ]
+        lines.append(f"{name:<{first}}" + "".join(f"{c:>10}" for c in cells))
+    lines += [f"{h} {image}" for h, image in zip(heads, results)]
+    lines.append(
+        f"* leads every other image by more than {SHARE_TOLERANCE:g} of the attention "
+        f"({100 * SHARE_TOLERANCE:g} percentage points; concentration: the smaller)"
+    )
+    return "\n".join(lines)
+
+
+def _attention_of(result: AttentionShares, name: str) -> float | None:
+    return next((s.attention for s in result.regions if s.name == name), None)
+
+
+CSV_COLUMNS = ("image", "width", "height", "region", "attention", "area", "concentration", "note")
+
+
+def csv_rows(image: str, result: AttentionShares) -> list[dict]:
+    """A row per region and one for the outside (region ``(outside all regions)``), with
+    the image's concentration and note repeated on each row (:data:`CSV_COLUMNS`)."""
+    shares = [*result.regions, Share("(outside all regions)", *_pair(result.outside))]
+    return [
+        {
+            "image": image,
+            "width": result.width,
+            "height": result.height,
+            "region": s.name,
+            "attention": round(s.attention, 6),
+            "area": round(s.area, 6),
+            "concentration": round(result.concentration, 6),
+            "note": result.note or "",
+        }
+        for s in shares
+    ]
+
+
+def _pair(share: Share) -> tuple[float, float]:
+    return share.attention, share.area

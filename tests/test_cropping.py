@@ -132,3 +132,12 @@ def test_package_exposes_the_functions():
     win = salmap.best_window(np.eye(8), "1:1", 0.25)
     assert isinstance(win, Window) and win.to_dict()["box"] == list(win.box)
     assert callable(salmap.crop) and callable(salmap.attention)
+
+
+def test_every_preview_box_shows_on_a_white_design():
+    """The box colours of salmap crop's preview and of the page: none white or near it (the
+    9:16 box was white, invisible on white designs)."""
+    from salmap.cropping import PREVIEW_COLOURS
+
+    for colour in PREVIEW_COLOURS:
+        assert min(colour) < 100, colour  # far from white in at least one channel

@@ -402,3 +402,51 @@ def test_attention_gives_the_shares_of_salmap_attention(client):
     assert_error(r, 422, "big", "outside")
     # a region parameter is never read as a path, even when such a file exists
     assert_error(post(client, "/attention?regions=pyproject.toml", data), 422)
+
+
+def test_attention_reads_the_region_format_of_the_page(client):
+    from salmap.regions import attention_shares
+
+    data = jpeg(90, 60)
+    density = np.load(io.BytesIO(post(client, "/saliency?format=npy", data).content))
+
+    def shares(spec):
+        regions = json.dumps(spec)
+        return client.post(
+            f"{API}/attention", files={"image": ("p.jpg", data)}, data={"regions": regions}
+        )
+
+    fraction = {
+        "units": "fraction",
+        "regions": [
+            {"name": "left", "box": [0, 0, 0.5, 1]},
+            {"name": "cta", "polygon": [[0.5, 0], [1, 0], [1, 1]]},
+        ],
+    }
+    r = shares(fraction)
+    assert r.status_code == 200, r.text
+    assert r.json()["regions"]["left"]["attention"] == pytest.approx(
+        density[:, :45].sum() / density.sum(), abs=1e-5
+    )
+    assert r.json()["note"] is None
+    # drawn on a 180x120 image: halved for this 90x60 one, and the answer says so
+    drawn = {
+        "units": "px",
+        "size": [180, 120],
+        "regions": [{"name": "logo", "box": [0, 0, 60, 40]}],
+    }
+    r = shares(drawn)
+    expected = attention_shares(density, {"logo": [0, 0, 30, 20]}).to_dict()["regions"]
+    assert r.json()["regions"]["logo"] == pytest.approx(expected["logo"], abs=1e-5)
+    assert "scaled to this 90x60 image" in r.json()["note"]
+    assert_error(
+        shares({"units": "cm", "regions": [{"name": "a", "box": [0, 0, 1, 1]}]}), 422, "units"
+    )
+    assert_error(
+        shares({"units": "fraction", "regions": [{"name": "a", "box": [0, 0, 3, 1]}]}),
+        422,
+        "'a'",
+        "fractions",
+    )
+    assert_error(shares({"units": "px", "regions": [{"name": "a"}]}), 422, "'box' or 'polygon'")
+    assert_error(shares({"units": "px", "regions": "logo"}), 422, "expected named regions")

@@ -62,7 +62,8 @@ IMAGE_BODY = multipart_body()
 REGIONS_BODY = multipart_body(
     regions={
         "type": "string",
-        "description": 'named boxes and polygons as JSON, {"logo": [x0, y0, x1, y1]}, or RxC',
+        "description": 'named boxes and polygons as JSON, {"units": "px" or "fraction", '
+        '"regions": [{"name": "logo", "box": [x0, y0, x1, y1]}]}, or RxC',
     }
 )
 
@@ -286,6 +287,7 @@ def add_page_routes(app: FastAPI) -> None:
     @app.get("/page-settings.json", include_in_schema=False)
     async def page_settings():
         from salmap.cropping import PREVIEW_COLOURS
+        from salmap.regions import SHARE_TOLERANCE
 
         return {
             "colormap": DEFAULT_COLORMAP,
@@ -295,6 +297,7 @@ def add_page_routes(app: FastAPI) -> None:
             "mass_contours": list(MASS_CONTOURS),
             "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
+            "share_tolerance": SHARE_TOLERANCE,
         }
 
 
@@ -382,9 +385,12 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
     @app.post(
         f"{API}/attention",
         summary="The share of attention in each region",
-        description="As `salmap attention --json`. `regions` (a form field, or the query): a "
-        'JSON object of named boxes and polygons, `{"logo": [x0, y0, x1, y1], "shape": '
-        "[[x, y], [x, y], [x, y]]}` in image pixels, or a grid `RxC` such as `3x3`.",
+        description="As `salmap attention --json`. `regions` (a form field, or the query): "
+        'named boxes and polygons, `{"units": "px", "size": [w, h], "regions": [{"name": '
+        '"logo", "box": [x0, y0, x1, y1]}, {"name": "cta", "polygon": [[x, y], [x, y], [x, '
+        "y]]}]}` in image pixels (`size`: the image they were drawn on; on another size they "
+        'are scaled and `note` says so) or with `"units": "fraction"` in fractions of the '
+        'image; the older `{"logo": [x0, y0, x1, y1]}` is read too; or a grid `RxC`.',
         dependencies=auth,
         openapi_extra={"requestBody": REGIONS_BODY},
     )
@@ -495,15 +501,16 @@ def crop_png(rgb: np.ndarray, density: np.ndarray, aspect: str, zoom: float) -> 
     return image_bytes(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
 
 
+EXAMPLE_REGIONS = '{"units": "px", "regions": [{"name": "logo", "box": [x0, y0, x1, y1]}]}'
+
+
 def parse_regions(text: str | None):
     """The ``regions`` parameter: a dict of named boxes/polygons, or (rows, columns) of a grid.
     Never a path: no request parameter reaches the file system."""
     from salmap.regions import parse_grid
 
     if text is None or not text.strip():
-        raise ApiError(
-            422, "no regions: send {\"name\": [x0, y0, x1, y1], ...} or RxC in the field 'regions'"
-        )
+        raise ApiError(422, f"no regions: send {EXAMPLE_REGIONS} or RxC in the field 'regions'")
     try:
         spec = json.loads(text)
     except ValueError:
@@ -514,7 +521,7 @@ def parse_regions(text: str | None):
                 422, f"regions {text[:80]!r} is neither a JSON object of named regions nor RxC"
             ) from None
     if not isinstance(spec, dict) or not spec:
-        raise ApiError(422, 'regions must be a JSON object: {"name": [x0, y0, x1, y1], ...}')
+        raise ApiError(422, f"regions must be a JSON object: {EXAMPLE_REGIONS}")
     return spec
 
 

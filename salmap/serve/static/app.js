@@ -5,10 +5,9 @@
 "use strict";
 
 const API = "/api/v1";
-const REGION_COLOURS = ["#2f6fed", "#12b76a", "#f79009", "#ee46bc", "#06aed4", "#875bf7"];
 
 const state = {
-  items: [],          // {id, name, file, url, status, error, img, w, h, density, max, sat, summary, crops, regions}
+  items: [],          // {id, name, file, url, status, error, img, w, h, density, max, sat, summary, crops, regions, regionNote}
   current: null,
   view: "overlay",
   alpha: 0.7,
@@ -19,6 +18,9 @@ const state = {
   fog: { clear: 0.75, floor: 0.2 },
   token: sessionStorage.getItem("salmap-token") || "",
   selectedRegion: -1,
+  pendingPolygon: null,  // the corners of a polygon being drawn
+  template: null,        // a region set put on every image (regions.js)
+  tolerance: 0.02,       // salmap.regions.SHARE_TOLERANCE, from /page-settings.json
 };
 let nextId = 1;
 const $ = (id) => document.getElementById(id);
@@ -71,16 +73,6 @@ function summedArea(d, w, h) {
     }
   }
   return sat;
-}
-
-function boxShare(item, box) {
-  const W = item.w + 1;
-  const clamp = (v, hi) => Math.max(0, Math.min(hi, Math.round(v)));
-  const x0 = clamp(Math.min(box[0], box[2]), item.w), x1 = clamp(Math.max(box[0], box[2]), item.w);
-  const y0 = clamp(Math.min(box[1], box[3]), item.h), y1 = clamp(Math.max(box[1], box[3]), item.h);
-  const s = item.sat;
-  const total = s[item.h * W + item.w];
-  return (s[y1 * W + x1] - s[y0 * W + x1] - s[y1 * W + x0] + s[y0 * W + x0]) / total;
 }
 
 function massLevels(item) {
@@ -182,14 +174,28 @@ function pct(x) {
   return `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
 }
 
-function drawLabel(g, text, x, y, colour, scale, dark = true) {
+function labelWidth(g, text, scale) {
   g.font = `600 ${Math.round(13 * scale)}px system-ui, sans-serif`;
+  return g.measureText(text).width + 8 * scale;
+}
+
+function drawLabel(g, text, x, y, colour, scale, dark = true) {
   const pad = 4 * scale, h = 18 * scale;
-  const w = g.measureText(text).width + 2 * pad;
+  const w = labelWidth(g, text, scale);
   g.fillStyle = colour;
   g.fillRect(x, y, w, h);
   g.fillStyle = dark ? "#fff" : "#111";
   g.fillText(text, x + pad, y + h - 5 * scale);
+}
+
+function viewOf(item) {
+  // the item's view under the current settings, drawn once per change of a setting
+  const key = `${state.view}|${state.alpha}|${state.colormap}|${state.scale}`;
+  if (item.viewKey !== key) {
+    item.viewData = renderView(item, state.view, state.alpha, state.colormap);
+    item.viewKey = key;
+  }
+  return item.viewData;
 }
 
 function draw() {
@@ -198,13 +204,8 @@ function draw() {
   const canvas = $("canvas");
   if (canvas.width !== item.w || canvas.height !== item.h) { canvas.width = item.w; canvas.height = item.h; }
   fitCanvas();
-  const key = `${state.view}|${state.alpha}|${state.colormap}|${state.scale}`;
-  if (item.viewKey !== key) {
-    item.viewData = renderView(item, state.view, state.alpha, state.colormap);
-    item.viewKey = key;
-  }
   const g = canvas.getContext("2d");
-  g.putImageData(item.viewData, 0, 0);
+  g.putImageData(viewOf(item), 0, 0);
   // canvas pixels per screen pixel: lines and labels keep their size on screen
   const scale = item.w / (parseFloat(canvas.style.width) || item.w);
   if ($("show-crops").checked && item.crops) {
@@ -233,13 +234,7 @@ function draw() {
     // labels stack down the top-left corner, so that boxes sharing a corner stay readable
     shown.forEach(([c, i], k) => drawLabel(g, `${c.aspect} ${pct(c.attention)}`, c.box[0] + 3 * scale, c.box[1] + (3 + 20 * k) * scale, cropColour(i), scale, false));
   }
-  item.regions.forEach((r, i) => {
-    const [x0, y0, x1, y1] = r.box;
-    g.lineWidth = (i === state.selectedRegion ? 4 : 3) * scale;
-    g.strokeStyle = r.colour;
-    g.strokeRect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
-    drawLabel(g, `${r.name} ${pct(boxShare(item, r.box))}`, Math.min(x0, x1), Math.max(y0, y1) - 18 * scale, r.colour, scale);
-  });
+  drawRegions(g, item, scale, state.selectedRegion);
   listRegions();
   drawLegend();
 }
@@ -272,30 +267,6 @@ function drawLegend() {
   box.querySelector(".title").textContent = mass
     ? "brightest regions holding 25%, 50%, 75% of predicted attention"
     : "predicted attention relative to the most salient pixel";
-}
-
-function listRegions() {
-  const item = state.current;
-  const ul = $("regions");
-  ul.replaceChildren();
-  if (!item || !item.regions.length) {
-    const li = document.createElement("li");
-    li.innerHTML = '<span class="hint" style="grid-column: 1 / 5">Drag a box over a logo, a headline or a button to see the share of attention it gets.</span>';
-    ul.append(li);
-    return;
-  }
-  item.regions.forEach((r, i) => {
-    const share = boxShare(item, r.box);
-    const li = document.createElement("li");
-    li.className = i === state.selectedRegion ? "selected" : "";
-    li.dataset.share = share.toFixed(6);
-    li.innerHTML = `<span class="swatch" style="background:${r.colour}"></span><span>${r.name}</span>` +
-      `<span class="share">${pct(share)}</span><button type="button" aria-label="Remove ${r.name}">×</button>` +
-      `<span class="bar"><span style="width:${(100 * share).toFixed(1)}%;background:${r.colour}"></span></span>`;
-    li.querySelector("button").onclick = () => { item.regions.splice(i, 1); state.selectedRegion = -1; draw(); };
-    li.onclick = (e) => { if (e.target.tagName !== "BUTTON") { state.selectedRegion = i; draw(); } };
-    ul.append(li);
-  });
 }
 
 function drawCrops(item) {
@@ -355,15 +326,39 @@ function listItems() {
     b.querySelector(".name").textContent = item.name;
     b.querySelector(".note").textContent = note;
     b.onclick = () => select(item);
-    li.append(b);
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove";
+    remove.textContent = "×";
+    remove.title = `Remove ${item.name} from the list`;
+    remove.setAttribute("aria-label", remove.title);
+    remove.onclick = () => removeItem(item);
+    li.append(b, remove);
     ul.append(li);
   }
   updateCompare();
 }
 
+function removeItem(item) {
+  const k = state.items.indexOf(item);
+  if (k < 0) return;
+  state.items.splice(k, 1);
+  URL.revokeObjectURL(item.url);
+  if (state.current !== item) { listItems(); return; }
+  const next = state.items[Math.min(k, state.items.length - 1)];
+  if (next) { select(next); return; }
+  state.current = null;
+  showMessage("");
+  $("result").hidden = true;
+  $("empty").hidden = false;
+  listItems();
+  listRegions();
+}
+
 function select(item) {
   state.current = item;
   state.selectedRegion = -1;
+  state.pendingPolygon = null;
   listItems();
   showMessage(item.status === "failed" ? (item.error.includes(item.name) ? item.error : `${item.name}: ${item.error}`) : "");
   $("empty").hidden = true;
@@ -404,6 +399,7 @@ async function analyse(item) {
     // the server applies EXIF orientation; draw what it saw, at the map's size
     try { item.img = await loadImg(item.url); }
     catch (e) { item.img = await createImageBitmap(item.file); }
+    if (state.template) applyRegionSet(item, state.template);
     item.status = "done";
   } catch (e) {
     item.status = "failed";
@@ -416,79 +412,13 @@ async function analyse(item) {
 function addFiles(files) {
   const added = [];
   for (const file of files) {
-    const item = { id: nextId++, name: file.name, file, url: URL.createObjectURL(file), status: "busy", regions: [] };
+    const item = { id: nextId++, name: file.name, file, url: URL.createObjectURL(file), status: "busy", regions: [], regionNote: "" };
     state.items.push(item);
     added.push(item);
   }
   if (!added.length) return;
   select(added[0]);
   added.forEach(analyse);
-}
-
-// ---------------------------------------------------------------- regions: mouse and keyboard
-function toImage(e) {
-  const c = $("canvas"), r = c.getBoundingClientRect();
-  return [(e.clientX - r.left) * (c.width / r.width), (e.clientY - r.top) * (c.height / r.height)];
-}
-
-function newRegion(box) {
-  const item = state.current;
-  const n = item.regions.length;
-  item.regions.push({ name: `Region ${n + 1}`, box, colour: REGION_COLOURS[n % REGION_COLOURS.length] });
-  state.selectedRegion = n;
-  return item.regions[n];
-}
-
-function setUpCanvas() {
-  const c = $("canvas");
-  let drawing = null;
-  c.addEventListener("pointerdown", (e) => {
-    if (!state.current || !state.current.density) return;
-    c.setPointerCapture(e.pointerId);
-    const [x, y] = toImage(e);
-    drawing = newRegion([x, y, x, y]);
-  });
-  c.addEventListener("pointermove", (e) => {
-    if (!drawing) return;
-    const [x, y] = toImage(e);
-    drawing.box[2] = x; drawing.box[3] = y;
-    draw();
-  });
-  c.addEventListener("pointerup", () => {
-    if (!drawing) return;
-    const [x0, y0, x1, y1] = drawing.box;
-    drawing.box = [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)].map(Math.round);
-    if (drawing.box[2] - drawing.box[0] < 3 || drawing.box[3] - drawing.box[1] < 3) {
-      state.current.regions.pop();
-      state.selectedRegion = -1;
-    }
-    drawing = null;
-    draw();
-  });
-  c.addEventListener("keydown", (e) => {
-    const item = state.current;
-    const r = item && item.regions[state.selectedRegion];
-    if (!r) return;
-    const step = Math.max(1, Math.round(item.w / 100)) * (e.altKey ? 0.2 : 1);
-    const d = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[e.key];
-    if (e.key === "Delete" || e.key === "Backspace") {
-      item.regions.splice(state.selectedRegion, 1); state.selectedRegion = -1; draw(); e.preventDefault(); return;
-    }
-    if (!d) return;
-    e.preventDefault();
-    if (e.shiftKey) { r.box[2] = Math.max(r.box[0] + 4, r.box[2] + d[0]); r.box[3] = Math.max(r.box[1] + 4, r.box[3] + d[1]); }
-    else { r.box = [r.box[0] + d[0], r.box[1] + d[1], r.box[2] + d[0], r.box[3] + d[1]]; }
-    draw();
-  });
-  $("add-region").onclick = () => {
-    const item = state.current;
-    if (!item || !item.density) return;
-    const w = item.w / 4, h = item.h / 4;
-    newRegion([item.w / 2 - w / 2, item.h / 2 - h / 2, item.w / 2 + w / 2, item.h / 2 + h / 2].map(Math.round));
-    draw();
-    c.focus();
-  };
-  $("clear-regions").onclick = () => { if (state.current) { state.current.regions = []; state.selectedRegion = -1; draw(); } };
 }
 
 // ---------------------------------------------------------------- downloads
@@ -521,7 +451,9 @@ function numbers(item) {
     model: state.modelName,
     summary: item.summary,
     crops: item.crops,
-    regions: item.regions.map((r) => ({ name: r.name, box: r.box.map(Math.round), share: boxShare(item, r.box) })),
+    regions: regionSetOf(item, "px"),  // as salmap attention --regions reads it
+    region_shares: Object.fromEntries(item.regions.map((r) => [r.name, regionShares(item, r)])),
+    region_note: item.regionNote || null,
   };
 }
 
@@ -565,48 +497,6 @@ function setUpDownloads() {
   };
 }
 
-// ---------------------------------------------------------------- A/B
-function updateCompare() {
-  const done = state.items.filter((i) => i.status === "done");
-  $("compare").hidden = done.length < 2;
-  if (done.length < 2) return;
-  for (const [id, fallback] of [["pick-a", 0], ["pick-b", 1]]) {
-    const sel = $(id);
-    const keep = sel.value;
-    sel.replaceChildren(...done.map((i) => new Option(i.name, i.id)));
-    sel.value = done.some((i) => String(i.id) === keep) ? keep : done[fallback].id;
-  }
-  drawCompare();
-}
-
-function drawCompare() {
-  const find = (id) => state.items.find((i) => String(i.id) === $(id).value);
-  const a = find("pick-a"), b = find("pick-b");
-  if (!a || !b) return;
-  for (const [item, cid, cap] of [[a, "canvas-a", "cap-a"], [b, "canvas-b", "cap-b"]]) {
-    const c = $(cid);
-    c.width = item.w; c.height = item.h;
-    c.getContext("2d").putImageData(renderView(item, state.view === "image" ? "overlay" : state.view, state.alpha, state.colormap), 0, 0);
-    $(cap).textContent = `${item.name}: ${item.w} × ${item.h}`;
-  }
-  const rows = [
-    ["Area holding 50% of attention", (i) => i.summary.area_for_attention["50%"], pct, "lower"],
-    ["Area holding 80% of attention", (i) => i.summary.area_for_attention["80%"], pct, "lower"],
-    ["Spread (entropy / that of a uniform map)", (i) => i.summary.entropy_bits / Math.log2(i.w * i.h), (x) => x.toFixed(3), "lower"],
-    ...a.crops.map((c) => c.aspect).map((asp) => [`${asp} crop keeps`, (i) => (i.crops.find((c) => c.aspect === asp) || {}).attention, (x) => (x == null ? "–" : pct(x)), "higher"]),
-  ];
-  const t = $("ab-table");
-  t.innerHTML = `<tr><th></th><th>A</th><th>B</th></tr>`;
-  for (const [label, f, fmt, goal] of rows) {
-    const va = f(a), vb = f(b);
-    const tr = document.createElement("tr");
-    const same = va == null || vb == null || fmt(va) === fmt(vb);
-    const better = (v, w) => (same ? "" : (goal === "lower" ? v < w : v > w) ? "better" : "");
-    tr.innerHTML = `<td>${label}</td><td class="${better(va, vb)}">${fmt(va)}</td><td class="${better(vb, va)}">${fmt(vb)}</td>`;
-    t.append(tr);
-  }
-}
-
 // ---------------------------------------------------------------- start
 async function start() {
   const settings = await (await fetch("/page-settings.json")).json();
@@ -617,6 +507,7 @@ async function start() {
   state.scale = settings.scale;
   state.fog = settings.fog;
   state.massContours = settings.mass_contours;
+  state.tolerance = settings.share_tolerance;
   $("scale").value = settings.scale;
   $("opacity").value = Math.round(100 * settings.alpha);
   $("opacity-out").textContent = `${Math.round(100 * settings.alpha)}%`;
@@ -636,12 +527,10 @@ async function start() {
   document.body.addEventListener("drop", (e) => { e.preventDefault(); addFiles(e.dataTransfer.files); });
 
   for (const r of document.querySelectorAll('input[name="view"]')) r.onchange = () => { state.view = r.value; draw(); drawCompare(); };
-  $("opacity").oninput = (e) => { state.alpha = e.target.value / 100; $("opacity-out").textContent = `${e.target.value}%`; draw(); };
+  $("opacity").oninput = (e) => { state.alpha = e.target.value / 100; $("opacity-out").textContent = `${e.target.value}%`; draw(); drawCompare(); };
   $("colormap").onchange = (e) => { state.colormap = e.target.value; draw(); drawCompare(); };
   $("show-crops").onchange = draw;
   $("scale").onchange = (e) => { state.scale = e.target.value; draw(); drawCompare(); };
-  $("pick-a").onchange = drawCompare;
-  $("pick-b").onchange = drawCompare;
   $("token-form").onsubmit = (e) => {
     e.preventDefault();
     state.token = $("token").value;
@@ -651,7 +540,7 @@ async function start() {
     state.items.filter((i) => i.status === "failed").forEach((i) => { i.status = "busy"; analyse(i); });
     listItems();
   };
-  setUpCanvas();
+  setUpRegions();
   setUpDownloads();
   listRegions();
 }
