@@ -43,7 +43,7 @@ def test_windows_found_on_a_smaller_map_are_the_images_and_nearly_as_good(seed, 
     for aspect in ASPECTS:
         x0, y0, x1, y1 = found[aspect].box
         assert (x1 - x0, y1 - y0) == window_size(width, height, aspect, zoom)
-        assert 0 <= x0 and 0 <= y0 and x1 <= width and y1 <= height
+        assert x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height
         best = best_window(full, aspect, zoom)
         held = full[y0:y1, x0:x1].sum()
         assert held >= best.attention - 0.02  # a pixel of the map is 5-10 of the image's
