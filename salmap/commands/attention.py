@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from salmap.commands import add_model_arguments
+from salmap.commands import add_model_arguments, add_page_arguments, check_page_arguments
 from salmap.errors import SalmapError
 
 
@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
         help="share of the predicted attention in each region of an image",
         description=__doc__.split("\n\n")[1].replace("``", ""),
     )
-    p.add_argument("image", metavar="IMAGE", help="the image")
+    p.add_argument("image", metavar="IMAGE", help="the image, or an http(s) URL of a page")
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--regions", metavar="FILE", help="a .json of named boxes and polygons, or a label PNG"
@@ -34,6 +34,7 @@ def add_parser(sub) -> None:
     )
     add_model_arguments(p, runner=False)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_page_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -48,11 +49,32 @@ def run(args) -> int:
             raise SalmapError(f"{regions}: no such regions file")
     else:
         regions = "grid {}x{}".format(*parse_grid(args.grid or "3x3"))
+    urls = check_page_arguments(args, [args.image])
+    page = {"long_page": args.long_page, "viewport": args.viewport_size}
     # the image and the regions are checked before the model loads
-    result = attention(args.image, regions, model=args.model)
+    if urls:
+        result = attention_of_page(urls[0], regions, args, page)
+    else:
+        result = attention(args.image, regions, model=args.model, **page)
     if args.json:
         print(json.dumps({"image": args.image, **result.to_dict()}, indent=2))
     else:
         print(f"{args.image} ({result.width}x{result.height})")
         print(result.table())
     return 0
+
+
+def attention_of_page(url: str, regions, args, page: dict):
+    """:func:`salmap.regions.attention` of the page at ``url``, captured as the options say."""
+    import io
+
+    from PIL import Image
+
+    from salmap.capture import DEFAULT_VIEWPORT, capture, find_browser
+    from salmap.regions import attention
+
+    find_browser()
+    viewport = args.viewport_size or DEFAULT_VIEWPORT
+    shot = capture(url, viewport, args.full_page, args.timeout)
+    image = Image.open(io.BytesIO(shot.png))
+    return attention(image, regions, model=args.model, **{**page, "viewport": viewport})
