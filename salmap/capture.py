@@ -39,6 +39,10 @@ MOBILE_WIDTH = 600  # viewports narrower than this are emulated as a phone (touc
 _VIEWPORT = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
+class PrivateAddressError(SalmapError):
+    """A URL whose host resolves to an address a server must not fetch for others."""
+
+
 @dataclass(frozen=True)
 class Capture:
     """A page's screenshot: ``png`` bytes of ``width`` x ``height`` pixels, the ``viewport``
@@ -110,7 +114,7 @@ def public_address(url: str, allowed: frozenset[str] = frozenset()) -> str | Non
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     for a in addresses:
         if not a.is_global or a.is_multicast:
-            raise SalmapError(
+            raise PrivateAddressError(
                 f"{host} resolves to {a}, a private, loopback or reserved address: "
                 "this server does not fetch those"
             )
@@ -172,8 +176,7 @@ def capture(
             _scroll_through(driver, viewport[1], deadline)
         _wait_for_content(driver, deadline, MAX_PAGE_HEIGHT if full_page else viewport[1])
         if guard:
-            for loaded in _loaded_urls(driver):
-                guard(loaded)
+            _check_loaded_hosts(driver, guard)
         return _screenshot(driver, url, viewport, full_page)
     except TimeoutException:
         raise SalmapError(
@@ -272,12 +275,21 @@ def _page_height(driver) -> int:
     )
 
 
-def _loaded_urls(driver) -> list[str]:
-    """The page's own URL, where it ended (redirects), and every resource it loaded."""
+def _check_loaded_hosts(driver, guard) -> None:
+    """Refuse the page if where it ended (redirects) or any resource it loaded is on a host
+    ``guard`` refuses as private (PrivateAddressError); hosts that do not resolve are let be
+    (nothing was loaded from them)."""
     urls = driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name);"
     )
-    return [driver.current_url, *(u for u in urls if u.startswith(("http:", "https:")))]
+    for url in dict.fromkeys([driver.current_url, *urls]):
+        if url.startswith(("http:", "https:")):
+            try:
+                guard(url)
+            except PrivateAddressError:
+                raise
+            except SalmapError:
+                continue
 
 
 def _screenshot(driver, url: str, viewport: tuple[int, int], full_page: bool) -> Capture:

@@ -9,6 +9,7 @@ import json
 import shutil
 import threading
 import time
+from functools import partial
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from PIL import Image
 
 from salmap.capture import (
     DEFAULT_VIEWPORT,
+    PrivateAddressError,
     check_url,
     is_url,
     page_name,
@@ -223,6 +225,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body, kind = PAGE.format(sections='<div class="section">s</div>' * 5).encode(), "html"
         elif path == "/short.html":
             body, kind = PAGE.format(sections="").encode(), "html"
+        elif path == "/leak.html":  # an image from the same server, by another name
+            port = self.server.server_address[1]
+            body, kind = f'<img src="http://localhost:{port}/pic.png">'.encode(), "html"
         elif path == "/slow.html":
             body, kind = b'<html><body><img src="/slow.png"></body></html>', "html"
         elif path.endswith(".png"):
@@ -274,6 +279,11 @@ def test_full_page_capture_and_errors(site, tmp_path):
         capture(f"{site}/missing.html")
     with pytest.raises(SalmapError, match="127.0.0.1 resolves to 127.0.0.1"):
         capture(f"{site}/tall.html", guard=public_address)
+    # an allowed page that loads from a private host is refused after loading
+    allowed = partial(public_address, allowed=frozenset({site.removeprefix("http://")}))
+    assert capture(f"{site}/short.html", guard=allowed).height == 900
+    with pytest.raises(PrivateAddressError, match="localhost resolves to"):
+        capture(f"{site}/leak.html", guard=allowed)
 
 
 @browser

@@ -7,7 +7,10 @@ own loopback, the private network, a cloud's metadata address. So URLs are refus
 ``--allow-urls`` was given, and then every host the page loads from must resolve to public
 addresses only (:func:`salmap.capture.public_address`), except the ``host:port`` pairs given
 to ``--allow-host`` (for tests against a page on 127.0.0.1). Redirects and the page's images
-and scripts are checked after loading: a page that reached a refused address is not returned.
+and scripts are checked after loading: a page that reached a refused address is not returned
+(its screenshot could show what it fetched). The browser has by then sent those requests: a
+page can still make it send requests to private addresses that no one sees the answer of;
+stopping those needs a filtering proxy in front of the browser (not done).
 """
 
 from __future__ import annotations
@@ -58,7 +61,13 @@ PageOptions = Annotated[tuple, Depends(page_options)]
 
 def add_capture_route(app: FastAPI, settings, auth) -> None:
     """``POST /api/v1/capture``: a page's screenshot as PNG, or 403 unless --allow-urls."""
-    from salmap.capture import capture, check_url, parse_viewport, public_address
+    from salmap.capture import (
+        PrivateAddressError,
+        capture,
+        check_url,
+        parse_viewport,
+        public_address,
+    )
 
     guard = partial(public_address, allowed=frozenset(settings.allow_hosts))
     slots = asyncio.Semaphore(MAX_CAPTURES)
@@ -98,8 +107,7 @@ def add_capture_route(app: FastAPI, settings, auth) -> None:
                     guard,
                 )
             except SalmapError as e:
-                status = 403 if "this server does not fetch" in str(e) else 502
-                raise ApiError(status, str(e)) from None
+                raise ApiError(403 if isinstance(e, PrivateAddressError) else 502, str(e)) from None
         headers = {"X-Viewport": f"{viewport[0]}x{viewport[1]}"}
         if shot.note:
             headers["X-Note"] = shot.note
