@@ -175,3 +175,44 @@ def _chromium():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+
+def test_model_info_shows_no_paths_of_the_training_machine():
+    with client_for("default") as c:
+        info = c.get(f"{API}/model").json()
+    assert info["training_data"]["datasets"] == ["nus-scene", "osie"]
+
+    def strings(v):
+        if isinstance(v, dict):
+            return [s for x in v.values() for s in strings(x)]
+        if isinstance(v, list):
+            return [s for x in v for s in strings(x)]
+        return [v] if isinstance(v, str) else []
+
+    assert not [s for s in strings(info) if "/" in s or "\\" in s]
+
+
+def test_openapi_documents_errors_as_sent_the_token_and_examples(tiny_saved_model):
+    with client_for(tiny_saved_model, token="secret") as c:
+        spec = c.get("/openapi.json").json()
+        sent = c.post(f"{API}/saliency", files={"image": ("a.png", b"x", "image/png")})
+    assert sent.status_code == 401 and set(sent.json()) == {"error"}
+    assert spec["components"]["securitySchemes"]["token"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["token"]["description"],
+    }
+    assert spec["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
+    expected = {"saliency": {400, 401, 413, 415, 422}, "capture": {401, 403, 422, 502}}
+    expected |= {"crop": expected["saliency"], "attention": expected["saliency"], "model": {401}}
+    for name, codes in expected.items():
+        (op,) = spec["paths"][f"{API}/{name}"].values()
+        assert {"token": []} in op["security"]
+        for code in codes:
+            content = op["responses"][str(code)]["content"]["application/json"]
+            assert content["schema"]["$ref"].endswith("/ErrorBody")
+            assert set(content["example"]) == {"error"}
+        assert "422" not in op["responses"] or "HTTPValidationError" not in str(op["responses"])
+    for name in ("health", "model", "saliency", "crop", "attention"):
+        (op,) = spec["paths"][f"{API}/{name}"].values()
+        assert op["responses"]["200"]["content"]["application/json"]["example"]

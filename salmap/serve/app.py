@@ -28,6 +28,7 @@ from salmap.capture import DEFAULT_TIMEOUT
 from salmap.data.images import NotAnImageError, TooManyPixelsError, decode_image
 from salmap.errors import DataError, SalmapError
 from salmap.inference import long_page_fold, read_input, restore
+from salmap.serve import openapi as doc
 from salmap.serve.batching import Batcher
 from salmap.serve.cache import PredictionCache
 from salmap.serve.pages import PageOptions, add_capture_route
@@ -186,11 +187,21 @@ class Service:
             "encoder": config.encoder,
             "decoder": config.decoder,
             "output": config.output,
-            "training_data": {"format": data.get("format"), "path": data.get("path")},
+            "training_data": {"format": data.get("format"), "datasets": dataset_names(data)},
             "licence": "MIT (the weights and their training data)" if name else None,
             "batch_size": self.settings.batch_size,
             "max_upload_mb": self.settings.max_upload_mb,
         }
+
+
+def dataset_names(data: dict) -> list[str] | None:
+    """The training datasets' folder names, never their paths on the machine that trained
+    the model (``../shared/datasets/osie`` -> ``osie``)."""
+    paths = data.get("path")
+    if not paths:
+        return None
+    paths = paths if isinstance(paths, list) else [paths]
+    return [Path(str(p).replace("\\", "/").rstrip("/")).name for p in paths]
 
 
 def create_app(model, runner=None, settings: ServeSettings | None = None) -> FastAPI:
@@ -255,7 +266,8 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 def require_token(settings: ServeSettings):
-    async def check(request: Request) -> None:
+    # the bearer scheme documents the token in /openapi.json; the check is below
+    async def check(request: Request, _: doc.Bearer) -> None:
         if settings.token is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -315,7 +327,7 @@ def add_page_routes(app: FastAPI, settings: ServeSettings) -> None:
 def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     """``/health``, ``/model`` and ``/saliency``: the server, its model and an image's map."""
 
-    @app.get(f"{API}/health", summary="Is the server up")
+    @app.get(f"{API}/health", summary="Is the server up", responses=doc.answer(doc.HEALTH))
     async def health():
         batcher = service.batcher
         return {
@@ -325,7 +337,12 @@ def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) ->
             "images": batcher.images,
         }
 
-    @app.get(f"{API}/model", summary="The model served", dependencies=auth)
+    @app.get(
+        f"{API}/model",
+        summary="The model served",
+        dependencies=auth,
+        responses=doc.answer(doc.MODEL, 401),
+    )
     async def model_info():
         return service.info()
 
@@ -339,6 +356,7 @@ def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) ->
         "pages'); its fold (pixels) is then `fold` in the JSON, else the header `X-Fold`.",
         dependencies=auth,
         openapi_extra={"requestBody": IMAGE_BODY},
+        responses=doc.answer(doc.SALIENCY, *doc.UPLOAD_ERRORS),
     )
     async def saliency(
         request: Request,
@@ -371,6 +389,7 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         "`zoom` in (0, 1]: the window's size relative to the largest that fits.",
         dependencies=auth,
         openapi_extra={"requestBody": IMAGE_BODY},
+        responses=doc.answer(doc.CROP, *doc.UPLOAD_ERRORS),
     )
     async def crop(
         request: Request,
@@ -401,6 +420,7 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         "[[x, y], [x, y], [x, y]]}` in image pixels, or a grid `RxC` such as `3x3`.",
         dependencies=auth,
         openapi_extra={"requestBody": REGIONS_BODY},
+        responses=doc.answer(doc.ATTENTION, *doc.UPLOAD_ERRORS),
     )
     async def attention(request: Request, page: PageOptions, regions: str | None = Query(None)):
         upload = await read_multipart(request, max_bytes)

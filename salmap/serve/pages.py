@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from salmap.errors import SalmapError
+from salmap.serve.openapi import errors
 from salmap.serve.uploads import ApiError
 
 # Chromium instances capturing at once: each takes a few hundred MB.
@@ -82,7 +83,7 @@ def add_capture_route(app: FastAPI, settings, auth) -> None:
         "link-local address; 422: not an http(s) URL; 502: the page failed to load or took "
         "too long.",
         dependencies=auth,
-        responses={200: {"content": {"image/png": {}}}},
+        responses={200: {"content": {"image/png": {}}}, **errors(401, 403, 422, 502)},
     )
     async def capture_page(request: CaptureRequest):
         if not settings.allow_urls:
