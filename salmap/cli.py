@@ -30,6 +30,7 @@ COMMANDS = {
     "compare": "salmap.commands.compare",
     "crop": "salmap.commands.crop",
     "attention": "salmap.commands.attention",
+    "capture": "salmap.commands.capture",
     "serve": "salmap.commands.serve",
     "report": "salmap.commands.report",
     "design-report": "salmap.commands.design_report",

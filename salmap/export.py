@@ -201,10 +201,11 @@ class OnnxModel:
         )[0]
         return out[:, 0]
 
-    def predict(self, image) -> np.ndarray:
-        return self.predict_batch([image])[0]
+    def predict(self, image, **page) -> np.ndarray:
+        """As :meth:`salmap.models.model.MapModel.predict`."""
+        return self.predict_batch([image], **page)[0]
 
-    def predict_batch(self, images, batch_size: int = 8) -> list[np.ndarray]:
+    def predict_batch(self, images, batch_size: int = 8, **page) -> list[np.ndarray]:
         from salmap.inference import predict_images
 
-        return predict_images(self, images, batch_size=batch_size)
+        return predict_images(self, images, batch_size, **page)

@@ -377,16 +377,20 @@ def _overlaps(m, regions: list[Region], cover: np.ndarray, share) -> list[Overla
     return overlaps
 
 
-def attention(image, regions="3x3", model=None) -> AttentionShares:
+def attention(image, regions="3x3", model=None, **page) -> AttentionShares:
     """The share of ``model``'s predicted attention on ``image`` (path, PIL image or array)
     in each of ``regions`` (named boxes/polygons as a dict or .json, a label image, or
-    ``"RxC"`` for a grid); ``model`` as :func:`salmap.cropping.predictor` takes it."""
+    ``"RxC"`` for a grid); ``model`` as :func:`salmap.cropping.predictor` takes it;
+    ``page``: ``long_page`` and ``viewport`` as :func:`salmap.inference.predict_images`
+    takes them."""
     from salmap.cropping import predictor
     from salmap.data.images import to_rgb_array
 
     rgb = to_rgb_array(image)
     resolve_regions(regions, rgb.shape[:2])  # bad regions fail before the model runs
-    return attention_shares(predictor(model).predict(rgb), regions)
+    model = predictor(model)
+    density = model.predict(rgb, **page) if page else model.predict(rgb)
+    return attention_shares(density, regions)
 
 
 def leader(values, higher: bool = True, tolerance: float = SHARE_TOLERANCE) -> int | None:

@@ -295,6 +295,33 @@ def with_legend(rgb: np.ndarray, scale: str = DEFAULT_SCALE, colormap: str = DEF
     return np.concatenate([rgb, legend(rgb.shape[1], scale, colormap)], axis=0)
 
 
+def mark_fold(rgb: np.ndarray, fold: int) -> np.ndarray:
+    """Draw, in place on H x W x 3 ``rgb``, the fold of a long page: a black and white dashed
+    line across row ``fold`` (visible on light and dark pages) labelled "fold"; lines about
+    1/400 of the width thick (at least 2 pixels)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = rgb.shape[:2]
+    if not 0 < fold < h:
+        return rgb
+    thick = max(2, round(w / 400))
+    dash = 6 * thick
+    rows = slice(max(0, fold - thick // 2), fold - thick // 2 + thick)
+    on = (np.arange(w) // dash) % 2 == 0
+    rgb[rows, on] = 255
+    rgb[rows, ~on] = 0
+    size = max(10, min(28, round(w / 50)))
+    font = ImageFont.load_default(size=size)
+    label = "fold"
+    lw = round(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(label, font=font)) + size
+    top = max(0, fold - thick - size - size // 2)
+    tag = Image.fromarray(rgb[top : top + size + size // 2, w - lw :])
+    tag.paste((0, 0, 0), (0, 0, tag.width, tag.height))
+    ImageDraw.Draw(tag).text((size // 2, size // 4), label, fill=(255, 255, 255), font=font)
+    rgb[top : top + tag.height, w - lw :] = np.asarray(tag)
+    return rgb
+
+
 def save_figure(fig, path: Path, dpi: int = 110) -> None:
     """Render ``fig`` to PNG at ``path`` atomically and close it."""
     import io

@@ -100,16 +100,23 @@ def _walk(folder: Path, exclude: Path | None, ignored: Counter) -> list[Path]:
     return sorted(found)
 
 
-def collect_inputs(inputs: list[str], exclude: Path | None = None) -> Collected:
-    """Every image named by ``inputs`` (files, folders, glob patterns) with its output stem
-    relative to --out, mirroring folders' trees; names that collide get ``-2``, ``-3``...
+def collect_inputs(
+    inputs: list[str], exclude: Path | None = None, captures: dict[str, Path] | None = None
+) -> Collected:
+    """Every image named by ``inputs`` (files, folders, glob patterns, URLs of ``captures``:
+    their screenshots) with its output stem relative to --out, mirroring folders' trees (a
+    URL's stem: its sanitised host and path); names that collide get ``-2``, ``-3``...
     Files under ``exclude`` (the output folder) are left out."""
+    from salmap.capture import page_name
+
     exclude = Path(os.path.realpath(exclude)) if exclude else None
     found: list[tuple[Path, Path]] = []
     out = Collected([])
     for item in inputs:
         p = Path(item)
-        if p.is_dir():
+        if captures and item in captures:
+            found.append((captures[item], Path(page_name(item))))
+        elif p.is_dir():
             if exclude and Path(os.path.realpath(p)) == exclude:
                 raise SalmapError(
                     f"--out {p} is an input folder: choose another --out (a new folder inside "

@@ -57,12 +57,18 @@ def density_bytes(density: np.ndarray, kind: str, dtype: str = "float32") -> byt
     return buf.getvalue()
 
 
-def output_bytes(kind: str, image: np.ndarray | None, density: np.ndarray, o: OutputOptions):
-    """The bytes of one output of ``kind`` for an image (H x W x 3 uint8) and its density."""
-    from salmap.viz import fog, heatmap_rgb, image_bytes, map_array, overlay, with_legend
+def output_bytes(
+    kind: str, image: np.ndarray | None, density: np.ndarray, o: OutputOptions, fold=None
+):
+    """The bytes of one output of ``kind`` for an image (H x W x 3 uint8) and its density;
+    a long page's ``fold`` (pixels) is marked on the pictures."""
+    from salmap.viz import fog, heatmap_rgb, image_bytes, map_array, mark_fold, overlay, with_legend
 
     def legend(rgb):
         return with_legend(rgb, o.scale, o.colormap) if o.legend else rgb
+
+    def marked(rgb):
+        return mark_fold(rgb, fold) if fold else rgb
 
     if kind in ("density", "log-density"):
         return density_bytes(density, kind, o.density_dtype)
@@ -70,10 +76,11 @@ def output_bytes(kind: str, image: np.ndarray | None, density: np.ndarray, o: Ou
         return image_bytes(map_array(density, o.bits))
     if kind == "overlay":
         heat = overlay(image, density, o.alpha, o.colormap, o.scale, o.contours)
-        return image_bytes(legend(heat), "JPEG")
+        return image_bytes(legend(marked(heat)), "JPEG")
     if kind == "fog":
-        return image_bytes(fog(image, density), "JPEG")
-    side = np.concatenate([image, heatmap_rgb(density, o.colormap, o.scale)], axis=1)
+        return image_bytes(marked(fog(image, density)), "JPEG")
+    halves = (image.copy(), heatmap_rgb(density, o.colormap, o.scale))
+    side = np.concatenate([marked(h) for h in halves], axis=1)
     return image_bytes(legend(side), "JPEG")
 
 
@@ -83,14 +90,28 @@ def write_outputs(
     plan: dict[str, Path],
     options: OutputOptions,
     write=None,
+    fold: int | None = None,
 ) -> None:
     """Write ``plan``'s outputs for one image (H x W x 3 uint8; None when only the map and
     density are planned) and its H x W density, each file atomically; ``write(path, data)``
-    defaults to a local atomic write (the Ray engine passes one for any file system)."""
+    defaults to a local atomic write (the Ray engine passes one for any file system). A long
+    page's ``fold`` is marked on the pictures."""
     from salmap.files import atomic_write_bytes
 
     for kind, path in plan.items():
-        (write or atomic_write_bytes)(path, output_bytes(kind, image, density, options))
+        (write or atomic_write_bytes)(path, output_bytes(kind, image, density, options, fold))
+
+
+def page_options(args, path: Path) -> tuple[str, tuple[int, int] | None]:
+    """``--long-page`` and the viewport an input was seen at: the captures' (``--viewport``
+    or its default) for pages captured by URL, ``--viewport`` (or None) for image files."""
+    from salmap.capture import DEFAULT_VIEWPORT
+
+    mode = getattr(args, "long_page", "off")
+    viewport = getattr(args, "viewport_size", None)
+    if viewport is None and path in getattr(args, "captures", {}).values():
+        viewport = DEFAULT_VIEWPORT
+    return mode, viewport
 
 
 class PredictJob:
@@ -107,27 +128,36 @@ class PredictJob:
         self.args, self.writer, self.listed = args, write, listed or plans
         self.keep_pixels = any(k in PIXEL_OUTPUTS for plan in plans for k in plan)
         self.notes: dict[int, str] = {}
+        self.folds: dict[int, int] = {}
 
     def read(self, k: int, config):
         from salmap.data.images import frame_count
-        from salmap.inference import read_input
+        from salmap.inference import PageGeometry, read_input
 
         item = self.items[k]
         if item.frame is None and item.path.suffix.lower() in MULTI_FRAME_SUFFIXES:
             n = frame_count(item.path)
             if n > 1:
                 self.notes[k] = f"first of {n} frames (--all-frames for all)"
-        return read_input(
+        rgb, x, geometry = read_input(
             item.path,
             config,
             self.args.background_rgb,
             self.args.max_output_side,
             self.keep_pixels,
             item.frame or 0,
+            *page_options(self.args, item.path),
         )
+        if isinstance(geometry, PageGeometry):
+            self.folds[k] = geometry.fold
+            self.notes[k] = (
+                f"long page: {geometry.screenfuls} screenfuls, fold at {geometry.fold} px"
+            )
+        return rgb, x, geometry
 
     def write(self, k: int, image, density) -> dict:
-        write_outputs(image, density, self.plans[k], self.options, self.writer)
+        fold = self.folds.get(k)
+        write_outputs(image, density, self.plans[k], self.options, self.writer, fold)
         return self.line(k, "done", note=self.notes.get(k))
 
     def failed(self, k: int, message: str) -> dict:
@@ -141,11 +171,31 @@ def predict_inputs(args, kinds: list[str], options: OutputOptions) -> Summary:
     """``salmap predict``'s work once its options are checked: the images ``args.inputs``
     name, predicted on ``args.engine`` and written under ``args.out`` with the manifest."""
     out = Path(args.out)
-    found = collect_inputs(args.inputs, exclude=None if "://" in args.out else out)
+    captured, failed = capture_pages(args)
+    inputs = [i for i in args.inputs if i not in dict(failed)]
+    found = collect_inputs(inputs, exclude=None if "://" in args.out else out, captures=captured)
+    for url, why in failed:
+        found.problem(url, why)
     items = expand_frames(found.items) if args.all_frames else found.items
     engine = predict_on_ray if args.engine == "ray" else predict_locally
     done, kept, failed = engine(items, kinds, options, args, found.manifest_entries())
     return Summary(done, found.messages + failed, kept, found.ignored_text())
+
+
+def capture_pages(args) -> tuple[dict[str, Path], list[tuple[str, str]]]:
+    """The pages ``args.urls`` names, captured into ``--out`` (:func:`salmap.capture.capture_urls`;
+    kept with --skip-existing, replaced with --overwrite); those that failed, with why."""
+    from salmap.capture import DEFAULT_VIEWPORT, capture_urls
+
+    urls = getattr(args, "urls", [])
+    if not urls:
+        return {}, []
+    existing = "replace" if args.overwrite else "keep" if args.skip_existing else "refuse"
+    viewport = args.viewport_size or DEFAULT_VIEWPORT
+    args.captures, failed = capture_urls(
+        urls, Path(args.out), viewport, args.full_page, args.timeout, existing
+    )
+    return args.captures, failed
 
 
 def outcome(lines: dict[int, dict]) -> tuple[int, list[str]]:

@@ -95,3 +95,58 @@ def check_engine_arguments(args) -> None:
         raise SalmapError(f"--gpus-per-actor cannot be negative, got {args.gpus_per_actor}")
     if args.batch_size < 1:
         raise SalmapError(f"--batch-size must be at least 1, got {args.batch_size}")
+
+
+def add_page_arguments(p, long_page: bool = True) -> None:
+    """How pages given by URL are captured (and long pages predicted): ``--viewport``,
+    ``--full-page``, ``--timeout`` and ``--long-page``."""
+    from salmap.capture import DEFAULT_TIMEOUT, DEFAULT_VIEWPORT, MAX_PAGE_HEIGHT
+
+    g = p.add_argument_group("pages by URL (headless Chromium: pip install 'salmap[capture]')")
+    g.add_argument(
+        "--viewport",
+        default=None,
+        metavar="WxH",
+        help="browser viewport in CSS pixels, e.g. 1440x900 (desktop) or 390x844 (phone) "
+        "(default: {}x{}); for image files, the screen they were taken on".format(
+            *DEFAULT_VIEWPORT
+        ),
+    )
+    g.add_argument(
+        "--full-page",
+        action="store_true",
+        help=f"capture the whole page, not only the first screenful (at most {MAX_PAGE_HEIGHT} px)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds for a page, its fonts and images to load (default: {DEFAULT_TIMEOUT:g})",
+    )
+    if long_page:
+        from salmap.inference import LONG_PAGE_MODES, LONG_PAGE_RATIO
+
+        g.add_argument(
+            "--long-page",
+            choices=LONG_PAGE_MODES,
+            default="auto",
+            help="predict a page screenful by screenful, weighted by how far down viewers "
+            "scroll (see 'Long pages' in the README); auto (default): for pages taller than "
+            f"{LONG_PAGE_RATIO:g} viewports, captured ones or image files given --viewport",
+        )
+
+
+def check_page_arguments(args, inputs: list[str]) -> list[str]:
+    """Check the page options and the URLs among ``inputs`` (http(s) only) before any work;
+    sets ``args.viewport_size`` ((width, height), or None when --viewport was not given).
+    Returns the URLs."""
+    from salmap.capture import check_url, is_url, parse_viewport
+    from salmap.errors import SalmapError
+
+    args.viewport_size = parse_viewport(args.viewport) if args.viewport else None
+    if args.timeout <= 0:
+        raise SalmapError(f"--timeout must be positive; got {args.timeout:g}")
+    urls = [check_url(i) for i in inputs if is_url(i)]
+    if args.full_page and not urls:
+        raise SalmapError("--full-page applies to pages given by URL; no input is a URL")
+    return urls

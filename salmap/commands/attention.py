@@ -20,7 +20,7 @@ import io
 import json
 from pathlib import Path
 
-from salmap.commands import add_model_arguments
+from salmap.commands import add_model_arguments, add_page_arguments, check_page_arguments
 from salmap.errors import SalmapError
 
 
@@ -30,7 +30,12 @@ def add_parser(sub) -> None:
         help="share of the predicted attention in each region of images",
         description=__doc__.split("\n\n")[1].replace("``", ""),
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="the images (variants of a design)")
+    p.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="the images (variants of a design), or http(s) URLs of pages",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--regions", metavar="FILE", help="a .json of named boxes and polygons, or a label PNG"
@@ -46,12 +51,13 @@ def add_parser(sub) -> None:
         help="also write a row per image and region: image, width, height, region, attention, "
         "area, concentration, note",
     )
+    add_page_arguments(p)
     p.set_defaults(run=run)
 
 
 def check_inputs(args):
-    """The regions (a path or a grid) after checking them, and the images, against every image
-    (its size from its header) before the model loads."""
+    """The regions (a path or a grid) after checking them against every image (its size from
+    its header) before the model loads, and the URLs among the images (pages, captured)."""
     from salmap.data.images import image_size
     from salmap.regions import parse_grid, resolve_regions
 
@@ -65,21 +71,30 @@ def check_inputs(args):
         raise SalmapError(f"an image is given twice: {' '.join(args.images)}")
     if args.csv is not None and Path(args.csv).is_dir():
         raise SalmapError(f"--csv {args.csv}: is a folder; give a file name such as shares.csv")
+    urls = check_page_arguments(args, args.images)
     for image in args.images:
+        if image in urls:
+            continue  # its size is known once captured: the regions are checked then
         if not Path(image).is_file():
             raise SalmapError(f"{image}: no such image")
         try:
             resolve_regions(regions, image_size(image))
         except SalmapError as e:
             raise SalmapError(e if image in str(e) else f"{image}: {e}") from None
-    return regions
+    return regions, urls
 
 
 def run(args) -> int:
     from salmap.regions import attention, compare_table
 
-    regions = check_inputs(args)
-    results = {image: attention(image, regions, model=args.model) for image in args.images}
+    regions, urls = check_inputs(args)
+    page = {"long_page": args.long_page, "viewport": args.viewport_size}
+    results = {
+        image: attention_of_page(image, regions, args, page)
+        if image in urls
+        else attention(image, regions, model=args.model, **page)
+        for image in args.images
+    }
     if args.csv is not None:
         write_csv(Path(args.csv), results)
     if args.json:
@@ -105,3 +120,17 @@ def write_csv(path: Path, results: dict) -> None:
     for image, result in results.items():
         writer.writerows(csv_rows(image, result))
     atomic_write_bytes(path, text.getvalue().encode())
+
+
+def attention_of_page(url: str, regions, args, page: dict):
+    """:func:`salmap.regions.attention` of the page at ``url``, captured as the options say."""
+    from PIL import Image
+
+    from salmap.capture import DEFAULT_VIEWPORT, capture, find_browser
+    from salmap.regions import attention
+
+    find_browser()
+    viewport = args.viewport_size or DEFAULT_VIEWPORT
+    shot = capture(url, viewport, args.full_page, args.timeout)
+    image = Image.open(io.BytesIO(shot.png))
+    return attention(image, regions, model=args.model, **{**page, "viewport": viewport})

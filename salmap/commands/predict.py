@@ -21,8 +21,10 @@ from salmap.batch.predict import DENSITY_DTYPES, OutputOptions, predict_inputs
 from salmap.commands import (
     add_engine_arguments,
     add_model_arguments,
+    add_page_arguments,
     check_alpha,
     check_engine_arguments,
+    check_page_arguments,
     save_kinds,
 )
 from salmap.errors import SalmapError
@@ -35,7 +37,10 @@ def add_parser(sub) -> None:
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders, glob patterns or http(s) URLs of pages (captured into --out)",
     )
     add_model_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
@@ -64,6 +69,7 @@ def add_parser(sub) -> None:
         action="store_true",
         help="do only the images whose outputs are missing (resume an interrupted run)",
     )
+    add_page_arguments(p)
     add_engine_arguments(p)
     p.set_defaults(run=run)
 
@@ -183,6 +189,11 @@ def check_options(args) -> tuple[list[str], OutputOptions]:
                 "default has; with --runner torch none is used)"
             )
         args.model = fast
+    args.urls = check_page_arguments(args, args.inputs)
+    if args.urls and args.engine != "local":
+        raise SalmapError(
+            "pages by URL work with the local engine; capture them first (salmap capture)"
+        )
     args.runner = choose_runner(args.model, args.runner, args.device)
     check_device(args.device, args.runner)
     if "://" not in args.out:  # a URI is checked by the Ray engine (salmap.batch.ray)

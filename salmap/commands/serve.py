@@ -47,6 +47,20 @@ def add_parser(sub) -> None:
         "each; 0: off)",
     )
     p.add_argument(
+        "--allow-urls",
+        action="store_true",
+        help="let the page and POST /api/v1/capture screenshot web pages (headless Chromium); "
+        "never private, loopback or link-local addresses (default: off)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="with --allow-urls, fetch this host and port even if private (e.g. a test page on "
+        "127.0.0.1:8080); repeat for more",
+    )
+    p.add_argument(
         "--device",
         default=None,
         help="cpu, cuda or cuda:N (default: CUDA when the runner has it: PyTorch with CUDA, or "
@@ -80,6 +94,7 @@ def run(args) -> int:
             "reach this address use the API",
             file=sys.stderr,
         )
+    check_url_options(args)
     args.runner = choose_runner(args.model, args.runner, args.device)
     check_device(args.device, args.runner)
     model = load_model(args.model, runner=args.runner)
@@ -91,6 +106,8 @@ def run(args) -> int:
         batch_size=args.batch_size,
         max_wait_ms=args.max_wait_ms,
         cache_size=args.cache,
+        allow_urls=args.allow_urls,
+        allow_hosts=tuple(args.allow_host),
     )
     app = create_app(model, runner, settings)
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -99,3 +116,18 @@ def run(args) -> int:
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
+
+
+def check_url_options(args) -> None:
+    """--allow-host needs --allow-urls and HOST:PORT; --allow-urls needs Chromium here."""
+    import re
+
+    if args.allow_host and not args.allow_urls:
+        raise SalmapError("--allow-host applies with --allow-urls")
+    for host in args.allow_host:
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", host):
+            raise SalmapError(f"--allow-host {host!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+    if args.allow_urls:
+        from salmap.capture import find_browser
+
+        find_browser()

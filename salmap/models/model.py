@@ -29,15 +29,16 @@ class MapModel:
         # flatten/view_as rather than reshape(B, -1): exports with a dynamic batch
         return torch.softmax(logits.float().flatten(1), dim=1).view_as(logits)
 
-    def predict(self, image, device=None) -> np.ndarray:
+    def predict(self, image, device=None, **page) -> np.ndarray:
         """Saliency of one image (path, PIL image or H x W x 3 array) at its own resolution:
-        an H x W float32 probability density (sums to 1)."""
-        return self.predict_batch([image], device=device)[0]
+        an H x W float32 probability density (sums to 1). ``page``: ``long_page`` and
+        ``viewport`` as :func:`salmap.inference.predict_images` takes them."""
+        return self.predict_batch([image], device=device, **page)[0]
 
-    def predict_batch(self, images, batch_size: int = 8, device=None) -> list[np.ndarray]:
+    def predict_batch(self, images, batch_size: int = 8, device=None, **page) -> list[np.ndarray]:
         from salmap.inference import TorchRunner, predict_images
 
-        return predict_images(TorchRunner(self, device), images, batch_size=batch_size)
+        return predict_images(TorchRunner(self, device), images, batch_size, **page)
 
     @property
     def device(self) -> torch.device:

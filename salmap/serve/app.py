@@ -25,11 +25,14 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salmap import __version__
+from salmap.capture import DEFAULT_TIMEOUT
 from salmap.data.images import NotAnImageError, TooManyPixelsError, decode_image
 from salmap.errors import DataError, SalmapError
-from salmap.inference import prepare, restore
+from salmap.inference import long_page_fold, read_input, restore
+from salmap.serve import openapi as doc
 from salmap.serve.batching import Batcher
 from salmap.serve.cache import PredictionCache
+from salmap.serve.pages import PageOptions, add_capture_route
 from salmap.serve.uploads import ApiError, Upload, read_multipart
 from salmap.viz import (
     DEFAULT_ALPHA,
@@ -76,6 +79,9 @@ class ServeSettings:
     batch_size: int = 8
     max_wait_ms: float = 5.0
     cache_size: int = 32  # model outputs kept by the upload's content (0: none)
+    allow_urls: bool = False  # POST /capture fetches pages (salmap.serve.pages)
+    allow_hosts: tuple[str, ...] = ()  # host:port pairs fetched even when private (tests)
+    capture_timeout: float = DEFAULT_TIMEOUT
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -129,19 +135,26 @@ class Service:
         self.batcher = Batcher(runner, settings.batch_size, settings.max_wait_ms)
         self.predictions = PredictionCache(settings.cache_size)
 
-    async def density(self, upload: Upload) -> tuple[np.ndarray, np.ndarray]:
-        """(rgb, density) of the upload's ``image`` file."""
+    async def density(self, upload: Upload, page=("off", None)) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, density) of the upload's ``image`` file; ``page``: (long_page, viewport) as
+        :func:`salmap.inference.read_input` takes them."""
         if "image" not in upload.files:
             raise ApiError(422, "no file in the form field 'image' (send it as image=@photo.jpg)")
         name, data = upload.files["image"]
-        key, rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name)
-        prediction = await self.predictions.get(key, lambda: self.batcher.run(x))
+        key, rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name, page)
+        prediction = await self.predictions.get(key, lambda: self._run(x))
         try:
             return rgb, await asyncio.to_thread(restore, prediction, geometry)
         except DataError as e:
             raise ApiError(500, f"the model gave a broken map: {e}") from None
 
-    def _prepare(self, data: bytes, name: str):
+    async def _run(self, x: np.ndarray) -> np.ndarray:
+        """The model's output for one input, or for each window of a long page (N x 3 x h x w)."""
+        if x.ndim == 3:
+            return await self.batcher.run(x)
+        return np.stack(await asyncio.gather(*(self.batcher.run(w) for w in x)))
+
+    def _prepare(self, data: bytes, name: str, page):
         try:
             rgb = decode_image(data, name)
         except NotAnImageError as e:
@@ -150,8 +163,11 @@ class Service:
             raise ApiError(413, str(e)) from None
         except DataError as e:
             raise ApiError(400, str(e)) from None
-        key = PredictionCache.key(data) if self.predictions.size else ""
-        return key, rgb, *prepare(rgb, self.runner.config)
+        key = f"{PredictionCache.key(data)}|{page}" if self.predictions.size else ""
+        _, x, geometry = read_input(
+            rgb, self.runner.config, keep_pixels=False, long_page=page[0], viewport=page[1]
+        )
+        return key, rgb, x, geometry
 
     def info(self) -> dict:
         from salmap.models.io import SHIPPED, model_label, shipped_file
@@ -174,11 +190,21 @@ class Service:
             "encoder": config.encoder,
             "decoder": config.decoder,
             "output": config.output,
-            "training_data": {"format": data.get("format"), "path": data.get("path")},
+            "training_data": {"format": data.get("format"), "datasets": dataset_names(data)},
             "licence": "MIT (the weights and their training data)" if name else None,
             "batch_size": self.settings.batch_size,
             "max_upload_mb": self.settings.max_upload_mb,
         }
+
+
+def dataset_names(data: dict) -> list[str] | None:
+    """The training datasets' folder names, never their paths on the machine that trained
+    the model (``../shared/datasets/osie`` -> ``osie``)."""
+    paths = data.get("path")
+    if not paths:
+        return None
+    paths = paths if isinstance(paths, list) else [paths]
+    return [Path(str(p).replace("\\", "/").rstrip("/")).name for p in paths]
 
 
 def create_app(model, runner=None, settings: ServeSettings | None = None) -> FastAPI:
@@ -243,7 +269,8 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 def require_token(settings: ServeSettings):
-    async def check(request: Request) -> None:
+    # the bearer scheme documents the token in /openapi.json; the check is below
+    async def check(request: Request, _: doc.Bearer) -> None:
         if settings.token is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -259,18 +286,20 @@ def require_token(settings: ServeSettings):
 
 def add_routes(app: FastAPI, service: Service) -> None:
     """Every route: the page and its files, then the API (``/health``, ``/model``,
-    ``/saliency``, ``/crop``, ``/attention``)."""
+    ``/saliency``, ``/crop``, ``/attention``, ``/capture``)."""
     settings = service.settings
     auth = [Depends(require_token(settings))]
     max_bytes = int(settings.max_upload_mb * 2**20)
-    add_page_routes(app)
+    add_page_routes(app, settings)
     add_saliency_routes(app, service, auth, max_bytes)
     add_crop_routes(app, service, auth, max_bytes)
     add_picture_routes(app, service, auth, max_bytes)
+    add_capture_route(app, settings, auth)
 
 
-def add_page_routes(app: FastAPI) -> None:
-    """``/``: the page, its static files and its settings (colours, colormaps)."""
+def add_page_routes(app: FastAPI, settings: ServeSettings) -> None:
+    """``/``: the page, its static files and its settings (colours, colormaps, whether it
+    may capture URLs)."""
 
     @app.get("/", include_in_schema=False)
     async def page():
@@ -298,13 +327,14 @@ def add_page_routes(app: FastAPI) -> None:
             "colormaps": {name: colormap_lut(name).tolist() for name in PAGE_COLORMAPS},
             "crop_colours": [f"rgb{tuple(c)}" for c in PREVIEW_COLOURS],
             "share_tolerance": SHARE_TOLERANCE,
+            "urls": settings.allow_urls,
         }
 
 
 def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     """``/health``, ``/model`` and ``/saliency``: the server, its model and an image's map."""
 
-    @app.get(f"{API}/health", summary="Is the server up")
+    @app.get(f"{API}/health", summary="Is the server up", responses=doc.answer(doc.HEALTH))
     async def health():
         batcher = service.batcher
         return {
@@ -314,7 +344,12 @@ def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) ->
             "images": batcher.images,
         }
 
-    @app.get(f"{API}/model", summary="The model served", dependencies=auth)
+    @app.get(
+        f"{API}/model",
+        summary="The model served",
+        dependencies=auth,
+        responses=doc.answer(doc.MODEL, 401),
+    )
     async def model_info():
         return service.info()
 
@@ -323,23 +358,30 @@ def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) ->
         summary="The saliency map of an image, at the image's resolution",
         description="`png`: 8-bit grayscale scaled to the map's maximum; `png16`: the same in "
         "16 bits; `npy`: the float32 density (sums to 1); `json`: width, height, the peak and "
-        "a summary of the density.",
+        "a summary of the density. A page's screenshot taller than 1.5 `viewport`s is "
+        "predicted screenful by screenful, weighted by scroll depth (see the README's 'Long "
+        "pages'); its fold (pixels) is then `fold` in the JSON, else the header `X-Fold`.",
         dependencies=auth,
         openapi_extra={"requestBody": IMAGE_BODY},
+        responses=doc.answer(doc.SALIENCY, *doc.UPLOAD_ERRORS),
     )
     async def saliency(
-        request: Request, format: Literal["png", "png16", "npy", "json"] = Query("png")
+        request: Request,
+        page: PageOptions,
+        format: Literal["png", "png16", "npy", "json"] = Query("png"),
     ):
-        rgb, density = await service.density(await read_multipart(request, max_bytes))
+        rgb, density = await service.density(await read_multipart(request, max_bytes), page)
+        fold = long_page_fold(density.shape, *page)
         if format == "json":
             summary = await asyncio.to_thread(density_summary, density)
             h, w = density.shape
-            return {"width": w, "height": h, **summary}
+            return {"width": w, "height": h, **summary, **({"fold": fold} if fold else {})}
+        headers = {"X-Fold": str(fold)} if fold else {}
         if format == "npy":
             data = await asyncio.to_thread(encode_npy, density)
-            return Response(data, media_type="application/octet-stream")
+            return Response(data, media_type="application/octet-stream", headers=headers)
         data = await asyncio.to_thread(encode_map, density, 16 if format == "png16" else 8)
-        return Response(data, media_type="image/png")
+        return Response(data, media_type="image/png", headers=headers)
 
 
 def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
@@ -355,9 +397,11 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         "`format=png`: the crop itself as a PNG, for one aspect ratio.",
         dependencies=auth,
         openapi_extra={"requestBody": IMAGE_BODY},
+        responses=doc.answer(doc.CROP, *doc.UPLOAD_ERRORS),
     )
     async def crop(
         request: Request,
+        page: PageOptions,
         aspect: str = Query(DEFAULT_ASPECTS, examples=["1:1,16:9"]),
         zoom: float = Query(1.0),
         format: Literal["json", "png"] = Query("json"),
@@ -370,7 +414,7 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         if format == "png" and len(aspects) != 1:
             raise ApiError(422, "format=png gives one crop: pass one aspect, e.g. aspect=16:9")
         upload = await read_multipart(request, max_bytes)
-        rgb, density = await service.density(upload)
+        rgb, density = await service.density(upload, page)
         if format == "png":
             data = await asyncio.to_thread(crop_png, rgb, density, aspects[0], zoom)
             return Response(data, media_type="image/png")
@@ -393,11 +437,12 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         'image; the older `{"logo": [x0, y0, x1, y1]}` is read too; or a grid `RxC`.',
         dependencies=auth,
         openapi_extra={"requestBody": REGIONS_BODY},
+        responses=doc.answer(doc.ATTENTION, *doc.UPLOAD_ERRORS),
     )
-    async def attention(request: Request, regions: str | None = Query(None)):
+    async def attention(request: Request, page: PageOptions, regions: str | None = Query(None)):
         upload = await read_multipart(request, max_bytes)
         spec = parse_regions(upload.fields.get("regions", regions))
-        rgb, density = await service.density(upload)
+        rgb, density = await service.density(upload, page)
         try:
             shares = await asyncio.to_thread(attention_of, density, spec)
         except SalmapError as e:

@@ -235,8 +235,22 @@ function draw() {
     shown.forEach(([c, i], k) => drawLabel(g, `${c.aspect} ${pct(c.attention)}`, c.box[0] + 3 * scale, c.box[1] + (3 + 20 * k) * scale, cropColour(i), scale, false));
   }
   drawRegions(g, item, scale, state.selectedRegion);
+  if (item.fold) drawFold(g, item, scale);
   listRegions();
   drawLegend();
+}
+
+// a long page's fold: the bottom of the first screenful, as `salmap predict` marks it
+function drawFold(g, item, scale) {
+  g.lineWidth = 2 * scale;
+  for (const [colour, offset] of [["#fff", 0], ["#000", 8 * scale]]) {
+    g.setLineDash([8 * scale, 8 * scale]);
+    g.lineDashOffset = offset;
+    g.strokeStyle = colour;
+    g.beginPath(); g.moveTo(0, item.fold); g.lineTo(item.w, item.fold); g.stroke();
+  }
+  g.setLineDash([]); g.lineDashOffset = 0;
+  drawLabel(g, "fold", item.w - 60 * scale, item.fold - 22 * scale, "#000", scale);
 }
 
 function drawLegend() {
@@ -384,12 +398,15 @@ function loadImg(url) {
 }
 
 async function analyse(item) {
+  // a captured page is sent with its viewport: a long one is predicted screenful by screenful
+  const page = item.viewport ? `viewport=${item.viewport}` : "";
   try {
     const [npy, summary, crops] = await Promise.all([
-      api("/saliency?format=npy", item.file).then((r) => r.arrayBuffer()),
-      api("/saliency?format=json", item.file).then((r) => r.json()),
-      api("/crop", item.file).then((r) => r.json()),  // the aspect ratios of salmap crop's default
+      api(`/saliency?format=npy&${page}`, item.file).then((r) => r.arrayBuffer()),
+      api(`/saliency?format=json&${page}`, item.file).then((r) => r.json()),
+      api(`/crop?${page}`, item.file).then((r) => r.json()),  // the aspect ratios of salmap crop's default
     ]);
+    item.fold = summary.fold || null;
     const map = parseNpy(npy);
     item.w = map.w; item.h = map.h; item.density = map.data;
     item.max = map.data.reduce((a, b) => (b > a ? b : a), 0) || 1;
@@ -409,16 +426,44 @@ async function analyse(item) {
   if (item === state.current) select(item);
 }
 
-function addFiles(files) {
+function addFiles(files, viewport = null) {
   const added = [];
   for (const file of files) {
-    const item = { id: nextId++, name: file.name, file, url: URL.createObjectURL(file), status: "busy", regions: [], regionNote: "" };
+    const item = { id: nextId++, name: file.name, file, url: URL.createObjectURL(file), status: "busy", regions: [], regionNote: "", viewport };
     state.items.push(item);
     added.push(item);
   }
   if (!added.length) return;
   select(added[0]);
   added.forEach(analyse);
+}
+
+// a web page, captured by the server (started with --allow-urls), then analysed as a file
+async function captureUrl(e) {
+  e.preventDefault();
+  const url = $("url").value.trim(), viewport = $("url-viewport").value;
+  $("url-go").disabled = true;
+  $("url-go").textContent = "Capturing…";
+  showMessage("");
+  try {
+    const r = await fetch(`${API}/capture`, {
+      method: "POST",
+      headers: { ...authHeaders(), "Content-Type": "application/json" },
+      body: JSON.stringify({ url, viewport, full_page: $("url-full").checked }),
+    });
+    if (!r.ok) {
+      let message = `${r.status} ${r.statusText}`;
+      try { message = (await r.json()).error || message; } catch (err) { /* not JSON */ }
+      throw new Error(message);
+    }
+    const name = url.replace(/^[a-z]+:\/\//i, "").replace(/[^A-Za-z0-9._]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 100);
+    addFiles([new File([await r.blob()], `${name || "page"}.png`, { type: "image/png" })], viewport);
+  } catch (err) {
+    showMessage(`Could not capture ${url}: ${err.message}`);
+  } finally {
+    $("url-go").disabled = false;
+    $("url-go").textContent = "Capture and analyse";
+  }
 }
 
 // ---------------------------------------------------------------- downloads
@@ -518,6 +563,8 @@ async function start() {
   await showModel();
 
   $("files").onchange = (e) => { addFiles(e.target.files); e.target.value = ""; };
+  $("url-form").hidden = !settings.urls;
+  $("url-form").onsubmit = captureUrl;
   const drop = $("drop");
   drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("files").click(); } });
   for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
