@@ -1,5 +1,6 @@
-"""The API's pictures and report: ``/overlay``, ``/fog``, ``/crop?format=png`` and ``/report``,
-each the same as the library makes it, and their errors (4xx JSON, never 500)."""
+"""The API's pictures and report: ``/overlay``, ``/fog``, ``/crop?format=png``, ``/report``
+(of one image or of variants) and the map at display size (``max_side``), each the same as the
+library makes it, and their errors (4xx JSON, never 500)."""
 
 import io
 import json
@@ -132,3 +133,59 @@ def test_bad_uploads_are_4xx_json(client, path):
     r = client.post(f"{API}{path}", files={"photo": ("x.png", b"x", "image/png")})
     assert_error(r, 422, "image")
     assert_error(client.post(f"{API}{path}", content=b"{}"), 415, "multipart")
+
+
+def test_report_of_variants_holds_the_comparison_table(client, image):
+    from salmap.design_report import Design, analyse
+
+    b = np.ascontiguousarray(image[:, ::-1])  # a second variant: the same design mirrored
+    regions = {"units": "fraction", "regions": [{"name": "logo", "box": [0, 0, 0.5, 0.5]}]}
+    files = [
+        ("image", ("a.png", png(image), "image/png")),
+        ("image", ("b.png", png(b), "image/png")),
+    ]
+    fields = {"regions": json.dumps(regions)}
+    r = client.post(f"{API}/report", files=files, data=fields)
+    assert r.status_code == 200, r.text
+    assert 'filename="a_variants_report.html"' in r.headers["content-disposition"]
+    page = r.text
+    assert "Variants compared" in page and "2 variants" in page
+    table = page[page.index("Variants compared") : page.index("</table>")]
+    assert "<th>a.png</th><th>b.png</th>" in table and "Attention on logo" in table
+    # the table's shares are the library's on each variant's map
+    for name, rgb in (("a.png", image), ("b.png", b)):
+        density = np.load(io.BytesIO(post(client, "/saliency", png(rgb), format="npy").content))
+        share = analyse(Design(name, rgb, density), regions).shares.regions[0].attention
+        assert f"{100 * share:.1f}%" in table or f"{100 * share:.0f}%" in table
+    one = [("image", ("a.png", png(image), "image/png"))]
+    assert "Variants compared" not in client.post(f"{API}/report", files=one).text
+    many = one * 13
+    assert_error(client.post(f"{API}/report", files=many), 422, "13 images", "12 at most")
+    bad = [*one, ("image", ("b.png", b"not an image", "image/png"))]
+    assert_error(client.post(f"{API}/report", files=bad), 415, "b.png")
+
+
+def test_a_map_at_display_size_is_bounded_and_holds_the_same_shares(client):
+    from salmap.regions import attention_shares
+
+    rng = np.random.default_rng(5)
+    big = rng.integers(0, 255, (1100, 3300, 3), dtype=np.uint8)  # k = 3: 367 x 1100 blocks
+    full = np.load(io.BytesIO(post(client, "/saliency", png(big), format="npy").content))
+    r = post(client, "/saliency", png(big), format="npy", max_side=1100)
+    assert r.status_code == 200, r.text
+    assert len(r.content) <= 1100 * 367 * 4 + 128  # a quarter of a ninth of the full map
+    assert r.headers["x-map-block"] == "3" and r.headers["x-image-size"] == "3300x1100"
+    shown = np.load(io.BytesIO(r.content))
+    assert shown.shape == (367, 1100)
+    assert shown.sum() == pytest.approx(full.sum(), rel=1e-5)
+    # a box on block edges (the last row of blocks is 2 pixels high) holds the same share
+    box_shown = shown[100:367, 40:700].sum() / shown.sum()
+    box = {"b": [40 * 3, 100 * 3, 700 * 3, 1100]}
+    assert box_shown == pytest.approx(attention_shares(full, box).regions[0].attention, abs=1e-6)
+    small = post(client, "/saliency", png(big[:40, :50]), format="npy", max_side=1100)
+    assert small.headers["x-map-block"] == "1" and np.load(io.BytesIO(small.content)).shape == (
+        40,
+        50,
+    )
+    assert_error(post(client, "/saliency", png(big), format="json", max_side=100), 422, "max_side")
+    assert_error(post(client, "/saliency", png(big), format="npy", max_side=0), 422, "max_side")

@@ -62,13 +62,23 @@ def multipart_body(**fields: dict) -> dict:
 
 
 IMAGE_BODY = multipart_body()
-REGIONS_BODY = multipart_body(
-    regions={
-        "type": "string",
-        "description": 'named boxes and polygons as JSON, {"units": "px" or "fraction", '
-        '"regions": [{"name": "logo", "box": [x0, y0, x1, y1]}]}, or RxC',
-    }
+REGIONS_FIELD = {
+    "type": "string",
+    "description": 'named boxes and polygons as JSON, {"units": "px" or "fraction", '
+    '"regions": [{"name": "logo", "box": [x0, y0, x1, y1]}]}, or RxC',
+}
+REGIONS_BODY = multipart_body(regions=REGIONS_FIELD)
+# A report compares variants: the field ``image`` once per variant.
+MAX_REPORT_IMAGES = 12
+REPORT_BODY = multipart_body(
+    regions=REGIONS_FIELD,
+    image={
+        "type": "array",
+        "items": {"type": "string", "format": "binary"},
+        "description": f"one image, or several variants to compare (at most {MAX_REPORT_IMAGES})",
+    },
 )
+NO_IMAGE = "no file in the form field 'image' (send it as image=@photo.jpg)"
 
 
 @dataclass
@@ -118,6 +128,19 @@ def encode_map(density: np.ndarray, bits: int) -> bytes:
     return image_bytes(map_array(density, bits))
 
 
+def display_map(density: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
+    """The H x W density summed over k x k blocks of pixels, k the smallest whole number that
+    brings the longer side to at most ``max_side`` (the last row and column of blocks may be
+    narrower). Each value is its block's attention, so a box on block edges (multiples of k)
+    holds the same share as on the full map. Returns (ceil(H/k) x ceil(W/k) float32, k)."""
+    h, w = density.shape
+    k = max(1, -(-max(h, w) // max_side))
+    if k == 1:
+        return density, 1
+    rows = np.add.reduceat(density, np.arange(0, h, k), axis=0, dtype=np.float64)
+    return np.add.reduceat(rows, np.arange(0, w, k), axis=1).astype(np.float32), k
+
+
 def encode_npy(density: np.ndarray) -> bytes:
     """The density's ``.npy`` (float32), as ``salmap predict`` writes it."""
     from salmap.batch.predict import density_bytes
@@ -139,8 +162,14 @@ class Service:
         """(rgb, density) of the upload's ``image`` file; ``page``: (long_page, viewport) as
         :func:`salmap.inference.read_input` takes them."""
         if "image" not in upload.files:
-            raise ApiError(422, "no file in the form field 'image' (send it as image=@photo.jpg)")
-        name, data = upload.files["image"]
+            raise ApiError(422, NO_IMAGE)
+        return await self.density_of(*upload.files["image"], page)
+
+    async def density_of(
+        self, name: str, data: bytes, page=("off", None)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, density) of the image file ``data`` (``name`` in messages), ``page`` as for
+        :meth:`density`."""
         key, rgb, x, geometry = await asyncio.to_thread(self._prepare, data, name, page)
         prediction = await self.predictions.get(key, lambda: self._run(x))
         try:
@@ -240,6 +269,7 @@ def create_app(model, runner=None, settings: ServeSettings | None = None) -> Fas
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization"],
+            expose_headers=["X-Map-Block", "X-Image-Size"],
         )
     add_error_handlers(app)
     add_routes(app, service)
@@ -360,7 +390,11 @@ def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) ->
         "16 bits; `npy`: the float32 density (sums to 1); `json`: width, height, the peak and "
         "a summary of the density. A page's screenshot taller than 1.5 `viewport`s is "
         "predicted screenful by screenful, weighted by scroll depth (see the README's 'Long "
-        "pages'); its fold (pixels) is then `fold` in the JSON, else the header `X-Fold`.",
+        "pages'); its fold (pixels) is then `fold` in the JSON, else the header `X-Fold`. "
+        "`max_side` (maps only): the map summed over k x k blocks of "
+        "pixels so that its longer side is at most `max_side` (what a page shows), k the "
+        "smallest whole number that does; the answer's header `X-Map-Block` gives k and "
+        "`X-Image-Size` the image's WxH.",
         dependencies=auth,
         openapi_extra={"requestBody": IMAGE_BODY},
         responses=doc.answer(doc.SALIENCY, *doc.UPLOAD_ERRORS),
@@ -369,14 +403,21 @@ def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) ->
         request: Request,
         page: PageOptions,
         format: Literal["png", "png16", "npy", "json"] = Query("png"),
+        max_side: int | None = Query(None, ge=16, le=65536),
     ):
+        if format == "json" and max_side is not None:
+            raise ApiError(422, "format=json summarises the full map: leave out max_side")
         rgb, density = await service.density(await read_multipart(request, max_bytes), page)
         fold = long_page_fold(density.shape, *page)
+        headers = {"X-Fold": str(fold)} if fold else {}
+        if max_side is not None:
+            h, w = density.shape
+            density, block = await asyncio.to_thread(display_map, density, max_side)
+            headers |= {"X-Map-Block": str(block), "X-Image-Size": f"{w}x{h}"}
         if format == "json":
             summary = await asyncio.to_thread(density_summary, density)
             h, w = density.shape
             return {"width": w, "height": h, **summary, **({"fold": fold} if fold else {})}
-        headers = {"X-Fold": str(fold)} if fold else {}
         if format == "npy":
             data = await asyncio.to_thread(encode_npy, density)
             return Response(data, media_type="application/octet-stream", headers=headers)
@@ -501,31 +542,38 @@ def add_picture_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> 
 def add_report_route(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     @app.post(
         f"{API}/report",
-        summary="A self-contained HTML report on the image, as salmap design-report writes it",
+        summary="A self-contained HTML report on the images, as salmap design-report writes it",
         description="Heatmap with its legend, fog view, regions, crops and the focus figure "
-        "among reference designs, in one HTML file (images embedded). `regions` (optional, a "
-        "form field or the query) as for `/attention`; without it, a 3x3 grid.",
+        "among reference designs, in one HTML file (images embedded). Several `image` fields "
+        f"(variants, at most {MAX_REPORT_IMAGES}) are compared in a table first. `regions` "
+        "(optional, a form field or the query) as for `/attention`, put on every image; "
+        "without it, a 3x3 grid.",
         dependencies=auth,
-        openapi_extra={"requestBody": REGIONS_BODY},
+        openapi_extra={"requestBody": REPORT_BODY},
         response_class=Response,
     )
     async def report(request: Request, regions: str | None = Query(None)):
         from salmap.design_report import Design, report_html
 
         upload = await read_multipart(request, max_bytes)
+        files = upload.files_in("image")
+        if len(files) > MAX_REPORT_IMAGES:
+            raise ApiError(422, f"{len(files)} images: a report takes {MAX_REPORT_IMAGES} at most")
         text = upload.fields.get("regions", regions)
         spec = None if text is None or not text.strip() else parse_regions(text)
         if isinstance(spec, tuple):
             spec = "grid {}x{}".format(*spec)  # never a path: see parse_regions
-        rgb, density = await service.density(upload)
-        name = upload.files["image"][0]
-        design = Design(name, rgb, density)
+        if not files:
+            raise ApiError(422, NO_IMAGE)
+        maps = await asyncio.gather(*(service.density_of(n, d) for n, d in files))
+        designs = [Design(name, rgb, d) for (name, _), (rgb, d) in zip(files, maps)]
         try:
-            page = await asyncio.to_thread(report_html, [design], spec, service.info()["name"])
+            page = await asyncio.to_thread(report_html, designs, spec, service.info()["name"])
         except SalmapError as e:
             raise ApiError(422, str(e)) from None
-        stem = Path(name).stem or "image"
-        filename = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:80] + "_report.html"
+        stem = Path(files[0][0]).stem or "image"
+        filename = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:80]
+        filename += "_report.html" if len(files) == 1 else "_variants_report.html"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         return Response(page, media_type="text/html; charset=utf-8", headers=headers)
 

@@ -24,10 +24,16 @@ class ApiError(Exception):
 
 @dataclass
 class Upload:
-    """The parts of a multipart body: files by field name (name, bytes) and text fields."""
+    """The parts of a multipart body: files by field name (name, bytes; the last of a field
+    sent more than once), every file in the order sent, and text fields."""
 
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)
+    parts: list[tuple[str, str, bytes]] = field(default_factory=list)  # (field, name, bytes)
+
+    def files_in(self, name: str) -> list[tuple[str, bytes]]:
+        """Every file sent in the field ``name`` (name, bytes), in the order sent."""
+        return [(filename, data) for key, filename, data in self.parts if key == name]
 
 
 class _Collector:
@@ -75,6 +81,7 @@ class _Collector:
         if b"filename" in options:
             filename = options[b"filename"].decode("utf-8", "replace") or name
             self.upload.files[name] = (filename, bytes(self.data))
+            self.upload.parts.append((name, *self.upload.files[name]))
             return
         self.field_bytes += len(self.data)
         if self.field_bytes > MAX_FIELD_BYTES:
@@ -95,7 +102,10 @@ async def read_multipart(request, max_bytes: int) -> Upload:
     boundary = options.get(b"boundary")
     if not boundary:
         raise ApiError(400, "malformed multipart body: the Content-Type has no boundary")
-    limit = f"the upload is larger than the limit of {max_bytes / 2**20:g} MB"
+    limit = (
+        f"the upload is larger than the limit of {max_bytes / 2**20:g} MB "
+        "(salmap serve --max-upload-mb raises it)"
+    )
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise ApiError(413, limit)

@@ -1,13 +1,18 @@
 // salmap's page: plain JavaScript, no build step, nothing fetched from outside this server.
-// The maps come from /api/v1/saliency (the float32 density as .npy), the crops from
-// /api/v1/crop; overlay, fog and region shares are computed here from the density so that
-// they follow the sliders and the mouse without another request.
+// The maps come from /api/v1/saliency (the float32 density as .npy, summed over k x k blocks
+// of pixels for large images: the canvas works in blocks, files and the API in image pixels),
+// the crops from /api/v1/crop; overlay, fog and region shares are computed here from the
+// density so that they follow the sliders and the mouse without another request. Downloads
+// come from the API at the image's full resolution.
 "use strict";
 
 const API = "/api/v1";
+// The longer side of the map the page works on: a larger image's map comes summed over k x k
+// blocks (a box on block edges holds the same share as on the full map).
+const MAP_SIDE = 1600;
 
 const state = {
-  items: [],          // {id, name, file, url, status, error, img, w, h, density, max, sat, summary, crops, regions, regionNote}
+  items: [],          // {id, name, file, url, status, error, img, w, h (the map's), block, fullW, fullH (the image's), density, max, sat, summary, crops, regions, regionNote}
   current: null,
   view: "overlay",
   alpha: 0.7,
@@ -30,20 +35,42 @@ function authHeaders() {
   return state.token ? { Authorization: `Bearer ${state.token}` } : {};
 }
 
-async function api(path, file, extra = {}) {
+async function api(path, files, extra = {}) {
+  // POST one file (or several, each in the field "image") and the fields of `extra`
   const body = new FormData();
-  body.append("image", file, file.name);
+  for (const file of [files].flat()) body.append("image", file, file.name);
   for (const [k, v] of Object.entries(extra)) body.append(k, v);
-  const r = await fetch(API + path, { method: "POST", body, headers: authHeaders() });
+  const r = await reach(API + path, { method: "POST", body, headers: authHeaders() });
   if (!r.ok) {
     let message = `${r.status} ${r.statusText}`;
     try { message = (await r.json()).error || message; } catch (e) { /* not JSON */ }
     if (r.status === 401) $("token-form").hidden = false;
-    const err = new Error(message);
+    const err = new Error(inWords(r.status, message));
     err.status = r.status;
     throw err;
   }
   return r;
+}
+
+async function reach(url, options) {
+  // fetch, with a network failure ("Failed to fetch") said as what happened and what to do
+  try {
+    return await fetch(url, options);
+  } catch (e) {
+    throw new Error(`salmap serve is not running or cannot be reached at ${location.origin}: start it again (salmap serve) and reload this page.`);
+  }
+}
+
+function inWords(status, message) {
+  // the server's message for an API user, said to a designer where it asks something of them
+  if (status === 401) {
+    return state.token
+      ? "This server did not accept the token in the API token field: paste the token you were given exactly, and press Use."
+      : "This server needs an access token: paste the token you were given in the API token field at the top, and press Use.";
+  }
+  if (status === 413) return `${message}. Use a smaller file, or ask whoever runs the server to raise the limit.`;
+  if (status === 415) return `${message}. The page takes JPEG, PNG, WebP, GIF, BMP and TIFF images.`;
+  return message;
 }
 
 function parseNpy(buffer) {
@@ -103,7 +130,8 @@ function imagePixels(item) {
     // transparency over white, as the server composites it before the model sees the image
     g.fillStyle = "#fff";
     g.fillRect(0, 0, item.w, item.h);
-    g.drawImage(item.img, 0, 0, item.w, item.h);
+    // one canvas pixel per block of the map (the last blocks may hold less of the image)
+    g.drawImage(item.img, 0, 0, item.fullW / item.block, item.fullH / item.block);
     item.pixels = g.getImageData(0, 0, item.w, item.h);
   }
   return item.pixels;
@@ -141,17 +169,6 @@ function renderView(item, view, alpha, colormap, scale = state.scale) {
       o[p] = src[p]; o[p + 1] = src[p + 1]; o[p + 2] = src[p + 2];
     }
     o[p + 3] = 255;
-  }
-  return out;
-}
-
-function grayMap(item) {
-  const out = new ImageData(item.w, item.h);
-  const inv = 255 / item.max;
-  for (let i = 0, p = 0; i < item.density.length; i++, p += 4) {
-    const v = Math.round(item.density[i] * inv);
-    out.data[p] = out.data[p + 1] = out.data[p + 2] = v;
-    out.data[p + 3] = 255;
   }
   return out;
 }
@@ -209,10 +226,11 @@ function draw() {
   // canvas pixels per screen pixel: lines and labels keep their size on screen
   const scale = item.w / (parseFloat(canvas.style.width) || item.w);
   if ($("show-crops").checked && item.crops) {
-    const shown = item.crops.map((c, i) => [c, i]).filter(([, i]) => item.focusCrop == null || item.focusCrop === i);
+    // the crops' boxes in the map's blocks
+    const shown = item.crops.map((c, i) => [{ ...c, box: c.box.map((v) => v / item.block) }, i]).filter(([, i]) => item.focusCrop == null || item.focusCrop === i);
     if (item.focusCrop != null) {
       // one crop chosen: what it cuts away is dimmed
-      const [x0, y0, x1, y1] = item.crops[item.focusCrop].box;
+      const [x0, y0, x1, y1] = shown[0][0].box;
       g.fillStyle = "rgba(10,12,16,.6)";
       g.fillRect(0, 0, item.w, y0);
       g.fillRect(0, y1, item.w, item.h - y1);
@@ -318,7 +336,7 @@ function showStats(item) {
   const s = item.summary;
   if (!s) { $("stats").textContent = ""; return; }
   const a = s.area_for_attention;
-  $("stats").innerHTML = `<span>${item.w} × ${item.h}</span>` +
+  $("stats").innerHTML = `<span>${item.fullW} × ${item.fullH}</span>` +
     `<span>half the attention on <b>${pct(a["50%"])}</b> of the area</span>` +
     `<span>80% on <b>${pct(a["80%"])}</b></span>` +
     `<span>peak at <b>${s.peak.x}, ${s.peak.y}</b></span>`;
@@ -334,7 +352,7 @@ function listItems() {
     b.type = "button";
     b.className = item.status;
     b.setAttribute("aria-current", item === state.current ? "true" : "false");
-    const note = item.status === "failed" ? item.error : item.status === "busy" ? "predicting…" : `${item.w} × ${item.h}`;
+    const note = item.status === "failed" ? item.error : item.status === "busy" ? "predicting…" : `${item.fullW} × ${item.fullH}`;
     b.innerHTML = `<img alt=""><span><span class="name"></span><span class="note"></span></span>`;
     if (item.status !== "failed") b.querySelector("img").src = item.url;
     b.querySelector(".name").textContent = item.name;
@@ -401,14 +419,15 @@ async function analyse(item) {
   // a captured page is sent with its viewport: a long one is predicted screenful by screenful
   const page = item.viewport ? `viewport=${item.viewport}` : "";
   try {
-    const [npy, summary, crops] = await Promise.all([
-      api(`/saliency?format=npy&${page}`, item.file).then((r) => r.arrayBuffer()),
+    const [[npy, block], summary, crops] = await Promise.all([
+      api(`/saliency?format=npy&max_side=${MAP_SIDE}&${page}`, item.file).then(async (r) => [await r.arrayBuffer(), +r.headers.get("X-Map-Block") || 1]),
       api(`/saliency?format=json&${page}`, item.file).then((r) => r.json()),
       api(`/crop?${page}`, item.file).then((r) => r.json()),  // the aspect ratios of salmap crop's default
     ]);
-    item.fold = summary.fold || null;
+    item.fold = summary.fold ? summary.fold / block : null;  // in the map's blocks
     const map = parseNpy(npy);
     item.w = map.w; item.h = map.h; item.density = map.data;
+    item.block = block; item.fullW = summary.width; item.fullH = summary.height;
     item.max = map.data.reduce((a, b) => (b > a ? b : a), 0) || 1;
     item.sat = summedArea(map.data, map.w, map.h);
     item.summary = summary;
@@ -481,18 +500,11 @@ function stem(item) {
   return item.name.replace(/\.[^.]+$/, "");
 }
 
-function canvasBlob(imageData) {
-  const c = document.createElement("canvas");
-  c.width = imageData.width; c.height = imageData.height;
-  c.getContext("2d").putImageData(imageData, 0, 0);
-  return new Promise((resolve) => c.toBlob(resolve, "image/png"));
-}
-
 function numbers(item) {
   return {
     file: item.name,
-    width: item.w,
-    height: item.h,
+    width: item.fullW,
+    height: item.fullH,
     model: state.modelName,
     summary: item.summary,
     crops: item.crops,
@@ -502,41 +514,40 @@ function numbers(item) {
   };
 }
 
-function reportRegions(item) {
-  // the drawn boxes as {name: [x0, y0, x1, y1]}, kept inside the image (a box moved past an
-  // edge counts what is left of it)
-  const out = {};
-  for (const r of item.regions) {
-    const [x0, y0, x1, y1] = r.box.map(Math.round);
-    const box = [Math.max(0, Math.min(x0, x1)), Math.max(0, Math.min(y0, y1)), Math.min(item.w, Math.max(x0, x1)), Math.min(item.h, Math.max(y0, y1))];
-    if (box[2] - box[0] >= 1 && box[3] - box[1] >= 1) out[r.name] = box;
+function downloadReport(button) {
+  // the report of every analysed image in the list (variants are compared in a table), on the
+  // template when one is set, else on the regions drawn on the image shown
+  const items = state.items.filter((i) => i.status === "done");
+  const current = state.current;
+  if (!items.length) return;
+  const regions = state.template || (current && current.density && current.regions.length ? regionSetOf(current, "px") : null);
+  const name = items.length > 1 ? `${stem(items[0])}_variants_report.html` : `${stem(items[0])}_report.html`;
+  fetchDownload(button, items.map((i) => i.file), "/report", name, regions ? { regions: JSON.stringify(regions) } : {});
+}
+
+async function fetchDownload(button, files, path, name, extra = {}) {
+  // a picture or report made by the server at the image's full resolution
+  button.disabled = true;
+  try {
+    download(name, await (await api(path, files, extra)).blob());
+  } catch (e) {
+    showMessage(`${name}: the download failed: ${e.message}`);
+  } finally {
+    button.disabled = false;
   }
-  return out;
 }
 
 function setUpDownloads() {
   const ready = () => state.current && state.current.density;
-  $("dl-map").onclick = async () => { if (ready()) download(`${stem(state.current)}_map.png`, await canvasBlob(grayMap(state.current))); };
-  // overlay, fog and report come from the server: salmap.viz's pictures, legend included
-  const fetched = async (button, path, name, extra = {}) => {
-    if (!ready()) return;
-    const item = state.current;
-    button.disabled = true;
-    try {
-      const r = await api(path, item.file, extra);
-      download(`${stem(item)}${name}`, await r.blob());
-    } catch (e) {
-      showMessage(`${item.name}: the download failed: ${e.message}`);
-    } finally {
-      button.disabled = false;
-    }
+  // map, overlay, fog and report come from the server: salmap.viz's pictures at the image's
+  // resolution, legend included
+  const fetched = (button, path, suffix) => {
+    if (ready()) fetchDownload(button, state.current.file, path, `${stem(state.current)}${suffix}`);
   };
+  $("dl-map").onclick = (e) => fetched(e.currentTarget, "/saliency?format=png", "_map.png");
   $("dl-overlay").onclick = (e) => fetched(e.currentTarget, `/overlay?${new URLSearchParams({ alpha: state.alpha, colormap: state.colormap, scale: state.scale })}`, "_overlay.png");
   $("dl-fog").onclick = (e) => fetched(e.currentTarget, "/fog", "_fog.png");
-  $("dl-report").onclick = (e) => {
-    const regions = ready() ? reportRegions(state.current) : {};
-    fetched(e.currentTarget, "/report", "_report.html", Object.keys(regions).length ? { regions: JSON.stringify(regions) } : {});
-  };
+  $("dl-report").onclick = (e) => downloadReport(e.currentTarget);
   $("dl-json").onclick = () => {
     if (ready()) download(`${stem(state.current)}_attention.json`, new Blob([JSON.stringify(numbers(state.current), null, 2)], { type: "application/json" }));
   };
@@ -544,7 +555,7 @@ function setUpDownloads() {
 
 // ---------------------------------------------------------------- start
 async function start() {
-  const settings = await (await fetch("/page-settings.json")).json();
+  const settings = await (await reach("/page-settings.json")).json();
   state.tables = settings.colormaps;
   state.colormap = settings.colormap;
   state.alpha = settings.alpha;
@@ -583,6 +594,7 @@ async function start() {
     state.token = $("token").value;
     sessionStorage.setItem("salmap-token", state.token);
     $("token-form").hidden = true;
+    showMessage("");
     showModel();
     state.items.filter((i) => i.status === "failed").forEach((i) => { i.status = "busy"; analyse(i); });
     listItems();
@@ -593,8 +605,13 @@ async function start() {
 }
 
 async function showModel() {
-  const r = await fetch(`${API}/model`, { headers: authHeaders() });
-  if (r.status === 401) { $("token-form").hidden = false; $("model").textContent = "this server needs a token"; return; }
+  const r = await reach(`${API}/model`, { headers: authHeaders() });
+  if (r.status === 401) {
+    $("token-form").hidden = false;
+    $("model").textContent = "this server needs a token";
+    showMessage(inWords(401, ""));
+    return;
+  }
   const m = await r.json();
   state.modelName = m.name;
   $("model").textContent = `model: ${m.name} · ${m.encoder} · ${m.runner}`;

@@ -1,6 +1,7 @@
 // Named regions on the page: boxes and polygons drawn on an image, their shares of attention,
 // a template that puts one set on every image, and the comparison of variants side by side.
-// Regions are kept in each image's pixels; files use salmap.region_sets' format, as
+// Regions are kept in the pixels of each image's map on the page (blocks of k x k image pixels
+// for a large image: app.js); files use image pixels, in salmap.region_sets' format, as
 // `salmap attention --regions` and /api/v1/attention read it:
 //   {units: "px" | "fraction", size: [w, h], regions: [{name, box: [x0, y0, x1, y1]} | {name, polygon: [[x, y], ...]}]}
 // A pixel counts in a region when its centre is inside it, as salmap.regions counts it.
@@ -52,7 +53,10 @@ function regionShares(item, r) {
     }
     attention /= total;
   }
-  const value = { attention, area: pixels / (item.w * item.h) };
+  // a box's area in image pixels: blocks of the last row and column may be narrower
+  const k = item.block;
+  const area = r.box ? Math.max(0, Math.min(item.fullW, x1 * k) - x0 * k) * Math.max(0, Math.min(item.fullH, y1 * k) - y0 * k) / (item.fullW * item.fullH) : pixels / (item.w * item.h);
+  const value = { attention, area };
   r.cached = { key, value };
   return value;
 }
@@ -180,14 +184,16 @@ function redrawRegions() {
 
 // ---------------------------------------------------------------- the region format
 function regionSetOf(item, units) {
-  // the item's regions as a file: pixels (with the image's size) or fractions of the image
-  const fx = units === "fraction" ? 1 / item.w : 1, fy = units === "fraction" ? 1 / item.h : 1;
+  // the item's regions as a file: image pixels (with the image's size) or fractions of the
+  // image; the map's blocks are k image pixels, the last ones maybe fewer
+  const W = item.fullW, H = item.fullH, k = item.block;
+  const fx = units === "fraction" ? 1 / W : 1, fy = units === "fraction" ? 1 / H : 1;
   const digits = units === "fraction" ? 6 : 2;
-  const point = ([x, y]) => [+(x * fx).toFixed(digits), +(y * fy).toFixed(digits)];
+  const point = ([x, y]) => [+(Math.min(W, x * k) * fx).toFixed(digits), +(Math.min(H, y * k) * fy).toFixed(digits)];
   const regions = item.regions.map((r) => (r.box
     ? { name: r.name, box: [...point(r.box.slice(0, 2)), ...point(r.box.slice(2))] }
     : { name: r.name, polygon: r.polygon.map(point) }));
-  return units === "fraction" ? { units, regions } : { units, size: [item.w, item.h], regions };
+  return units === "fraction" ? { units, regions } : { units, size: [W, H], regions };
 }
 
 function parseRegionSet(spec) {
@@ -218,13 +224,15 @@ function checkShape(name, [kind, value], i) {
 function applyRegionSet(item, set) {
   // the set in this item's pixels: fractions scaled to its size; a pixel set drawn on another
   // size scaled too, with a note saying so; what reaches outside the image is cut at its edge
+  const W = item.fullW, H = item.fullH;
   let sx = 1, sy = 1, note = "";
-  if (set.units === "fraction") { sx = item.w; sy = item.h; }
-  else if (set.size && (set.size[0] !== item.w || set.size[1] !== item.h)) {
-    sx = item.w / set.size[0]; sy = item.h / set.size[1];
-    note = `Regions drawn on ${set.size[0]} × ${set.size[1]} were scaled to this ${item.w} × ${item.h} image (×${+sx.toFixed(3)} wide, ×${+sy.toFixed(3)} high)`;
+  if (set.units === "fraction") { sx = W; sy = H; }
+  else if (set.size && (set.size[0] !== W || set.size[1] !== H)) {
+    sx = W / set.size[0]; sy = H / set.size[1];
+    note = `Regions drawn on ${set.size[0]} × ${set.size[1]} were scaled to this ${W} × ${H} image (×${+sx.toFixed(3)} wide, ×${+sy.toFixed(3)} high)`;
     if (Math.abs(sx / sy - 1) > 0.01) note += "; the shapes differ, so the regions are stretched";
   }
+  sx /= item.block; sy /= item.block;  // image pixels -> the map's blocks
   let cut = false;
   const point = ([x, y]) => {
     const px = Math.max(0, Math.min(item.w, x * sx)), py = Math.max(0, Math.min(item.h, y * sy));
@@ -236,7 +244,7 @@ function applyRegionSet(item, set) {
     colour: REGION_COLOURS[i % REGION_COLOURS.length],
     ...(r.box ? { box: [...point(r.box.slice(0, 2)), ...point(r.box.slice(2))] } : { polygon: r.polygon.map(point) }),
   }));
-  if (cut) note = `${note ? `${note}; ` : ""}regions reaching outside this ${item.w} × ${item.h} image were cut at its edge`;
+  if (cut) note = `${note ? `${note}; ` : ""}regions reaching outside this ${W} × ${H} image were cut at its edge`;
   item.regionNote = note;
 }
 
@@ -385,7 +393,7 @@ function drawCompare() {
     box.replaceChildren(...done.map((item, k) => {
       const fig = document.createElement("figure");
       fig.innerHTML = `<canvas data-item="${item.id}"></canvas><figcaption><b>${variantLetter(k)}</b> <span></span><span class="region-note" hidden></span></figcaption>`;
-      fig.querySelector("figcaption span").textContent = `${item.name} · ${item.w} × ${item.h}`;
+      fig.querySelector("figcaption span").textContent = `${item.name} · ${item.fullW} × ${item.fullH}`;
       return fig;
     }));
     box.dataset.ids = done.map((i) => i.id).join(",");
@@ -416,7 +424,7 @@ function compareRows(done) {
     ...names.map((n) => [`<span class="region-name"></span>`, share(n), withArea, "higher", n]),
     ["Area holding 50% of attention", (i) => i.summary.area_for_attention["50%"], pct, "lower"],
     ["Area holding 80% of attention", (i) => i.summary.area_for_attention["80%"], pct, "lower"],
-    ["Spread (entropy / that of a uniform map)", (i) => i.summary.entropy_bits / Math.log2(i.w * i.h), (x) => x.toFixed(3), "lower"],
+    ["Spread (entropy / that of a uniform map)", (i) => i.summary.entropy_bits / Math.log2(i.fullW * i.fullH), (x) => x.toFixed(3), "lower"],
     ...done[0].crops.map((c) => c.aspect).map((asp) => [`${asp} crop keeps`, (i) => (i.crops.find((c) => c.aspect === asp) || {}).attention, (x) => (x == null ? "–" : pct(x)), "higher"]),
   ];
 }
