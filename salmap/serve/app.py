@@ -323,6 +323,7 @@ def add_routes(app: FastAPI, service: Service) -> None:
     add_page_routes(app, settings)
     add_saliency_routes(app, service, auth, max_bytes)
     add_crop_routes(app, service, auth, max_bytes)
+    add_attention_route(app, service, auth, max_bytes)
     add_picture_routes(app, service, auth, max_bytes)
     add_capture_route(app, settings, auth)
 
@@ -408,25 +409,30 @@ def add_saliency_routes(app: FastAPI, service: Service, auth, max_bytes: int) ->
         if format == "json" and max_side is not None:
             raise ApiError(422, "format=json summarises the full map: leave out max_side")
         rgb, density = await service.density(await read_multipart(request, max_bytes), page)
-        fold = long_page_fold(density.shape, *page)
-        headers = {"X-Fold": str(fold)} if fold else {}
-        if max_side is not None:
-            h, w = density.shape
-            density, block = await asyncio.to_thread(display_map, density, max_side)
-            headers |= {"X-Map-Block": str(block), "X-Image-Size": f"{w}x{h}"}
-        if format == "json":
-            summary = await asyncio.to_thread(density_summary, density)
-            h, w = density.shape
-            return {"width": w, "height": h, **summary, **({"fold": fold} if fold else {})}
-        if format == "npy":
-            data = await asyncio.to_thread(encode_npy, density)
-            return Response(data, media_type="application/octet-stream", headers=headers)
-        data = await asyncio.to_thread(encode_map, density, 16 if format == "png16" else 8)
-        return Response(data, media_type="image/png", headers=headers)
+        return await map_answer(density, format, long_page_fold(density.shape, *page), max_side)
+
+
+async def map_answer(density: np.ndarray, format: str, fold: int | None, max_side: int | None):
+    """``/saliency``'s answer: the map as ``format`` (at most ``max_side`` per side, summed
+    in blocks, for maps), with the fold of a long page."""
+    headers = {"X-Fold": str(fold)} if fold else {}
+    if max_side is not None:
+        h, w = density.shape
+        density, block = await asyncio.to_thread(display_map, density, max_side)
+        headers |= {"X-Map-Block": str(block), "X-Image-Size": f"{w}x{h}"}
+    if format == "json":
+        summary = await asyncio.to_thread(density_summary, density)
+        h, w = density.shape
+        return {"width": w, "height": h, **summary, **({"fold": fold} if fold else {})}
+    if format == "npy":
+        data = await asyncio.to_thread(encode_npy, density)
+        return Response(data, media_type="application/octet-stream", headers=headers)
+    data = await asyncio.to_thread(encode_map, density, 16 if format == "png16" else 8)
+    return Response(data, media_type="image/png", headers=headers)
 
 
 def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
-    """``/crop`` and ``/attention``: the best windows per aspect, and shares of regions."""
+    """``/crop``: the best windows per aspect."""
     from salmap.cropping import DEFAULT_ASPECTS, best_window, check_zoom, parse_aspects
 
     @app.post(
@@ -467,6 +473,8 @@ def add_crop_routes(app: FastAPI, service: Service, auth, max_bytes: int) -> Non
         crops = await asyncio.to_thread(windows)
         return {"image": upload.files["image"][0], "width": w, "height": h, "crops": crops}
 
+
+def add_attention_route(app: FastAPI, service: Service, auth, max_bytes: int) -> None:
     @app.post(
         f"{API}/attention",
         summary="The share of attention in each region",
