@@ -46,7 +46,7 @@ def shipped_file(name: str, suffix: str = ".safetensors") -> Path:
 DEFAULT_MODEL = shipped_file("default")
 # The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
 DEFAULT_ONNX = shipped_file("default", ".onnx")
-# default at a smaller input, its convolutions in int8 (scripts/ship_fast.py): for crops
+# default at a 384 x 384 input (scripts/ship_fast.py): what crops are searched on by default
 FAST_SUFFIX = ".fast.onnx"
 
 
