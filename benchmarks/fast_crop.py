@@ -13,7 +13,9 @@ whole image left out), as bench_crop does. Configurations:
   longer side of M px; the windows searched on it and placed on the image
   (``best_windows(..., image_size=)``);
 - ``... int8``: that export quantized to int8 by onnxruntime's static quantization,
-  calibrated on 64 *training* images of NUS-Scene and OSIE (never the scored split).
+  calibrated on 64 *training* images of NUS-Scene and OSIE (never the scored split);
+- ``..., composition centre|thirds``: the same windows framed (``salmap crop
+  --composition``, its default tolerance and border).
 
 Time per image: from the file's path to the 8 boxes (decode, model, map, search), one thread
 (onnxruntime held to 1; run the whole script pinned with ``taskset -c 0``), configurations
@@ -45,14 +47,17 @@ from salmap.models.io import at_input_size, load_model  # noqa: E402
 
 ASPECTS = sorted({a for a, _ in SETTINGS})
 ZOOMS = sorted({z for _, z in SETTINGS}, reverse=True)
-# label: (input side, int8, map's longer side or None for the image's resolution)
+# label: (input side, int8, map's longer side or None for the image's resolution, framing)
 CONFIGS = {
-    "today": (512, False, None),
-    "in 512, map 256": (512, False, 256),
-    "in 384, map 256": (384, False, 256),
-    "in 256, map 256": (256, False, 256),
-    "in 384, map 256, int8": (384, True, 256),
-    "in 256, map 256, int8": (256, True, 256),
+    "today": (512, False, None, {}),
+    "in 512, map 256": (512, False, 256, {}),
+    "in 384, map 256": (384, False, 256, {}),
+    "in 256, map 256": (256, False, 256, {}),
+    "in 384, map 256, int8": (384, True, 256, {}),
+    "in 256, map 256, int8": (256, True, 256, {}),
+    "today, composition centre": (512, False, None, {"composition": "centre"}),
+    "today, composition thirds": (512, False, None, {"composition": "thirds"}),
+    "in 384, map 256, composition centre": (384, False, 256, {"composition": "centre"}),
 }
 
 
@@ -69,7 +74,7 @@ def build_models(folder: Path, datasets: dict) -> dict:
     torch_model = load_model("default", runner="torch")
     calibration = calibration_images(datasets)
     models = {}
-    for label, (side, int8, _) in CONFIGS.items():
+    for label, (side, int8, _, _) in CONFIGS.items():
         fp32 = folder / f"default-{side}.onnx"
         if not fp32.exists():
             export_onnx(at_input_size(torch_model, side), fp32)
@@ -83,8 +88,9 @@ def build_models(folder: Path, datasets: dict) -> dict:
     return models
 
 
-def boxes(model, path: Path, map_side: int | None) -> dict:
-    """(aspect, zoom) -> box in the image's pixels, from the file at ``path``."""
+def boxes(model, path: Path, map_side: int | None, framing: dict) -> dict:
+    """(aspect, zoom) -> box in the image's pixels, from the file at ``path``; ``framing``:
+    best_windows' composition options."""
     if map_side is None:  # today's path: the pixels decoded in full, the map at their size
         _, x, g = read_input(path, model.config)
         density = restore(model(x[None])[0], g)
@@ -98,7 +104,7 @@ def boxes(model, path: Path, map_side: int | None) -> dict:
         size = (width, height)
     found = {}
     for zoom in ZOOMS:
-        windows = best_windows(density, ASPECTS, zoom, image_size=size)
+        windows = best_windows(density, ASPECTS, zoom, image_size=size, **framing)
         found |= {(a, zoom): w.box for a, w in windows.items()}
     return found
 
@@ -112,7 +118,7 @@ def run(datasets: dict, models: dict, limit: int | None) -> dict:
         n = len(val) if limit is None else min(limit, len(val))
         per = {c: {"kept": {s: [] for s in SETTINGS}, "image": [], "seconds": []} for c in models}
         for label, model in models.items():  # warm-up, not timed
-            boxes(model, val.records[0].image, CONFIGS[label][2])
+            boxes(model, val.records[0].image, *CONFIGS[label][2:])
         for i in range(n):
             path = val.records[i].image
             fixations, _, _ = val.fixations_inside(i)
@@ -120,7 +126,7 @@ def run(datasets: dict, models: dict, limit: int | None) -> dict:
             scored = [s for s in SETTINGS if window_size(width, height, *s) != (width, height)]
             for label, model in models.items():
                 t = time.perf_counter()
-                found = boxes(model, path, CONFIGS[label][2])
+                found = boxes(model, path, *CONFIGS[label][2:])
                 per[label]["seconds"].append(time.perf_counter() - t)
                 kept = {s: inside(fixations, found[s]) for s in scored}
                 for s, k in kept.items():
@@ -152,7 +158,10 @@ def main() -> None:
     ap.add_argument("--osie", required=True, help="OSIE folder")
     ap.add_argument("--limit", type=int, help="only the first N validation images of each")
     ap.add_argument("--keep-models", type=Path, help="write (and reuse) the exports here")
+    ap.add_argument("--only", nargs="+", choices=list(CONFIGS), help="these configurations")
     args = ap.parse_args()
+    for label in set(CONFIGS) - set(args.only or CONFIGS) - {"today"}:
+        del CONFIGS[label]  # today is the baseline of every comparison
     datasets = {
         "NUS-Scene val": open_dataset(args.nus, "nus-scene"),
         "OSIE val": open_dataset(args.osie, "osie"),
