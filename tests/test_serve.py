@@ -176,6 +176,7 @@ def test_token_is_required_when_set(tiny_model):
 def test_page_docs_and_static_files(client):
     page = client.get("/")
     assert page.status_code == 200 and "salmap" in page.text
+    assert "How far to trust it" in page.text and "graphic designs" in page.text
     for src in ("/static/app.js", "/static/style.css"):
         assert client.get(src).status_code == 200
     assert "http" not in client.get("/static/app.js").text.replace("http://", "")  # no CDN
