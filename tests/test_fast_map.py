@@ -114,3 +114,16 @@ def test_predict_fast_needs_a_fast_export(tiny_saved_model, nus_mini, tmp_path, 
     args = ["predict", str(nus_mini / "images"), "--model", str(tiny_saved_model)]
     assert main([*args, "--out", str(tmp_path / "o"), "--fast"]) == 2
     assert "no fast export" in capsys.readouterr().err
+
+
+def test_onnxruntime_keeps_to_the_cpus_the_process_may_use(tiny_saved_model, tmp_path):
+    import os
+
+    from salmap.export import OnnxModel, export_onnx, usable_cpus
+
+    path = export_onnx(salmap.load_model(tiny_saved_model, runner="torch"), tmp_path / "m.onnx")
+    if hasattr(os, "sched_getaffinity"):
+        assert usable_cpus() == len(os.sched_getaffinity(0))
+    options = OnnxModel(path).session.get_session_options()
+    assert options.intra_op_num_threads == usable_cpus()
+    assert OnnxModel(path, threads=1).session.get_session_options().intra_op_num_threads == 1
