@@ -126,11 +126,13 @@ def test_predict_dataset_in_memory(ray_local, tiny_saved_model):
 
 def test_actors_run_the_model_on_their_share_of_the_cores(ray_local, tiny_saved_model):
     """onnxruntime ignores the OMP_NUM_THREADS Ray sets: an actor is told its threads; a
-    Predictor built outside Ray leaves the process's threads alone."""
+    Predictor built outside Ray takes the CPUs the process may use (its affinity) and leaves
+    torch's threads alone."""
     pytest.importorskip("onnxruntime")
     import torch
 
     from salmap.batch.ray import CPUS_PER_ACTOR, Predictor, actor_options
+    from salmap.export import usable_cpus
 
     options = actor_options(2, None, ray_local, {"model": "default"})
     kwargs = options["fn_constructor_kwargs"]
@@ -144,7 +146,8 @@ def test_actors_run_the_model_on_their_share_of_the_cores(ray_local, tiny_saved_
     assert ray_local.get(threads.remote()) == CPUS_PER_ACTOR
 
     before = torch.get_num_threads()
-    assert Predictor("default").runner.session.get_session_options().intra_op_num_threads == 0
+    options = Predictor("default").runner.session.get_session_options()
+    assert options.intra_op_num_threads == usable_cpus()
     Predictor(str(tiny_saved_model))
     assert torch.get_num_threads() == before
 
