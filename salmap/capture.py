@@ -36,6 +36,7 @@ MAX_PAGE_HEIGHT = 20_000  # pixels of a full-page capture; longer pages are cut 
 CAPTURE_SUFFIX = "_capture.png"  # a page captured for salmap predict, beside its outputs
 SETTLE_SECONDS = 0.5  # wait this long after all images are complete, then check again
 MOBILE_WIDTH = 600  # viewports narrower than this are emulated as a phone (touch, mobile layout)
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")  # looked up on PATH
 _VIEWPORT = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
@@ -129,15 +130,18 @@ def _is_address(host: str) -> bool:
         return False
 
 
+def find_chromium() -> str | None:
+    """The first of :data:`BROWSERS` on PATH, or None."""
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
 def find_browser() -> tuple[str, str]:
     """(Chromium, chromedriver) found on PATH, or a SalmapError saying what to install."""
     try:
         import selenium  # noqa: F401
     except ImportError:
         raise SalmapError("capturing pages needs selenium: pip install 'salmap[capture]'") from None
-    browser = next(
-        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
-    )
+    browser = find_chromium()
     driver = shutil.which("chromedriver")
     if not browser or not driver:
         missing = "Chromium" if not browser else "chromedriver"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -395,19 +394,12 @@ def report_grid(regions) -> tuple[int, int] | None:
 
 
 # -- files -------------------------------------------------------------------------------------
-def chromium() -> str | None:
-    """The headless Chromium to print with, or None."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def print_pdf(html_text: str, out: Path) -> None:
     """``html_text`` printed to the PDF ``out`` (A4) by headless Chromium, written atomically;
     a SalmapError where Chromium is missing or fails."""
-    browser = chromium()
+    from salmap.capture import find_chromium
+
+    browser = find_chromium()
     if browser is None:
         raise SalmapError(
             f"{out}: a PDF is printed by Chromium, which is not installed "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -387,10 +387,10 @@ def attention(image, regions="3x3", model=None, **page) -> AttentionShares:
     from salmap.data.images import to_rgb_array
 
     rgb = to_rgb_array(image)
-    resolve_regions(regions, rgb.shape[:2])  # bad regions fail before the model runs
+    resolved, note = resolve_regions(regions, rgb.shape[:2])  # before the model runs
     model = predictor(model)
     density = model.predict(rgb, **page) if page else model.predict(rgb)
-    return attention_shares(density, regions)
+    return replace(attention_shares(density, resolved), note=note)
 
 
 def leader(values, higher: bool = True, tolerance: float = SHARE_TOLERANCE) -> int | None:

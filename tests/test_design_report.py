@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from salmap import design_report as D
+from salmap.capture import find_chromium
 from salmap.cli import main
 
-CHROMIUM = D.chromium()
+CHROMIUM = find_chromium()
 
 
 @pytest.fixture

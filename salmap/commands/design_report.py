@@ -52,9 +52,9 @@ def outputs(out: Path, pdf: bool, overwrite: bool) -> tuple[Path | None, Path | 
         if path is not None and path.exists() and not overwrite:
             raise SalmapError(f"{path} exists; pass --overwrite to replace it")
     if pdf_out is not None:
-        from salmap.design_report import chromium
+        from salmap.capture import find_chromium
 
-        if chromium() is None:
+        if find_chromium() is None:
             raise SalmapError(
                 f"{pdf_out}: a PDF is printed by headless Chromium, which is not installed "
                 "(apt-get install chromium); write the .html report instead"
