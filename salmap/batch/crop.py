@@ -93,15 +93,19 @@ class CropJob:
         self.writer, self.tolerant = write, tolerant
 
     def read(self, k: int, config):
-        """The image in full and its map at its size; with ``args.map_side`` (the fast map),
-        no pixels yet, and the map at that longer side (a JPEG decoded by draft only as large
-        as the model's input needs)."""
+        """The image in full and the model's input; the map comes at the image's size, or with
+        ``args.map_side`` (the fast map) at that longer side. The file is decoded once, in
+        full: the crops need every pixel, and a draft decode for the model would only add a
+        second decode."""
+        from salmap.data.images import load_image
         from salmap.inference import read_input
 
         side = getattr(self.args, "map_side", None)
         if side is None:
             return read_input(self.items[k].path, config)
-        return read_input(self.items[k].path, config, max_output_side=side, keep_pixels=False)
+        image = load_image(self.items[k].path)
+        _, x, geometry = read_input(image, config, max_output_side=side, keep_pixels=False)
+        return image, x, geometry
 
     def write(self, k: int, image, density) -> dict:
         from salmap.cropping import best_windows
@@ -110,8 +114,8 @@ class CropJob:
         path = self.items[k].path
         options = getattr(self.args, "framing", None) or {}
         try:
-            if image is None:  # the fast map: the windows found on it, placed on the image
-                image, size = self.pixels(k)
+            if density.shape != image.shape[:2]:  # the fast map: windows placed on the image
+                size = (image.shape[1], image.shape[0])
                 windows = best_windows(density, self.aspects, self.args.zoom, size, **options)
                 density = _at_size(density, size) if self.plans[k]["preview"] else None
             else:
@@ -125,13 +129,6 @@ class CropJob:
                 raise
             return self.failed(k, f"{path}: cannot write its crops ({e})")
         return crop_line(path, image.shape[:2], windows, crop_shape(self.args).sizes)
-
-    def pixels(self, k: int) -> tuple[np.ndarray, tuple[int, int]]:
-        """Item ``k``'s pixels in full and (width, height)."""
-        from salmap.data.images import load_image
-
-        image = load_image(self.items[k].path)
-        return image, (image.shape[1], image.shape[0])
 
     def failed(self, k: int, message: str) -> dict:
         return {"image": str(self.items[k].path), "error": message}
