@@ -16,7 +16,12 @@ all run in this one process on the same decoded images:
 - ``cv-spectral`` / ``cv-finegrained``: OpenCV's static saliency maps (spectral residual,
   fine-grained) with salmap's exact window search (:func:`salmap.best_window`);
 - ``salmap NAME``: each salmap model given (``--model``, repeatable; default: the shipped
-  ``default``) with the same search;
+  ``default``) with the same search, the map at the image's resolution (``salmap crop --map
+  full``);
+- ``salmap fast``: what ``salmap crop`` does by default (``--map fast``): the shipped fast
+  export (``default`` at a 384 input), the map at a longer side of 256 px, each window searched
+  on it and placed on the image; ``salmap fast, composition centre``: the same with
+  ``--composition centre`` (its default tolerance and border);
 - ``oracle``: the same search on the human fixations themselves (the upper bound).
 
 Time per image is the time to produce the eight boxes from the decoded image (the map, when
@@ -133,6 +138,27 @@ def salmap_saliency(model):
     return lambda rgb: model.predict(rgb)
 
 
+def fast_method(model, framing: dict):
+    """``salmap crop``'s fast map: the map at a longer side of FAST_MAP_SIDE, the windows
+    searched on it (with ``framing``: best_windows' composition options) and placed on the
+    image."""
+    from salmap.cropping import FAST_MAP_SIDE, best_windows
+    from salmap.inference import read_input, restore
+
+    def boxes(rgb, sizes):
+        _, x, g = read_input(rgb, model.config, max_output_side=FAST_MAP_SIDE, keep_pixels=False)
+        density = restore(model(x[None])[0], g)
+        size = (rgb.shape[1], rgb.shape[0])
+        out = {}
+        for zoom in sorted({z for _, z in sizes}):
+            aspects = [a for a, z in sizes if z == zoom]
+            found = best_windows(density, aspects, zoom, image_size=size, **framing)
+            out |= {(a, zoom): w.box for a, w in found.items()}
+        return out
+
+    return boxes
+
+
 def fixation_counts(fixations: np.ndarray, shape) -> np.ndarray:
     counts = np.zeros(shape, dtype=np.float64)
     cols = np.clip(np.floor(fixations[:, 0]).astype(int), 0, shape[1] - 1)
@@ -187,6 +213,12 @@ def run(data: Path, limit: int | None, models: list[str], save_maps: Path | None
             for name in models
         },
     }
+    if "default" in models:
+        from salmap.models.io import fast_model
+
+        fast = load_salmap(fast_model("default"), threads)
+        methods["salmap fast"] = fast_method(fast, {})
+        methods["salmap fast, composition centre"] = fast_method(fast, {"composition": "centre"})
     warm = dataset.sample(0, density=False)["image"]
     for method in methods.values():  # first calls load libraries and models: not timed
         method(warm, {s: window_size(warm.shape[1], warm.shape[0], *s) for s in SETTINGS})

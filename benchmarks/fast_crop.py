@@ -15,7 +15,10 @@ whole image left out), as bench_crop does. Configurations:
 - ``... int8``: that export quantized to int8 by onnxruntime's static quantization,
   calibrated on 64 *training* images of NUS-Scene and OSIE (never the scored split);
 - ``..., composition centre|thirds``: the same windows framed (``salmap crop
-  --composition``, its default tolerance and border).
+  --composition``, its default tolerance and border);
+- with ``--trained RUN``: ``in S trained at S, map 256``, the model of a run that trained the
+  recipe at that input (``salmap train configs/default.yaml --set 'model.input_size=[256,256]'``
+  on the training splits), rather than the shipped weights run at a smaller input.
 
 Time per image: from the file's path to the 8 boxes (decode, model, map, search), one thread
 (onnxruntime held to 1; run the whole script pinned with ``taskset -c 0``), configurations
@@ -69,13 +72,19 @@ def calibration_images(datasets: dict, n: int = 64) -> list[Path]:
     return mixed[:: max(1, len(mixed) // n)][:n]
 
 
-def build_models(folder: Path, datasets: dict) -> dict:
-    """label -> the OnnxModel of each configuration, exported into ``folder``."""
+def build_models(folder: Path, datasets: dict, trained: Path | None = None) -> dict:
+    """label -> the OnnxModel of each configuration, exported into ``folder``; ``trained``:
+    the run whose model was trained at a smaller input."""
     torch_model = load_model("default", runner="torch")
     calibration = calibration_images(datasets)
     models = {}
+    if trained is not None:
+        own = load_model(str(trained / "models" / "final"), runner="torch")
+        side = own.config.input_size[0]
+        CONFIGS[f"in {side} trained at {side}, map 256"] = (side, False, 256, {})
+        export_onnx(own, folder / f"trained-{side}.onnx")
     for label, (side, int8, _, _) in CONFIGS.items():
-        fp32 = folder / f"default-{side}.onnx"
+        fp32 = folder / f"{'trained' if 'trained' in label else 'default'}-{side}.onnx"
         if not fp32.exists():
             export_onnx(at_input_size(torch_model, side), fp32)
         path = fp32
@@ -159,6 +168,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="only the first N validation images of each")
     ap.add_argument("--keep-models", type=Path, help="write (and reuse) the exports here")
     ap.add_argument("--only", nargs="+", choices=list(CONFIGS), help="these configurations")
+    ap.add_argument("--trained", type=Path, help="a run trained at a smaller input (see above)")
     args = ap.parse_args()
     for label in set(CONFIGS) - set(args.only or CONFIGS) - {"today"}:
         del CONFIGS[label]  # today is the baseline of every comparison
@@ -169,7 +179,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep_models or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        models = build_models(folder, datasets)
+        models = build_models(folder, datasets, args.trained)
         report(run(datasets, models, args.limit))
 
 
