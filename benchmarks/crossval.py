@@ -20,6 +20,17 @@ for paired comparisons. Configurations: a readout per backbone (L0, L1, L2 = Eff
 averaged in probability), each with and without flip averaging; ``--variants``: the Lite0
 levers in VARIANTS instead.
 
+``--levers`` (issue 20) trains the shipped recipe beside what might teach it designs, on Lite0
+(LEVERS): EyeCrowd as a third training set, text and face maps as two more readout inputs
+(``benchmarks/cue_maps.py``), and the GDI and MASSVIS click data (their held-out folds only
+scored), and scores every one on the held-out folds of NUS-Scene, OSIE, EyeCrowd, GDI and
+MASSVIS (all 81 designs: they have no validation split):
+
+    nice python benchmarks/crossval.py --nus ../shared/datasets/nus-scene \
+        --osie ../shared/datasets/osie --eyecrowd ../shared/datasets/eyecrowd \
+        --gdi ../shared/datasets/bubbleview/gdi30x50.mat \
+        --massvis ../shared/datasets/bubbleview/massvis_fv_40x32.mat --levers --folds 3 --out F
+
 Run on 2 CPU cores (2 worker processes, one thread each): features of the 960 training images
 and their mirror images 686 s for the three encoders (onnxruntime), training 2631 s (20
 readouts of 10 epochs), scoring 195 s; ``--variants`` 1850 s more. The results are in
@@ -38,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cue_maps import cue_maps  # noqa: E402  (benchmarks/, beside this script)
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 from tqdm import tqdm
 
@@ -55,15 +67,18 @@ from salmap.train.loop import make_optimizer, make_scheduler
 METRICS = ("nss", "cc", "kld", "ig", "ll")
 
 
-def prepare(cfg, datasets: dict, encoder: str, k: int, limit: int | None = None) -> dict:
-    """Per data set: the decoded cache of its training split, the encoder's features of every
-    image and its mirror image, each image's region in the padded frame, and its fold."""
+def prepare(
+    cfg, datasets: dict, encoder: str, k: int, limit: int | None = None, cues: bool = False
+) -> dict:
+    """Per data set: the decoded cache of its training split (every image of a set in
+    ALL_IMAGES), the encoder's features of every image and its mirror image, each image's
+    region in the padded frame, and its fold; with ``cues`` the text and face maps too."""
     mcfg = dataclasses.replace(cfg.model, encoder=encoder)
     model = SaliencyModel(mcfg)
     normalize = Normalize.from_config(model.config)
     out = {}
     for tag, ds in datasets.items():
-        part = ds.split("train")
+        part = ds.split("all" if tag in ALL_IMAGES else "train")
         if limit:  # every n-th image, for a quicker, noisier comparison
             part = part.subset(range(0, len(part), max(1, len(part) // limit))[:limit])
         cache = build_cache(part, mcfg.input_size, mcfg.aspect, workers=2)
@@ -84,6 +99,7 @@ def prepare(cfg, datasets: dict, encoder: str, k: int, limit: int | None = None)
         out[tag] = {
             "cache": cache,
             "feats": feats,
+            "cues": cue_maps(cache, feats[0].shape[-2:]) if cues else None,
             "geoms": [
                 fit(part.image_size(i), mcfg.input_size, mcfg.aspect) for i in range(len(part))
             ],
@@ -94,26 +110,48 @@ def prepare(cfg, datasets: dict, encoder: str, k: int, limit: int | None = None)
     return {"config": mcfg, "first": first_level(model), "data": out}
 
 
-def readout_model(prep: dict, changes: dict | None = None) -> SaliencyModel:
+def readout_model(prep: dict, changes: dict | None = None, cues: bool = False) -> SaliencyModel:
     """The recipe's model on ``prep``'s encoder (random encoder weights: features are cached),
-    with ``changes`` to its config (e.g. the readout's widths, the blur or centre bias)."""
+    with ``changes`` to its config (e.g. the readout's widths, the blur or centre bias); with
+    ``cues`` the readout also reads the text and face maps, as two more input channels."""
     config = dataclasses.replace(prep["config"], encoder_weights=None, **(changes or {}))
-    return SaliencyModel(config)
+    model = SaliencyModel(config)
+    if cues:
+        dec = model.decoder
+        conv = dec.readout[dec.first_conv]
+        dec.readout[dec.first_conv] = torch.nn.Conv2d(conv.in_channels + 2, conv.out_channels, 1)
+        dec.channels = [*dec.channels, 2]
+    return model
+
+
+def inputs(d: dict, cues: bool) -> list:
+    """The arrays the readout reads: the encoder's levels, and the cue maps with ``cues``."""
+    return [*d["feats"], d["cues"]] if cues else list(d["feats"])
 
 
 def train_readout(
-    cfg, prep: dict, tags, fold: int, epochs: int, changes: dict | None = None, loss=None
+    cfg,
+    prep: dict,
+    tags,
+    fold: int,
+    epochs: int,
+    changes: dict | None = None,
+    loss=None,
+    cues: bool = False,
+    repeat: dict | None = None,
 ) -> SaliencyModel:
     """The recipe's readout and head trained on every fold but ``fold`` of the ``tags`` sets
-    (``loss``: other loss weights than the recipe's)."""
+    (``loss``: other loss weights than the recipe's; ``cues``: reading the cue maps too;
+    ``repeat``: how many times each epoch sees a set's images, by tag, default once)."""
     torch.manual_seed(cfg.seed)
-    model = readout_model(prep, changes)
+    model = readout_model(prep, changes, cues)
     model.encoder.eval()
     sets = []
     for tag in tags:
         d = prep["data"][tag]
-        full = FeatureSet(d["cache"], d["feats"], prep["first"], cfg.data.hflip, cfg.seed)
-        sets.append((full, Subset(full, np.flatnonzero(d["folds"] != fold).tolist())))
+        full = FeatureSet(d["cache"], inputs(d, cues), prep["first"], cfg.data.hflip, cfg.seed)
+        part = Subset(full, np.flatnonzero(d["folds"] != fold).tolist())
+        sets += [(full, part)] * (repeat or {}).get(tag, 1)
     data = ConcatDataset([s for _, s in sets])
     opt = make_optimizer(model, cfg.optim)
     sched = make_scheduler(opt, cfg.optim, epochs)
@@ -139,10 +177,12 @@ def train_readout(
 
 
 @torch.no_grad()
-def predict(model: SaliencyModel, prep: dict, tag: str, i: int, flip_average: bool) -> np.ndarray:
+def predict(
+    model: SaliencyModel, prep: dict, tag: str, i: int, flip_average: bool, cues: bool = False
+) -> np.ndarray:
     """The model's density of training image ``i`` of ``tag`` in the padded frame (sums to 1);
     with ``flip_average`` the mean of it and the mirrored prediction of the mirror image."""
-    feats = prep["data"][tag]["feats"]
+    feats = inputs(prep["data"][tag], cues)
     maps = []
     for f in (0, 1) if flip_average else (0,):
         x = [torch.from_numpy(np.asarray(a[i : i + 1, f], dtype=np.float32)) for a in feats]
@@ -228,9 +268,23 @@ LOSS_VARIANTS = {
     "L0 kld-cc-nss+nll": (0, BOTH, {"loss": {"kld": 1.0, "cc": -0.1, "nss": -0.1, "nll": 0.1}}),
 }
 
+# --levers (issue 20): what might draw the model's eye to where people look on designs, each
+# trained in the same run as the shipped recipe and scored on the held-out folds of every set
+# (GDI designs and MASSVIS charts: every image, folds dealt as for the photos)
+ALL_IMAGES = ("gdi", "massvis")
+LEVERS = {
+    "L0": (0, BOTH, {}),
+    "L0 +EyeCrowd": (0, (*BOTH, "eyecrowd"), {}),
+    "L0 +text+faces": (0, BOTH, {"cues": True}),
+    # the 81 designs would be 6% of the images: each epoch sees them 4 times
+    "L0 +designs": (0, (*BOTH, *ALL_IMAGES), {"repeat": {"gdi": 4, "massvis": 4}}),
+}
 
-def trainings(encoders, variants: bool = False, losses: bool = False) -> dict:
+
+def trainings(encoders, variants=False, losses=False, levers=False) -> dict:
     """name: (encoder index, data sets, overrides): the readouts trained per fold."""
+    if levers:
+        return dict(LEVERS)
     if losses:
         return dict(LOSS_VARIANTS)
     if variants:
@@ -263,7 +317,15 @@ def _train_task(task):
     t0 = time.perf_counter()
     epochs = overrides.get("epochs", epochs)
     model = train_readout(
-        CFG, PREPS[n], tags, fold, epochs, overrides.get("model"), overrides.get("loss")
+        CFG,
+        PREPS[n],
+        tags,
+        fold,
+        epochs,
+        overrides.get("model"),
+        overrides.get("loss"),
+        overrides.get("cues", False),
+        overrides.get("repeat"),
     )
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
     return fold, name, state, time.perf_counter() - t0
@@ -275,7 +337,7 @@ def _score_task(task):
     models = {}
     for name, state in states.items():
         n = trained[name][0]
-        model = readout_model(PREPS[n], trained[name][2].get("model"))
+        model = readout_model(PREPS[n], trained[name][2].get("model"), trained[name][2].get("cues"))
         model.load_state_dict(state, strict=False)
         models[name] = model.eval()
     scores = {c: {} for c in ["centre Gaussian", *configs]}
@@ -294,7 +356,9 @@ def _score_task(task):
                 ps = []
                 for m in members:
                     if (m, flip) not in cache:
-                        cache[(m, flip)] = predict(models[m], PREPS[trained[m][0]], tag, i, flip)
+                        cues = trained[m][2].get("cues", False)
+                        prep = PREPS[trained[m][0]]
+                        cache[(m, flip)] = predict(models[m], prep, tag, i, flip, cues)
                     ps.append(cache[(m, flip)])
                 scores[cname][tag].append(score(np.mean(ps, axis=0), d0, i))
     return fold, scores
@@ -316,6 +380,10 @@ def main():
         action="store_true",
         help="the nll loss alone and beside the shipped one, on Lite0 (LOSS_VARIANTS)",
     )
+    ap.add_argument("--levers", action="store_true", help="issue 20's levers on Lite0 (LEVERS)")
+    ap.add_argument("--eyecrowd", help="EyeCrowd folder (with --levers)")
+    ap.add_argument("--gdi", help="BubbleView's gdi30x50.mat (with --levers)")
+    ap.add_argument("--massvis", help="BubbleView's massvis_fv_40x32.mat (with --levers)")
     ap.add_argument(
         "--paired",
         nargs="+",
@@ -337,14 +405,22 @@ def main():
         "nus-scene": open_dataset(args.nus, "nus-scene"),
         "osie": open_dataset(args.osie, "osie"),
     }
+    if args.levers:
+        if not (args.eyecrowd and args.gdi and args.massvis):
+            ap.error("--levers needs --eyecrowd, --gdi and --massvis")
+        datasets["eyecrowd"] = open_dataset(args.eyecrowd, "eyecrowd")
+        datasets["gdi"] = open_dataset(args.gdi, "bubbleview")
+        datasets["massvis"] = open_dataset(args.massvis, "bubbleview")
     t0 = time.perf_counter()
-    for n in [0] if args.losses else sorted({0, *args.encoders}):
-        PREPS[n] = prepare(CFG, datasets, f"efficientnet_lite{n}", args.folds, args.limit)
+    one = args.variants or args.losses or args.levers
+    for n in [0] if one else sorted({0, *args.encoders}):
+        PREPS[n] = prepare(
+            CFG, datasets, f"efficientnet_lite{n}", args.folds, args.limit, args.levers
+        )
     print(f"features: {time.perf_counter() - t0:.0f} s", flush=True)
     if args.features_only:
         return
-    trained = trainings(args.encoders, args.variants, args.losses)
-    one = args.variants or args.losses
+    trained = trainings(args.encoders, args.variants, args.losses, args.levers)
     configs = configurations([] if one else args.encoders, list(trained))
     tasks = [
         (fold, name, spec, args.epochs)
