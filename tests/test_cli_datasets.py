@@ -47,3 +47,21 @@ def test_info_on_eyecrowd_and_bubbleview(eyecrowd, bubbleview, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["format"] == "bubbleview" and info["root"] == str(mat)
     assert (info["images"], info["subjects"], info["fixations"]["total"]) == (51, 15, 7117)
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(nus_mini):
+    """`salmap ... | head` closes the pipe early: the command stops quietly (status 141, as
+    a shell reports SIGPIPE), with no traceback."""
+    import subprocess
+    import sys
+
+    code = "import sys; from salmap.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "datasets", "info", str(nus_mini)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before the command has printed anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
