@@ -232,6 +232,24 @@ def test_train_on_two_datasets_reports_each(tmp_path, nus_mini):
         load_config(None, ["data.path=x", "data.format=[osie, folder]"]).data.sources()
 
 
+def test_repeat_shows_a_small_set_several_times_an_epoch(tmp_path, nus_mini):
+    """data.repeat: each epoch sees the second folder's 5 training images 3 times (10 + 15
+    images); a bad count is refused before any data is read."""
+    osie = make_osie(tmp_path / "o", n=6)
+    args = ["train", "--data", str(nus_mini), "--data", str(osie), "--out", str(tmp_path / "run")]
+    args += ["--epochs", "1", "--set", f"data.cache_dir={tmp_path / 'c'}"]
+    for item in TINY + ["optim.name=adam", "loss={kld: 1}", "model.output=softmax"]:
+        args += ["--set", item]
+    assert main([*args, "--set", "data.repeat=[1, 3]"]) == 0
+    with open(tmp_path / "run" / "steps.csv") as f:
+        (row,) = csv.DictReader(f)
+    assert int(row["images"]) == 10 + 3 * 5
+    assert main([*args, "--set", "data.repeat=[1, 0]", "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(SalmapError, match=r"one per data.path folder \(2\), got \[2\]"):
+        load_config(None, ["data.path=[a, b]", "data.repeat=[2]"]).data.repeats()
+
+
 def test_frozen_encoder_trains_from_cached_features_as_from_images(tmp_path, nus_mini):
     """The features are computed once into the cache; training from them gives the same run
     (up to their float16 rounding) as running the frozen encoder on every image."""

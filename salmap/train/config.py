@@ -29,6 +29,9 @@ class DataConfig:
     # with a frozen encoder, compute its features once per image (and mirror image) into the
     # decoded cache and train the rest from them
     cache_features: bool = True
+    # how many times each epoch sees each folder's training images: one number for all, or one
+    # per folder (a small set beside large ones, as configs/design.yaml does)
+    repeat: int | list[int] = 1
 
     def sources(self) -> list[tuple[str, str | None]]:
         """(folder, format or None) of every dataset to train on, in order."""
@@ -40,6 +43,17 @@ class DataConfig:
                 "give one format per folder, a single format for all, or none (guessed)"
             )
         return [(str(p), f) for p, f in zip(paths, formats)]
+
+    def repeats(self) -> list[int]:
+        """How many times each epoch sees each folder's training images, in order."""
+        n = len(self.sources())
+        counts = self.repeat if isinstance(self.repeat, list) else [self.repeat] * n
+        if len(counts) != n or not all(type(k) is int and k >= 1 for k in counts):
+            raise SalmapError(
+                f"data.repeat should be a whole number >= 1, or one per data.path folder "
+                f"({n}), got {self.repeat!r}"
+            )
+        return counts
 
 
 @dataclass

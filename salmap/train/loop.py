@@ -336,6 +336,7 @@ class Trainer:
         """One training set (the union of every dataset's training split) and one validation
         set per dataset (``val``, or ``val_<tag>`` each when there are several)."""
         cfg, ddp = self.cfg, self.ddp
+        repeats = cfg.data.repeats()  # checked before any data is read
         datasets = open_sources(cfg.data)
         # what the saved models' recipes record: the formats read, guessed ones included, so
         # that `salmap evaluate` knows which data a model learnt from
@@ -363,11 +364,11 @@ class Trainer:
         self.val_names = []
         self.columns = list(COLUMNS)
         self.batches, self.frames = {}, {}
-        train_sets = [
-            self._cached_set(f"{tag} train" if several else "train", p["train"], cfg.data.hflip)
-            for tag, p in parts.items()
-            if len(p["train"])
-        ]
+        train_sets = []
+        for (tag, p), times in zip(parts.items(), repeats):
+            if len(p["train"]):  # seen ``times`` times an epoch (data.repeat)
+                name = f"{tag} train" if several else "train"
+                train_sets += [self._cached_set(name, p["train"], cfg.data.hflip)] * times
         self._add_set("train", train_sets[0] if len(train_sets) == 1 else UnionSet(train_sets))
         for tag, p in parts.items():
             if len(p["val"]) == 0:
