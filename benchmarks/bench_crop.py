@@ -138,23 +138,31 @@ def salmap_saliency(model):
     return lambda rgb: model.predict(rgb)
 
 
-def fast_method(model, framing: dict):
-    """``salmap crop``'s fast map: the map at a longer side of FAST_MAP_SIDE, the windows
-    searched on it (with ``framing``: best_windows' composition options) and placed on the
-    image."""
-    from salmap.cropping import FAST_MAP_SIDE, best_windows
+def small_map_boxes(model, image, image_size, settings, map_side: int, framing: dict) -> dict:
+    """(aspect, zoom) -> box for each of ``settings``, as ``salmap crop --map fast`` finds it:
+    ``model``'s map of ``image`` (a path or an RGB array of ``image_size`` = (width, height))
+    at a longer side of ``map_side``, each window searched on it (``framing``: best_windows'
+    composition options) and placed on the image."""
+    from salmap.cropping import best_windows
     from salmap.inference import read_input, restore
 
+    _, x, g = read_input(image, model.config, max_output_side=map_side, keep_pixels=False)
+    density = restore(model(x[None])[0], g)
+    out = {}
+    for zoom in sorted({z for _, z in settings}, reverse=True):
+        aspects = [a for a, z in settings if z == zoom]
+        found = best_windows(density, aspects, zoom, image_size=image_size, **framing)
+        out |= {(a, zoom): w.box for a, w in found.items()}
+    return out
+
+
+def fast_method(model, framing: dict):
+    """``salmap crop``'s default, the fast map (:func:`small_map_boxes` at FAST_MAP_SIDE)."""
+    from salmap.cropping import FAST_MAP_SIDE
+
     def boxes(rgb, sizes):
-        _, x, g = read_input(rgb, model.config, max_output_side=FAST_MAP_SIDE, keep_pixels=False)
-        density = restore(model(x[None])[0], g)
         size = (rgb.shape[1], rgb.shape[0])
-        out = {}
-        for zoom in sorted({z for _, z in sizes}):
-            aspects = [a for a, z in sizes if z == zoom]
-            found = best_windows(density, aspects, zoom, image_size=size, **framing)
-            out |= {(a, zoom): w.box for a, w in found.items()}
-        return out
+        return small_map_boxes(model, rgb, size, sizes, FAST_MAP_SIDE, framing)
 
     return boxes
 

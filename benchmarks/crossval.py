@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from cue_maps import cue_maps  # noqa: E402  (benchmarks/, beside this script)
+from cue_maps import cue_maps  # benchmarks/, beside this script
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 from tqdm import tqdm
 
@@ -110,13 +110,15 @@ def prepare(
     return {"config": mcfg, "first": first_level(model), "data": out}
 
 
-def readout_model(prep: dict, changes: dict | None = None, cues: bool = False) -> SaliencyModel:
+def readout_model(prep: dict, overrides: dict | None = None) -> SaliencyModel:
     """The recipe's model on ``prep``'s encoder (random encoder weights: features are cached),
-    with ``changes`` to its config (e.g. the readout's widths, the blur or centre bias); with
-    ``cues`` the readout also reads the text and face maps, as two more input channels."""
-    config = dataclasses.replace(prep["config"], encoder_weights=None, **(changes or {}))
-    model = SaliencyModel(config)
-    if cues:
+    with a training's ``overrides``: ``model``, changes to its config (e.g. the readout's
+    widths, the blur or centre bias); ``cues``, the readout also reading the text and face
+    maps, as two more input channels."""
+    overrides = overrides or {}
+    changes = overrides.get("model") or {}
+    model = SaliencyModel(dataclasses.replace(prep["config"], encoder_weights=None, **changes))
+    if overrides.get("cues"):
         dec = model.decoder
         conv = dec.readout[dec.first_conv]
         dec.readout[dec.first_conv] = torch.nn.Conv2d(conv.in_channels + 2, conv.out_channels, 1)
@@ -130,32 +132,28 @@ def inputs(d: dict, cues: bool) -> list:
 
 
 def train_readout(
-    cfg,
-    prep: dict,
-    tags,
-    fold: int,
-    epochs: int,
-    changes: dict | None = None,
-    loss=None,
-    cues: bool = False,
-    repeat: dict | None = None,
+    cfg, prep: dict, tags, fold: int, epochs: int, overrides: dict | None = None
 ) -> SaliencyModel:
-    """The recipe's readout and head trained on every fold but ``fold`` of the ``tags`` sets
-    (``loss``: other loss weights than the recipe's; ``cues``: reading the cue maps too;
-    ``repeat``: how many times each epoch sees a set's images, by tag, default once)."""
+    """The recipe's readout and head trained on every fold but ``fold`` of the ``tags`` sets,
+    with a training's ``overrides`` (:func:`readout_model`'s; ``loss``, other loss weights than
+    the recipe's; ``repeat``, how many times each epoch sees a set's images, by tag, default
+    once)."""
+    overrides = overrides or {}
+    cues = overrides.get("cues", False)
+    repeat = overrides.get("repeat") or {}
     torch.manual_seed(cfg.seed)
-    model = readout_model(prep, changes, cues)
+    model = readout_model(prep, overrides)
     model.encoder.eval()
     sets = []
     for tag in tags:
         d = prep["data"][tag]
         full = FeatureSet(d["cache"], inputs(d, cues), prep["first"], cfg.data.hflip, cfg.seed)
         part = Subset(full, np.flatnonzero(d["folds"] != fold).tolist())
-        sets += [(full, part)] * (repeat or {}).get(tag, 1)
+        sets += [(full, part)] * repeat.get(tag, 1)
     data = ConcatDataset([s for _, s in sets])
     opt = make_optimizer(model, cfg.optim)
     sched = make_scheduler(opt, cfg.optim, epochs)
-    loss_fn = CombinedLoss(loss or cfg.loss)
+    loss_fn = CombinedLoss(overrides.get("loss") or cfg.loss)
     for epoch in range(epochs):
         for full, _ in sets:
             full.epoch = epoch
@@ -316,17 +314,7 @@ def _train_task(task):
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     epochs = overrides.get("epochs", epochs)
-    model = train_readout(
-        CFG,
-        PREPS[n],
-        tags,
-        fold,
-        epochs,
-        overrides.get("model"),
-        overrides.get("loss"),
-        overrides.get("cues", False),
-        overrides.get("repeat"),
-    )
+    model = train_readout(CFG, PREPS[n], tags, fold, epochs, overrides)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
     return fold, name, state, time.perf_counter() - t0
 
@@ -337,7 +325,7 @@ def _score_task(task):
     models = {}
     for name, state in states.items():
         n = trained[name][0]
-        model = readout_model(PREPS[n], trained[name][2].get("model"), trained[name][2].get("cues"))
+        model = readout_model(PREPS[n], trained[name][2])
         model.load_state_dict(state, strict=False)
         models[name] = model.eval()
     scores = {c: {} for c in ["centre Gaussian", *configs]}
@@ -356,9 +344,9 @@ def _score_task(task):
                 ps = []
                 for m in members:
                     if (m, flip) not in cache:
-                        cues = trained[m][2].get("cues", False)
-                        prep = PREPS[trained[m][0]]
-                        cache[(m, flip)] = predict(models[m], prep, tag, i, flip, cues)
+                        n, _, overrides = trained[m]
+                        cues = overrides.get("cues", False)
+                        cache[(m, flip)] = predict(models[m], PREPS[n], tag, i, flip, cues)
                     ps.append(cache[(m, flip)])
                 scores[cname][tag].append(score(np.mean(ps, axis=0), d0, i))
     return fold, scores

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io as sio
 from cue_maps import face_cascade
-from PIL import Image
 
+from salmap.data.images import load_image
 from salmap.data.transforms import fit, resize_image
 
 FRAME = (512, 512)
@@ -68,7 +68,7 @@ def main() -> None:
     right = total_det = 0
     names = sorted(labels)[: args.limit]
     for name in names:
-        image = np.asarray(Image.open(args.eyecrowd / "stimuli" / name).convert("RGB"))
+        image = load_image(args.eyecrowd / "stimuli" / name)
         dets = detections(cascade, image)
         scale = 512 / max(image.shape[:2])
         faces = labels[name]

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_crop import SETTINGS, inside  # noqa: E402
+from bench_crop import SETTINGS, inside, small_map_boxes  # noqa: E402
 
 from salmap.cropping import best_windows, window_size  # noqa: E402
 from salmap.data import open_dataset  # noqa: E402
@@ -72,19 +72,18 @@ def calibration_images(datasets: dict, n: int = 64) -> list[Path]:
     return mixed[:: max(1, len(mixed) // n)][:n]
 
 
-def build_models(folder: Path, datasets: dict, trained: Path | None = None) -> dict:
-    """label -> the OnnxModel of each configuration, exported into ``folder``; ``trained``:
-    the run whose model was trained at a smaller input."""
+def build_models(folder: Path, datasets: dict, own: dict | None = None) -> dict:
+    """label -> the OnnxModel of each configuration, exported into ``folder``; ``own``: label
+    -> a model trained at that configuration's input, exported as it is (every time: another
+    run's export may lie in a kept folder), rather than the shipped weights at that input."""
     torch_model = load_model("default", runner="torch")
     calibration = calibration_images(datasets)
     models = {}
-    if trained is not None:
-        own = load_model(str(trained / "models" / "final"), runner="torch")
-        side = own.config.input_size[0]
-        CONFIGS[f"in {side} trained at {side}, map 256"] = (side, False, 256, {})
-        export_onnx(own, folder / f"trained-{side}.onnx")
     for label, (side, int8, _, _) in CONFIGS.items():
-        fp32 = folder / f"{'trained' if 'trained' in label else 'default'}-{side}.onnx"
+        if label in (own or {}):
+            fp32 = export_onnx(own[label], folder / f"trained-{side}.onnx")
+        else:
+            fp32 = folder / f"default-{side}.onnx"
         if not fp32.exists():
             export_onnx(at_input_size(torch_model, side), fp32)
         path = fp32
@@ -100,20 +99,17 @@ def build_models(folder: Path, datasets: dict, trained: Path | None = None) -> d
 def boxes(model, path: Path, map_side: int | None, framing: dict) -> dict:
     """(aspect, zoom) -> box in the image's pixels, from the file at ``path``; ``framing``:
     best_windows' composition options."""
-    if map_side is None:  # today's path: the pixels decoded in full, the map at their size
-        _, x, g = read_input(path, model.config)
-        density = restore(model(x[None])[0], g)
-        size = None
-    else:
-        _, x, g = read_input(path, model.config, max_output_side=map_side, keep_pixels=False)
-        density = restore(model(x[None])[0], g)
+    if map_side is not None:
         from salmap.data.images import image_size
 
         height, width = image_size(path)
-        size = (width, height)
+        return small_map_boxes(model, path, (width, height), SETTINGS, map_side, framing)
+    # today's path: the pixels decoded in full, the map at their size
+    _, x, g = read_input(path, model.config)
+    density = restore(model(x[None])[0], g)
     found = {}
     for zoom in ZOOMS:
-        windows = best_windows(density, ASPECTS, zoom, image_size=size, **framing)
+        windows = best_windows(density, ASPECTS, zoom, **framing)
         found |= {(a, zoom): w.box for a, w in windows.items()}
     return found
 
@@ -172,6 +168,12 @@ def main() -> None:
     args = ap.parse_args()
     for label in set(CONFIGS) - set(args.only or CONFIGS) - {"today"}:
         del CONFIGS[label]  # today is the baseline of every comparison
+    own = {}
+    if args.trained:  # the run's model at its own input
+        model = load_model(str(args.trained / "models" / "final"), runner="torch")
+        side = model.config.input_size[0]
+        label = f"in {side} trained at {side}, map 256"
+        CONFIGS[label], own[label] = (side, False, 256, {}), model
     datasets = {
         "NUS-Scene val": open_dataset(args.nus, "nus-scene"),
         "OSIE val": open_dataset(args.osie, "osie"),
@@ -179,7 +181,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep_models or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        models = build_models(folder, datasets, args.trained)
+        models = build_models(folder, datasets, own)
         report(run(datasets, models, args.limit))
 
 
