@@ -65,3 +65,24 @@ def test_a_reader_that_goes_away_gets_no_traceback(nus_mini):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_command_imports_its_own_module_only():
+    """`salmap crop ...` builds the parser of crop alone: the modules of the other commands
+    (evaluate's pulls in scipy) are not imported at start-up; `salmap --help` lists them all."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from salmap.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('salmap.commands.')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "crop", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert run.stdout.splitlines()[-1] == "['salmap.commands.crop']", run.stderr
+    listed = subprocess.run(
+        [sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert "design-report" in listed.stdout and "salmap.commands.evaluate" in listed.stdout
