@@ -306,7 +306,8 @@ def predict_stream(
     """For each image (path, PIL image or array), in order: ``(rgb, density)`` with the
     H x W x 3 uint8 image and its density map at that resolution, or ``(None, error)`` for one
     that could not be read or gave a broken prediction. Images are run ``batch_size`` at a time;
-    with a ``pool`` (an Executor) they are decoded in its threads meanwhile. ``read(image)``
+    with a ``pool`` (an Executor) they are decoded in its threads, the next batch while the
+    model runs on this one (at most two batches' inputs held). ``read(image)``
     gives ``(rgb, model input, geometry)`` as :func:`read_input` does (its defaults when None);
     ``rgb`` may be None when the caller needs only the map. A long page counts as one image
     and runs its screenfuls in the same batch."""
@@ -319,8 +320,14 @@ def predict_stream(
             return e
 
     images = iter(images)
-    while chunk := list(islice(images, batch_size)):
-        loaded = list(pool.map(load, chunk) if pool else map(load, chunk))
+
+    def start():  # the next batch: decoding in the pool's threads, or lazily without one
+        chunk = list(islice(images, batch_size))
+        return [pool.submit(load, image) for image in chunk] if pool else map(load, chunk)
+
+    pending = start()
+    while loaded := [f.result() for f in pending] if pool else list(pending):
+        pending = start()  # decoded while the model runs on this batch
         ok = [x for x in loaded if not isinstance(x, Exception)]
         # a long page is several inputs (one per screenful), restored together
         counts = [len(x[1]) if x[1].ndim == 4 else 0 for x in ok]
