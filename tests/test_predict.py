@@ -530,6 +530,36 @@ def test_large_jpegs_are_decoded_reduced_with_the_same_map(tiny_model, nus_mini,
     assert np.abs(a - b).max() < a.max() / 255
 
 
+def test_the_next_batch_is_decoded_while_the_model_runs(tiny_model, nus_mini):
+    """With a pool, the reads of batch 2 are handed to it before the model gets batch 1; the
+    maps come back in order, and the same as without a pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from salmap.inference import predict_stream
+
+    class Counting(ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, *args, **kwargs):
+            self.submitted += 1
+            return super().submit(*args, **kwargs)
+
+    runner = make_runner(load_model(tiny_model))
+    paths = sorted((nus_mini / "images").glob("*.jpg"))[:5]
+    seen = []
+
+    def counting(x):
+        seen.append(pool.submitted)
+        return runner(x)
+
+    counting.config = runner.config
+    with Counting(2) as pool:
+        maps = [m for _, m in predict_stream(counting, paths, 2, pool)]
+    assert seen == [4, 5, 5]  # batch 2 (and then 3) handed over before batch 1 was predicted
+    alone = [m for _, m in predict_stream(runner, paths, 2)]
+    assert len(maps) == 5 and all(np.array_equal(a, b) for a, b in zip(maps, alone))
+
+
 TORCH_BLOCKER = """
 import sys
 class NoTorch:
