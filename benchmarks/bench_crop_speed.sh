@@ -3,8 +3,9 @@
 # and repeated ROUNDS times in turn (so that a busy machine slows them alike): libvips'
 # attention crop (benchmarks/vips_crop.py, writing the crops), `salmap crop --map full` (the
 # map at the image's resolution, the model's own 512 input) and `salmap crop` (the default,
-# --map fast), each cropping the same N images to 1:1 and writing them.
-# Usage: benchmarks/bench_crop_speed.sh IMAGES_DIR [N=300] [CORE=1] [ROUNDS=2]
+# --map fast), each cropping the same N images to 1:1 and writing them. ALSO="options" adds a
+# row: `salmap crop` with those options (e.g. ALSO="--model old.fast.onnx" for another fast map).
+# Usage: [ALSO=...] benchmarks/bench_crop_speed.sh IMAGES_DIR [N=300] [CORE=1] [ROUNDS=2]
 set -euo pipefail
 dir=${1:?usage: bench_crop_speed.sh IMAGES_DIR [N] [CORE] [ROUNDS]}
 n=${2:-300}
@@ -21,11 +22,15 @@ run() {  # label, command...
     start=$(date +%s.%N)
     taskset -c "$core" "$@" >/dev/null 2>&1
     end=$(date +%s.%N)
-    python3 -c "import sys; t = $end - $start; n = ${#images[@]}; print(f'{sys.argv[1]:<22} {t:7.1f} s  {n / t:6.1f} images/s  {1000 * t / n:6.1f} ms/image')" "$label"
+    python3 -c "import sys; t = $end - $start; n = ${#images[@]}; print(f'{sys.argv[1]:<32} {t:7.1f} s  {n / t:6.1f} images/s  {1000 * t / n:6.1f} ms/image')" "$label"
 }
 for r in $(seq "$rounds"); do
     echo "round $r"
     run "libvips attention" python benchmarks/vips_crop.py "$out/x" "${images[@]}"
     run "salmap crop --map full" salmap crop "${images[@]}" --out "$out/x" --aspect 1:1 --map full
     run "salmap crop (fast)" salmap crop "${images[@]}" --out "$out/x" --aspect 1:1
+    if [ -n "${ALSO:-}" ]; then
+        # shellcheck disable=SC2086  # the options are words
+        run "salmap crop $ALSO" salmap crop "${images[@]}" --out "$out/x" --aspect 1:1 $ALSO
+    fi
 done

@@ -16,9 +16,10 @@ whole image left out), as bench_crop does. Configurations:
   calibrated on 64 *training* images of NUS-Scene and OSIE (never the scored split);
 - ``..., composition centre|thirds``: the same windows framed (``salmap crop
   --composition``, its default tolerance and border);
-- with ``--trained RUN``: ``in S trained at S, map 256``, the model of a run that trained the
-  recipe at that input (``salmap train configs/default.yaml --set 'model.input_size=[256,256]'``
-  on the training splits), rather than the shipped weights run at a smaller input.
+- with ``--trained RUN ...``: ``in S trained at S (RUN), map 256``, the model of each run that
+  trained at that input (``salmap train configs/default.yaml --set 'model.input_size=[256,256]'``
+  on the training splits, or a student of benchmarks/distill_fast.py), rather than the shipped
+  weights run at a smaller input.
 
 Time per image: from the file's path to the 8 boxes (decode, model, map, search), one thread
 (onnxruntime held to 1; run the whole script pinned with ``taskset -c 0``), configurations
@@ -56,6 +57,7 @@ CONFIGS = {
     "in 512, map 256": (512, False, 256, {}),
     "in 384, map 256": (384, False, 256, {}),
     "in 256, map 256": (256, False, 256, {}),
+    "in 224, map 256": (224, False, 256, {}),
     "in 384, map 256, int8": (384, True, 256, {}),
     "in 256, map 256, int8": (256, True, 256, {}),
     "today, composition centre": (512, False, None, {"composition": "centre"}),
@@ -81,7 +83,7 @@ def build_models(folder: Path, datasets: dict, own: dict | None = None) -> dict:
     models = {}
     for label, (side, int8, _, _) in CONFIGS.items():
         if label in (own or {}):
-            fp32 = export_onnx(own[label], folder / f"trained-{side}.onnx")
+            fp32 = export_onnx(own[label], folder / f"trained-{len(models)}.onnx")
         else:
             fp32 = folder / f"default-{side}.onnx"
         if not fp32.exists():
@@ -164,15 +166,21 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="only the first N validation images of each")
     ap.add_argument("--keep-models", type=Path, help="write (and reuse) the exports here")
     ap.add_argument("--only", nargs="+", choices=list(CONFIGS), help="these configurations")
-    ap.add_argument("--trained", type=Path, help="a run trained at a smaller input (see above)")
+    ap.add_argument(
+        "--trained",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="runs trained at a smaller input (see above)",
+    )
     args = ap.parse_args()
     for label in set(CONFIGS) - set(args.only or CONFIGS) - {"today"}:
         del CONFIGS[label]  # today is the baseline of every comparison
     own = {}
-    if args.trained:  # the run's model at its own input
-        model = load_model(str(args.trained / "models" / "final"), runner="torch")
+    for run_folder in args.trained:  # each run's model at its own input
+        model = load_model(str(run_folder / "models" / "final"), runner="torch")
         side = model.config.input_size[0]
-        label = f"in {side} trained at {side}, map 256"
+        label = f"in {side} trained at {side} ({run_folder.name}), map 256"
         CONFIGS[label], own[label] = (side, False, 256, {}), model
     datasets = {
         "NUS-Scene val": open_dataset(args.nus, "nus-scene"),

@@ -1,12 +1,20 @@
 """Ship the shipped ``default`` model's fast export, what ``salmap crop`` runs by default
-(``--map fast``) and ``salmap predict --fast`` offers: the same weights at a 384 x 384 input
-(:func:`salmap.models.io.at_input_size`), exported to ONNX with fp16 weights (float32
-arithmetic), as default.onnx is. The input size was chosen with benchmarks/fast_crop.py
-(MODEL_CARD.md); int8 (``--int8``: :func:`salmap.export.quantize_int8`, calibrated on 64
-training images of NUS-Scene and OSIE) lost more fixations than it saved time there, so it
-is not shipped.
+(``--map fast``) and ``salmap predict --fast`` offers, as ONNX with fp16 weights (float32
+arithmetic), as default.onnx is.
 
-    python scripts/ship_fast.py [--int8 --nus ../shared/datasets/nus-scene --osie ...]
+What ships is a student: ``default`` at a 224 x 224 input, fine-tuned by
+benchmarks/distill_fast.py to give the maps ``default`` gives at its own 512 input, on the
+training images of NUS-Scene, OSIE and EyeCrowd (no validation image, no fixation). Scored by
+benchmarks/fast_crop.py on the validation splits (MODEL_CARD.md, "A fast map for cropping"), it
+keeps as many fixations as the shipped weights at 384 did, at about a third of their time:
+
+    python benchmarks/distill_fast.py --nus ../shared/datasets/nus-scene \\
+        --osie ../shared/datasets/osie --eyecrowd ../shared/datasets/eyecrowd --side 224 --out RUNS
+    python scripts/ship_fast.py --student RUNS/distilled-224
+
+Without ``--student``, the shipped weights at ``--input`` (the fast export before the student:
+384). int8 (``--int8``: :func:`salmap.export.quantize_int8`, calibrated on 64 training images of
+NUS-Scene and OSIE) lost more fixations than it saved time, so it is not shipped.
 """
 
 import argparse
@@ -21,17 +29,19 @@ from salmap.data import open_dataset  # noqa: E402
 from salmap.export import export_onnx, quantize_int8  # noqa: E402
 from salmap.models.io import FAST_SUFFIX, at_input_size, load_model, shipped_file  # noqa: E402
 
-FAST_INPUT = 384
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--input", type=int, default=FAST_INPUT, help="input side in pixels")
+    ap.add_argument("--student", type=Path, help="a run folder of benchmarks/distill_fast.py")
+    ap.add_argument("--input", type=int, default=384, help="without --student: input side")
     ap.add_argument("--int8", action="store_true", help="quantize (needs --nus and --osie)")
     ap.add_argument("--nus", help="NUS-Scene, for --int8's calibration images")
     ap.add_argument("--osie", help="OSIE, for --int8's calibration images")
     args = ap.parse_args()
-    model = at_input_size(load_model("default", runner="torch"), args.input)
+    if args.student:
+        model = load_model(str(args.student / "models" / "final"), runner="torch")
+    else:
+        model = at_input_size(load_model("default", runner="torch"), args.input)
     target = shipped_file("default", FAST_SUFFIX)
     if not args.int8:
         export_onnx(model, target, half=True)

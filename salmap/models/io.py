@@ -46,7 +46,8 @@ def shipped_file(name: str, suffix: str = ".safetensors") -> Path:
 DEFAULT_MODEL = shipped_file("default")
 # The same model exported by `salmap export --half` (fp16 weights): what predicts by default.
 DEFAULT_ONNX = shipped_file("default", ".onnx")
-# default at a 384 x 384 input (scripts/ship_fast.py): what crops are searched on by default
+# default's student at a 224 x 224 input, distilled from its maps at 512 (scripts/ship_fast.py,
+# benchmarks/distill_fast.py): what crops are searched on by default
 FAST_SUFFIX = ".fast.onnx"
 
 
