@@ -1,7 +1,8 @@
 """A student for the fast map: the shipped ``default`` model at a smaller input, fine-tuned
 (encoder included) to give the maps the shipped model gives at its own 512 input.
 
-The teacher is ``default`` at 512, today's crop path. For every *training* image of NUS-Scene,
+The teacher is ``default`` at 512, today's crop path (``--teacher``: another model's name or
+file, such as the export of ``accurate``, which onnxruntime runs 4 times faster than PyTorch). For every *training* image of NUS-Scene,
 OSIE and EyeCrowd (400 + 560 + 400; the validation splits, which benchmarks/fast_crop.py
 scores, are never seen), its map is computed once and averaged down to the student's output
 size. The student starts from the same weights at input ``--side`` (what ``--map fast`` runs
@@ -32,8 +33,8 @@ import torch.nn.functional as F
 
 from salmap import leakage
 from salmap.data import open_dataset
-from salmap.inference import read_input
-from salmap.models.io import at_input_size, load_model
+from salmap.inference import make_runner, read_input
+from salmap.models.io import at_input_size, load_model, model_label
 
 
 def training_parts(args) -> list:
@@ -48,15 +49,16 @@ def training_record(parts: list) -> dict:
     return {"data": {p.format: len(p) for p in parts}, leakage.KEY: leakage.record(parts)}
 
 
-@torch.inference_mode()
 def teacher_maps(teacher, paths: list[Path], sides: list[int]) -> dict[int, torch.Tensor]:
-    """side -> N x side x side: the teacher's map of each image at its own input, averaged down
-    to each student's output size (the same padded frame, so the pixels line up)."""
+    """side -> N x side x side: the teacher's map of each image at its own input (``teacher``:
+    a loaded model, PyTorch or ONNX), averaged down to each student's output size (the same
+    padded square frame, so the pixels line up)."""
+    runner = make_runner(teacher, "cpu")
     maps: dict[int, list] = {side: [] for side in sides}
     for start in range(0, len(paths), 8):
         batch = paths[start : start + 8]
         x = np.stack([read_input(p, teacher.config, keep_pixels=False)[1] for p in batch])
-        p = teacher.activate(teacher(torch.from_numpy(x)))
+        p = torch.from_numpy(runner(x))[:, None].float()
         for side in sides:
             small = F.interpolate(p, size=(side, side), mode="area")
             maps[side].append((small / small.sum(dim=(2, 3), keepdim=True))[:, 0])
@@ -132,6 +134,9 @@ def main() -> None:
     ap.add_argument("--nus", required=True, help="NUS-Scene folder")
     ap.add_argument("--osie", required=True, help="OSIE folder")
     ap.add_argument("--eyecrowd", help="EyeCrowd folder (MIT licence: may train what ships)")
+    ap.add_argument(
+        "--teacher", default="default", help="the model whose maps at 512 are learnt (default)"
+    )
     ap.add_argument("--side", type=int, nargs="+", default=[224], help="student input sides")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch", type=int, default=8)
@@ -143,16 +148,16 @@ def main() -> None:
     torch.manual_seed(0)
     parts = training_parts(args)
     paths = [r.image for part in parts for r in part.records][: args.limit]
-    teacher = load_model("default", runner="torch")
     t0 = time.time()
-    targets = teacher_maps(teacher, paths, args.side)
+    targets = teacher_maps(load_model(args.teacher), paths, args.side)
     print(
-        f"{len(paths)} training images; teacher (default at 512) maps in {time.time() - t0:.0f} s",
+        f"{len(paths)} training images; teacher ({args.teacher}) maps in {time.time() - t0:.0f} s",
         flush=True,
     )
+    default = load_model("default", runner="torch")
     for side in args.side:
         t0 = time.time()
-        student = at_input_size(teacher, side)
+        student = at_input_size(default, side)  # every student starts from default's weights
         x, target = student_inputs(student, paths), targets[side]
         before = mean_kld(student, x, target)
         print(
@@ -161,7 +166,7 @@ def main() -> None:
         )
         losses = train(student, x, target, args)
         recipe = {
-            "distilled_from": "default at 512",
+            "distilled_from": f"{model_label(args.teacher)} at its own input",
             "images": len(paths),
             **training_record(parts),
             "epochs": args.epochs,
