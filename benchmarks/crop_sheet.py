@@ -17,7 +17,9 @@ The images: a product on white, a poster and a landing page drawn here with Pill
 fixed shapes, Pillow's bundled font, seeded noise); a close-up portrait (EyeCrowd 144.jpg) and a
 group (EyeCrowd 022.jpg) from EyeCrowd (Jiang et al., ECCV 2014; MIT License, Copyright (c) 2014
 Ming Jiang); a landscape (OSIE 1058.jpg, a beach at sunset) from OSIE (Xu et al., JoV 2014; MIT
-License, Copyright (c) 2014 NUS VIP Lab). Only thumbnails of these three are in the sheet.
+License, Copyright (c) 2014 NUS VIP Lab). Only thumbnails of these three are in the sheet. The
+two EyeCrowd images are in its training split, on which the fast map's student was distilled
+(benchmarks/distill_fast.py): the sheet shows what the crops look like; it scores nothing.
 
     nice python benchmarks/crop_sheet.py [--out docs/crop_sheet.png]
         [--eyecrowd ../shared/datasets/eyecrowd] [--osie ../shared/datasets/osie]
