@@ -51,8 +51,8 @@ def add_parser(sub) -> None:
         "--fast",
         action="store_true",
         help="the shipped default's fast export (a student of default at a 224 x 224 input "
-        "instead of 512; what `salmap crop` uses): several times faster on a CPU, a coarser "
-        "map (MODEL_CARD.md)",
+        "instead of 512; what `salmap crop` uses): a faster model and a coarser map "
+        "(MODEL_CARD.md, 'A fast map for cropping')",
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
