@@ -300,6 +300,25 @@ class TorchRunner:
         return maps[:, 0].float().cpu().numpy()
 
 
+def _loaded_batches(images: Iterator, batch_size: int, load, pool) -> Iterator[list]:
+    """``load`` of each batch of ``images``; with a ``pool``, the next batch is handed to its
+    threads before this one is given back (decoded while the model runs), and what is still
+    pending is cancelled when the caller stops early or fails."""
+    chunks = iter(lambda: list(islice(images, batch_size)), [])
+    if pool is None:
+        yield from (list(map(load, chunk)) for chunk in chunks)
+        return
+    pending = [pool.submit(load, image) for image in next(chunks, [])]
+    try:
+        while pending:
+            loaded = [f.result() for f in pending]
+            pending = [pool.submit(load, image) for image in next(chunks, [])]
+            yield loaded
+    finally:
+        for f in pending:
+            f.cancel()
+
+
 def predict_stream(
     runner: Runner, images: Iterable, batch_size: int = 8, pool=None, read=None
 ) -> Iterator:
@@ -319,15 +338,7 @@ def predict_stream(
         except DataError as e:
             return e
 
-    images = iter(images)
-
-    def start():  # the next batch: decoding in the pool's threads, or lazily without one
-        chunk = list(islice(images, batch_size))
-        return [pool.submit(load, image) for image in chunk] if pool else map(load, chunk)
-
-    pending = start()
-    while loaded := [f.result() for f in pending] if pool else list(pending):
-        pending = start()  # decoded while the model runs on this batch
+    for loaded in _loaded_batches(iter(images), batch_size, load, pool):
         ok = [x for x in loaded if not isinstance(x, Exception)]
         # a long page is several inputs (one per screenful), restored together
         counts = [len(x[1]) if x[1].ndim == 4 else 0 for x in ok]
