@@ -1,14 +1,15 @@
 """A student for the fast map: the shipped ``default`` model at a smaller input, fine-tuned
 (encoder included) to give the maps the shipped model gives at its own 512 input.
 
-The teacher is ``default`` at 512, today's crop path (``--teacher``: another model's name or
-file, such as the export of ``accurate``, which onnxruntime runs 4 times faster than PyTorch). For every *training* image of NUS-Scene,
-OSIE and EyeCrowd (400 + 560 + 400; the validation splits, which benchmarks/fast_crop.py
-scores, are never seen), its map is computed once and averaged down to the student's output
-size. The student starts from the same weights at input ``--side`` (what ``--map fast`` runs
-today, at another size) and is trained to minimise KL(teacher || student) over each map's
+The teacher is ``default`` at 512, today's crop path (``--teacher``: another model's name
+or file, such as the export of ``accurate``, which onnxruntime runs 4 times faster than
+PyTorch). For every *training* image of NUS-Scene, OSIE and EyeCrowd (400 + 560 + 400; the
+validation splits, which benchmarks/fast_crop.py scores, are never seen), its map is computed
+once and averaged down to the student's output size. The student starts from ``default``'s
+weights at input ``--side`` and is trained to minimise KL(teacher || student) over each map's
 pixels, with horizontal flips, the encoder's batch-norm statistics held. No human fixation is
-used: the student learns to see at a smaller size what the teacher sees at its own.
+used: the student learns to see at a smaller size what the teacher sees at its own. Its
+recipe records its images, with those its weights and its teacher were trained on.
 
 Each student is saved as a run folder (``OUT/distilled-SIDE/models/final``) that
 ``benchmarks/fast_crop.py --trained`` scores beside the fast map of today:
@@ -43,10 +44,13 @@ def training_parts(args) -> list:
     return [open_dataset(folder, fmt).split("train") for fmt, folder in sets.items() if folder]
 
 
-def training_record(parts: list) -> dict:
+def training_record(parts: list, inherited: list) -> dict:
     """What the student learnt from, in its recipe: the data sets and the images' hashes
-    (:mod:`salmap.leakage`, which `salmap evaluate` checks the images it scores against)."""
-    return {"data": {p.format: len(p) for p in parts}, leakage.KEY: leakage.record(parts)}
+    (:mod:`salmap.leakage`, which `salmap evaluate` checks the images it scores against),
+    with those of the ``inherited`` models' records (the weights it starts from, its teacher)."""
+    others = [e for model in inherited for e in leakage.entries(leakage.recipe_with_record(model))]
+    record = leakage.merged(leakage.record(parts), others)
+    return {"data": {p.format: len(p) for p in parts}, leakage.KEY: record}
 
 
 def teacher_maps(teacher, paths: list[Path], sides: list[int]) -> dict[int, torch.Tensor]:
@@ -149,7 +153,8 @@ def main() -> None:
     parts = training_parts(args)
     paths = [r.image for part in parts for r in part.records][: args.limit]
     t0 = time.time()
-    targets = teacher_maps(load_model(args.teacher), paths, args.side)
+    teacher = load_model(args.teacher)
+    targets = teacher_maps(teacher, paths, args.side)
     print(
         f"{len(paths)} training images; teacher ({args.teacher}) maps in {time.time() - t0:.0f} s",
         flush=True,
@@ -165,15 +170,18 @@ def main() -> None:
             flush=True,
         )
         losses = train(student, x, target, args)
+        after = mean_kld(student, x, target)  # as "before": no dropout, no flips
+        print(f"side {side}: KL after {after:.4f} nats", flush=True)
         recipe = {
             "distilled_from": f"{model_label(args.teacher)} at its own input",
             "images": len(paths),
-            **training_record(parts),
+            **training_record(parts, [default, teacher]),
             "epochs": args.epochs,
             "lr": args.lr,
             "encoder_lr": args.encoder_lr,
             "kl_before": before,
-            "kl_per_epoch": losses,
+            "kl_after": after,
+            "kl_per_epoch": losses,  # the training loss: dropout and flips on
         }
         folder = student.eval().save(
             args.out / f"distilled-{side}" / "models" / "final", training=recipe

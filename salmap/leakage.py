@@ -75,10 +75,26 @@ class Trained:
         )
 
 
+def merged(first: dict, others: Iterable[dict]) -> dict:
+    """The record ``first`` with the images of the records ``others`` added: what a model
+    learnt from its own data and what it inherits from the models it started from or learnt
+    from (a distilled student: its teacher's training images)."""
+    hashes, looks = set(first["hashes"]), set(first["perceptual"])
+    for entry in others:
+        hashes |= set(entry.get("hashes", []))
+        looks |= set(entry.get("perceptual", []))
+    return first | {"count": len(hashes), "hashes": sorted(hashes), "perceptual": sorted(looks)}
+
+
+def entries(recipe: dict) -> list[dict]:
+    """The records in a training recipe: its own, and its members' (an ensemble)."""
+    found = [recipe.get(KEY)]
+    found += [(m.get("training") or {}).get(KEY) for m in recipe.get("members") or []]
+    return [e for e in found if e]
+
+
 def _from_recipe(recipe: dict) -> Trained | None:
-    entries = [recipe.get(KEY)]
-    entries += [(m.get("training") or {}).get(KEY) for m in recipe.get("members") or []]
-    found = [e for e in entries if e]
+    found = entries(recipe)
     return Trained(found) if found else None
 
 

@@ -207,6 +207,21 @@ def _model_trained_on(tmp_path, tiny_saved_model, ids):
     return path
 
 
+def test_a_record_merged_with_inherited_ones_knows_all_their_images():
+    """A distilled student's record: its own images and those of the models it inherits from
+    (an ensemble's members' records included), each image once."""
+    mini = open_dataset(NUS_MINI)
+    own = leakage.record([mini.subset([0, 1])])
+    teacher = {"members": [{"training": {leakage.KEY: leakage.record([mini.subset([1, 2])])}}]}
+    found = leakage.entries(teacher)
+    assert len(found) == 1 and leakage.entries({}) == []
+    both = leakage.merged(own, found)
+    assert both["count"] == 3 and len(both["perceptual"]) == 3
+    known = leakage.Trained([both])
+    assert all(known.knows(mini.records[i].image) for i in range(3))
+    assert not leakage.Trained([own]).knows(mini.records[2].image)
+
+
 def test_images_a_model_was_trained_on_are_refused_from_any_folder(
     tiny_saved_model, tmp_path, capsys
 ):
