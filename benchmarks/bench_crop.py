@@ -19,7 +19,7 @@ all run in this one process on the same decoded images:
   ``default``) with the same search, the map at the image's resolution (``salmap crop --map
   full``);
 - ``salmap fast``: what ``salmap crop`` does by default (``--map fast``): the shipped fast
-  export (``default`` at a 384 input), the map at a longer side of 256 px, each window searched
+  export (a student of ``default`` at a 224 input), the map at a longer side of 256 px, each window searched
   on it and placed on the image; ``salmap fast, composition centre``: the same with
   ``--composition centre`` (its default tolerance and border);
 - ``oracle``: the same search on the human fixations themselves (the upper bound).

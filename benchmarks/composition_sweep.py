@@ -3,7 +3,8 @@ NUS-Scene and OSIE (so that a default chosen from it is not chosen on the valida
 that benchmarks/fast_crop.py reports).
 
 For every training image: the fast map (``salmap crop``'s default: the shipped default's fast
-export, the map at 256 px), then the 8 settings of benchmarks/bench_crop.py searched without
+export, the map at 256 px; MODEL_CARD.md's table was made with the export of ``default`` at 384,
+before the student at 224, whose distillation saw these training images, replaced it), then the 8 settings of benchmarks/bench_crop.py searched without
 composition and with ``--composition centre`` and ``thirds`` at each tolerance and border of
 the grid; the score is the fraction of the image's human fixations inside each window (images
 whose window is the whole image left out), and the table gives each configuration's mean over

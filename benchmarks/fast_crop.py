@@ -181,6 +181,8 @@ def main() -> None:
         model = load_model(str(run_folder / "models" / "final"), runner="torch")
         side = model.config.input_size[0]
         label = f"in {side} trained at {side} ({run_folder.name}), map 256"
+        if label in CONFIGS:
+            ap.error(f"two --trained runs named {run_folder.name!r}: rename one")
         CONFIGS[label], own[label] = (side, False, 256, {}), model
     datasets = {
         "NUS-Scene val": open_dataset(args.nus, "nus-scene"),

@@ -6,7 +6,7 @@ What ships is a student: ``default`` at a 224 x 224 input, fine-tuned by
 benchmarks/distill_fast.py to give the maps ``default`` gives at its own 512 input, on the
 training images of NUS-Scene, OSIE and EyeCrowd (no validation image, no fixation). Scored by
 benchmarks/fast_crop.py on the validation splits (MODEL_CARD.md, "A fast map for cropping"), it
-keeps as many fixations as the shipped weights at 384 did, at about a third of their time:
+keeps as many fixations as the shipped weights at 384 did, in 42-45% of their time:
 
     python benchmarks/distill_fast.py --nus ../shared/datasets/nus-scene \\
         --osie ../shared/datasets/osie --eyecrowd ../shared/datasets/eyecrowd --side 224 --out RUNS
