@@ -15,7 +15,13 @@ from itertools import islice
 import numpy as np
 
 from salmap.baselines import uniform
-from salmap.data.images import BACKGROUND, image_size, load_image, to_rgb_array
+from salmap.data.images import (
+    BACKGROUND,
+    image_size,
+    load_image,
+    shrunk_as_drafted,
+    to_rgb_array,
+)
 from salmap.data.transforms import Geometry, Normalize, fit, resize_image
 from salmap.errors import DataError, SalmapError
 
@@ -173,7 +179,9 @@ def read_input(
     The output size is the image's own, or its longer side shrunk to ``max_output_side``. A
     JPEG file is decoded only as large as needed (Pillow's draft mode): twice the model's input
     (never less than the output size, nor more than the image's), or in full when the pixels
-    are kept at the image's own size (for overlays) or for a long page. A long page
+    are kept at the image's own size (for overlays) or for a long page. Pixels given as they
+    are, when they are not kept, are first shrunk as that decode would have (a full decode that
+    a crop needs gives the model what a draft decode of the file gives it). A long page
     (:func:`long_page_fold` of ``long_page`` and ``viewport``) gives N x 3 x h x w inputs, one
     per screenful, and a :class:`PageGeometry`."""
     if isinstance(image, (str, os.PathLike)):
@@ -181,8 +189,7 @@ def read_input(
         full = output_shape(size, max_output_side)
         fold = long_page_fold(full, long_page, viewport)
         whole = (keep_pixels and not max_output_side) or fold is not None  # a page: full width
-        need = max(max(full), min(max(size), 2 * max(config.input_size)))
-        need = max(full) if whole else need
+        need = max(full) if whole else _read_side(full, size, config)
         rgb = load_image(image, background, min_side=need, frame=frame)
         if rgb.shape[0] >= full[0] and not max_output_side:
             full = rgb.shape[:2]  # decoded in full (a TIFF page may differ from the header)
@@ -190,6 +197,8 @@ def read_input(
         rgb = to_rgb_array(image, background)
         full = output_shape(rgb.shape[:2], max_output_side)
         fold = long_page_fold(full, long_page, viewport)
+        if not keep_pixels and fold is None:
+            rgb = shrunk_as_drafted(rgb, _read_side(full, rgb.shape[:2], config))
     if rgb.shape[:2] != tuple(full) and (keep_pixels or fold is not None):
         from PIL import Image
 
@@ -200,6 +209,12 @@ def read_input(
     g = fit(full, config.input_size, config.aspect)
     x = Normalize.from_config(config)(resize_image(rgb, g))
     return (rgb if keep_pixels else None), x, g
+
+
+def _read_side(full: tuple[int, int], size: tuple[int, int], config) -> int:
+    """The longer side an image of ``size`` is read at for a map of shape ``full``: twice the
+    model's input, never less than the map's nor more than the image's."""
+    return max(max(full), min(max(size), 2 * max(config.input_size)))
 
 
 def restore(prediction: np.ndarray, geometry: Geometry) -> np.ndarray:

@@ -119,3 +119,39 @@ def test_large_images_follow_our_limit_not_pillows(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # Pillow alone would warn (error: 2x)
     monkeypatch.setattr(images, "MAX_PIXELS", 20_000)
     assert load_image(tmp_path / "a.png").shape == (100, 120, 3)
+
+
+@pytest.mark.parametrize("min_side", [1000, 448, 200, 100, 10])
+def test_pixels_are_shrunk_as_a_jpeg_draft_decode_would_be(tmp_path, min_side):
+    """shrunk_as_drafted gives decoded pixels the size load_image's draft decode of the JPEG
+    gives (by 2, 4 or 8, never below min_side), each pixel the mean of its block."""
+    from salmap.data.images import shrunk_as_drafted
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "big.jpg", quality=95)
+    drafted = load_image(tmp_path / "big.jpg", min_side=min_side)
+    shrunk = shrunk_as_drafted(rgb, min_side)
+    assert shrunk.shape == drafted.shape and max(shrunk.shape[:2]) >= min(min_side, 1600)
+    k = rgb.shape[0] // shrunk.shape[0]
+    assert k in (1, 2, 4, 8)
+    blocks = rgb[: k * 2, : k * 2].reshape(2, k, 2, k, 3).mean(axis=(1, 3))
+    assert np.abs(shrunk[:2, :2].astype(float) - blocks).max() <= 0.5
+
+
+def test_an_array_whose_pixels_are_not_kept_reaches_the_model_as_a_draft_would():
+    """read_input on decoded pixels (salmap crop's one full decode) gives the model the input it
+    gets from the pixels shrunk as a draft decode of the file would be: twice its input here."""
+    from types import SimpleNamespace
+
+    from salmap.data.images import shrunk_as_drafted
+    from salmap.data.transforms import Normalize, fit, resize_image
+    from salmap.inference import read_input
+
+    config = SimpleNamespace(input_size=(64, 64), aspect="pad", mean=(0.5,) * 3, std=(0.25,) * 3)
+    rgb = np.random.default_rng(1).integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    _, x, g = read_input(rgb, config, max_output_side=100, keep_pixels=False)
+    expected = Normalize.from_config(config)(resize_image(shrunk_as_drafted(rgb, 128), g))
+    assert shrunk_as_drafted(rgb, 128).shape == (150, 200, 3) and np.array_equal(x, expected)
+    _, kept, _ = read_input(rgb, config, max_output_side=100)  # pixels kept: as before
+    assert g == fit((75, 100), (64, 64), "pad") and kept.shape == x.shape

@@ -170,6 +170,16 @@ def _high_bit_depth_to_uint8(a: np.ndarray) -> np.ndarray:
     return np.clip(np.round(a.astype(np.float64) * 255.0 / top), 0, 255).astype(np.uint8)
 
 
+def shrunk_as_drafted(rgb: np.ndarray, min_side: int) -> np.ndarray:
+    """Decoded pixels shrunk as Pillow's draft mode decodes a JPEG of them (:func:`load_image`
+    with ``min_side``): by 2, 4 or 8, each pixel the mean of a block, as long as the longer side
+    stays at least ``min_side``; the array itself when no such shrink exists."""
+    k = 1
+    while k < 8 and max(rgb.shape[:2]) / (2 * k) >= min_side:
+        k *= 2
+    return rgb if k == 1 else np.asarray(Image.fromarray(rgb).reduce(k))
+
+
 def load_image(
     path: str | os.PathLike,
     background: tuple[int, int, int] = BACKGROUND,
