@@ -751,7 +751,10 @@ class Trainer:
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Train as ``cfg`` says; returns the run folder."""
     try:
-        return Trainer(cfg, resume).fit()
+        run = Trainer(cfg, resume).fit()
+        if dist.is_initialized():
+            dist.barrier()  # every rank done before any tears the group down (a teardown race)
+        return run
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
