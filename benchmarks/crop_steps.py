@@ -3,7 +3,7 @@ image, the full decode (:func:`salmap.data.images.load_image`), the scaling to t
 input (:func:`salmap.inference.read_input` on the decoded pixels, the map at
 :data:`salmap.cropping.FAST_MAP_SIDE`), the model, the map brought back to that size
 (:func:`salmap.inference.restore`), the window search at 1:1 placed on the image and the crop
-encoded as JPEG (quality 92, in memory). One thread, in the order `salmap crop` runs them but
+encoded as JPEG (:func:`salmap.viz.image_bytes`, in memory). One thread, in the order `salmap crop` runs them but
 without its threads, start-up and files (benchmarks/bench_crop_speed.sh times whole runs).
 
     taskset -c 1 python benchmarks/crop_steps.py ../shared/datasets/nus-scene/stimuli [--n 300]
@@ -12,17 +12,15 @@ without its threads, start-up and files (benchmarks/bench_crop_speed.sh times wh
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from pathlib import Path
-
-from PIL import Image
 
 from salmap.cropping import FAST_MAP_SIDE, best_windows
 from salmap.data.images import load_image
 from salmap.export import OnnxModel
 from salmap.inference import read_input, restore
 from salmap.models.io import fast_model
+from salmap.viz import image_bytes
 
 STEPS = ("decode", "scale to input", "model", "map", "window search", "JPEG of the crop")
 
@@ -43,7 +41,7 @@ def steps(model, path: Path) -> list[float]:
     window = best_windows(density, ["1:1"], 1.0, (image.shape[1], image.shape[0]))["1:1"]
     times.append(time.perf_counter())
     x0, y0, x1, y1 = window.box
-    Image.fromarray(image[y0:y1, x0:x1]).save(io.BytesIO(), "JPEG", quality=92)
+    image_bytes(image[y0:y1, x0:x1], "JPEG")  # at salmap's JPEG quality, as crops are written
     times.append(time.perf_counter())
     return [b - a for a, b in zip(times, times[1:])]
 

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from salmap import leakage
 from salmap.data import open_dataset
 from salmap.inference import make_runner, read_input
+from salmap.losses import kld  # KL(teacher's map || the softmax of the student's logits)
 from salmap.models.io import at_input_size, load_model, model_label
 
 
@@ -73,13 +74,6 @@ def student_inputs(student, paths: list[Path]) -> torch.Tensor:
     return torch.from_numpy(
         np.stack([read_input(p, student.config, keep_pixels=False)[1] for p in paths])
     ).half()
-
-
-def kld(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of KL(target || softmax(logits)) over each map's pixels, in nats."""
-    log_p = torch.log_softmax(logits.flatten(1), dim=1)
-    t = target.flatten(1)
-    return (t * (torch.log(t.clamp_min(1e-12)) - log_p)).sum(1).mean()
 
 
 def train(student, x: torch.Tensor, target: torch.Tensor, args) -> list[float]:
