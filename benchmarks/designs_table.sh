@@ -2,12 +2,15 @@
 # The "Designs and charts" tables of MODEL_CARD.md: the shipped models and the baselines on
 # EyeCrowd (val split), the GDI designs (clicks; CC, KLD and SIM against the GDI importance
 # maps), the MASSVIS charts (clicks), and the OSIE-51 BubbleView clicks scored as a predictor of
-# the eye fixations of the same images. Usage: benchmarks/designs_table.sh OUTDIR [SHARED]
+# the eye fixations of the same images. ACCURATE=FILE scores `accurate` through its ONNX export
+# (`salmap export --model accurate --half --out FILE`: the same maps, 4x faster on a CPU).
+# Usage: [ACCURATE=FILE] benchmarks/designs_table.sh OUTDIR [SHARED]
 set -euo pipefail
 out=${1:?usage: designs_table.sh OUTDIR [SHARED]}
 shared=${2:-../shared/datasets}
 bv=$shared/bubbleview
-models=(--model default --model accurate --model centre-fit)
+accurate=${ACCURATE:-accurate}
+models=(--model default --model "$accurate" --model centre-fit)
 mkdir -p "$out"
 salmap evaluate "${models[@]}" --data "$shared/eyecrowd" --split val --longer-side 512 \
     --out "$out/eyecrowd" --overwrite
@@ -17,5 +20,5 @@ for set in gdi30x50 massvis_fv_40x32; do
 done
 python benchmarks/click_maps.py "$bv/osie30x30.mat" --out "$out/osie51-clicks"
 salmap evaluate --predictions "$out/osie51-clicks" --label "BubbleView clicks" \
-    --model default --model accurate --data "$bv/osie-eye-official.mat" --split all \
+    --model default --model "$accurate" --data "$bv/osie-eye-official.mat" --split all \
     --longer-side 512 --trained-images separate --out "$out/osie51" --overwrite
