@@ -51,9 +51,10 @@ def text_map(session, image: np.ndarray) -> np.ndarray:
 
 
 def face_cascade():
-    import cv2
+    """OpenCV's frontal-face cascade, as `salmap crop --keep-faces` loads it."""
+    from salmap.faces import face_cascade
 
-    return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    return face_cascade()
 
 
 def face_map(cascade, image: np.ndarray) -> np.ndarray:

@@ -214,7 +214,7 @@ def best_windows(
     inner = [_inside_scaled(b, scale) for b in keep]
     out = {}
     for aspect in aspects:
-        placed = _origins(keep, image_size, aspect, zoom)  # the image's own check first
+        placed = keep_origins(keep, image_size, aspect, zoom)  # the image's own check first
         found = _search(tables, aspect, zoom, keep=inner, **options)
         out[aspect] = on_image(found, (height, width), image_size, aspect, placed)
     return out
@@ -227,7 +227,7 @@ def on_image(window: Window, map_shape, image_size, aspect, origins=None) -> Win
     slices, see :func:`salmap.placements.keep_range`) that hold its keep boxes."""
     (h, w), (width, height) = map_shape, image_size
     ww, wh = window_size(width, height, aspect, window.zoom)
-    xs, ys = origins or _origins((), image_size, aspect, window.zoom)
+    xs, ys = origins or keep_origins((), image_size, aspect, window.zoom)
     x0, y0, x1, y1 = window.box
     cx, cy = (x0 + x1) / 2 * width / w, (y0 + y1) / 2 * height / h
     left = min(max(_round(cx - ww / 2), xs.start), xs.stop - 1)
@@ -235,7 +235,20 @@ def on_image(window: Window, map_shape, image_size, aspect, origins=None) -> Win
     return replace(window, box=(left, top, left + ww, top + wh))
 
 
-def _origins(keep, image_size, aspect, zoom) -> tuple[slice, slice]:
+def holds(keep, image_size, aspect, zoom: float = 1.0) -> bool:
+    """Whether some window of ``aspect`` and ``zoom`` in an image of ``image_size`` (width,
+    height) holds every box of ``keep``."""
+    try:
+        keep_origins(keep, image_size, aspect, zoom)
+    except SalmapError:
+        return False
+    return True
+
+
+def keep_origins(keep, image_size, aspect, zoom: float = 1.0) -> tuple[slice, slice]:
+    """The origins x0 and y0 (slices) of the windows of ``aspect`` and ``zoom`` in an image of
+    ``image_size`` (width, height) that hold every box of ``keep``; a SalmapError naming the
+    boxes where none does (:func:`salmap.placements.keep_range`)."""
     width, height = image_size
     return keep_range(
         keep,

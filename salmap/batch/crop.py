@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -91,6 +92,7 @@ class CropJob:
     def __init__(self, items, plans, aspects, args, write=None, tolerant: bool = False):
         self.items, self.plans, self.aspects, self.args = items, plans, aspects, args
         self.writer, self.tolerant = write, tolerant
+        self.detectors = threading.local()  # --keep-faces: OpenCV's detector is per thread
 
     def read(self, k: int, config):
         """The image in full and the model's input; the map comes at the image's size, or with
@@ -113,22 +115,66 @@ class CropJob:
 
         path = self.items[k].path
         options = getattr(self.args, "framing", None) or {}
+        size = (image.shape[1], image.shape[0])
+        on_map = density.shape != image.shape[:2]  # the fast map: windows placed on the image
+        faces = self.faces(image) if getattr(self.args, "keep_faces", False) else None
+        kept = dict.fromkeys(self.aspects, 0)  # faces each crop holds
         try:
-            if density.shape != image.shape[:2]:  # the fast map: windows placed on the image
-                size = (image.shape[1], image.shape[0])
-                windows = best_windows(density, self.aspects, self.args.zoom, size, **options)
-                density = _at_size(density, size) if self.plans[k]["preview"] else None
+            if faces:
+                windows, kept = self.windows_with_faces(
+                    density, size if on_map else None, options, faces
+                )
             else:
-                windows = best_windows(density, self.aspects, self.args.zoom, **options)
+                windows = best_windows(
+                    density, self.aspects, self.args.zoom, size if on_map else None, **options
+                )
         except (SalmapError, DataError) as e:  # a --keep box no window holds; a file gone
             return self.failed(k, f"{path}: {e}")
+        if on_map:
+            density = _at_size(density, size) if self.plans[k]["preview"] else None
         try:
             write_crops(image, density, windows, self.plans[k], self.args, self.writer)
         except OSError as e:
             if not self.tolerant:
                 raise
             return self.failed(k, f"{path}: cannot write its crops ({e})")
-        return crop_line(path, image.shape[:2], windows, crop_shape(self.args).sizes)
+        line = crop_line(path, image.shape[:2], windows, crop_shape(self.args).sizes)
+        if faces is not None:
+            line["faces"] = [[round(v) for v in face] for face in faces]
+            for aspect, n in kept.items():
+                line["crops"][aspect]["faces_kept"] = n
+        return line
+
+    def faces(self, image) -> list:
+        """The frontal faces in ``image``, largest first (:mod:`salmap.faces`)."""
+        from salmap.faces import detect_faces, face_cascade
+
+        if getattr(self.detectors, "cascade", None) is None:
+            self.detectors.cascade = face_cascade()
+        return detect_faces(self.detectors.cascade, image)
+
+    def windows_with_faces(self, density, image_size, options: dict, faces: list) -> tuple:
+        """Each aspect's window holding the ``--keep`` boxes and the largest faces that fit
+        with them (:func:`salmap.faces.faces_that_fit`), moved to leave the others out whole
+        where it can (:func:`salmap.faces.uncut`), and how many faces each holds."""
+        from salmap.cropping import best_windows, holds, keep_origins
+        from salmap.faces import faces_that_fit, inside, uncut
+
+        keep = list(options.get("keep", ()))
+        full = image_size or (density.shape[1], density.shape[0])
+        windows, kept = {}, {}
+        for aspect in self.aspects:
+            boxes = faces_that_fit(
+                faces, keep, lambda b, a=aspect: holds(b, full, a, self.args.zoom)
+            )
+            found = best_windows(
+                density, [aspect], self.args.zoom, image_size, **(options | {"keep": boxes})
+            )
+            left_out = [f for f in faces if f not in boxes]
+            origins = keep_origins(boxes, full, aspect, self.args.zoom)
+            windows[aspect] = uncut(found[aspect], left_out, origins, density, full)
+            kept[aspect] = sum(inside(f, windows[aspect].box) for f in faces)
+        return windows, kept
 
     def failed(self, k: int, message: str) -> dict:
         return {"image": str(self.items[k].path), "error": message}

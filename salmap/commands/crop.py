@@ -124,6 +124,13 @@ def _framing_arguments(g) -> None:
         "repeatable; an image where no window of the ratio and zoom holds it is skipped with "
         "the reason",
     )
+    g.add_argument(
+        "--keep-faces",
+        action="store_true",
+        help="detect frontal faces (OpenCV's Haar cascade: pip install 'salmap[faces]'; large "
+        "faces, not a crowd's) and keep each crop's faces whole: every face, or where a window "
+        "cannot hold them all, the largest that fit together; crops.jsonl lists them",
+    )
 
 
 def _file_arguments(g) -> None:
@@ -212,6 +219,10 @@ def check_options(args) -> tuple[list[str], list[str]]:
     aspects, args.shape = aspects_and_shape(args)
     check_zoom(args.zoom)
     args.framing = framing(args)
+    if getattr(args, "keep_faces", False):
+        from salmap.faces import face_cascade
+
+        face_cascade()  # OpenCV and its cascade present, before any model loads
     kinds = save_kinds(args.save, OUTPUTS, at_least_one=False)
     check_alpha(args.alpha)
     if args.map == "fast":
