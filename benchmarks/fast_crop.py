@@ -82,7 +82,9 @@ def build_models(folder: Path, datasets: dict, own: dict | None = None) -> dict:
     calibration = calibration_images(datasets)
     models = {}
     for label, (side, int8, _, _) in CONFIGS.items():
-        if label in (own or {}):
+        if isinstance((own or {}).get(label), Path):  # an export: scored as it is
+            fp32 = own[label]
+        elif label in (own or {}):
             fp32 = export_onnx(own[label], folder / f"trained-{len(models)}.onnx")
         else:
             fp32 = folder / f"default-{side}.onnx"
@@ -171,19 +173,22 @@ def main() -> None:
         type=Path,
         nargs="+",
         default=[],
-        help="runs trained at a smaller input (see above)",
+        help="runs trained at a smaller input (see above), or their ONNX exports (such as "
+        "salmap/weights/default.fast.onnx, the shipped student)",
     )
     args = ap.parse_args()
     for label in set(CONFIGS) - set(args.only or CONFIGS) - {"today"}:
         del CONFIGS[label]  # today is the baseline of every comparison
     own = {}
-    for run_folder in args.trained:  # each run's model at its own input
-        model = load_model(str(run_folder / "models" / "final"), runner="torch")
+    for source in args.trained:  # each run's model at its own input
+        export = source.suffix == ".onnx"
+        folder = source if export else source / "models" / "final"
+        model = load_model(str(folder), runner=None if export else "torch")
         side = model.config.input_size[0]
-        label = f"in {side} trained at {side} ({run_folder.name}), map 256"
+        label = f"in {side} trained at {side} ({source.name}), map 256"
         if label in CONFIGS:
-            ap.error(f"two --trained runs named {run_folder.name!r}: rename one")
-        CONFIGS[label], own[label] = (side, False, 256, {}), model
+            ap.error(f"two --trained runs named {source.name!r}: rename one")
+        CONFIGS[label], own[label] = (side, False, 256, {}), source if export else model
     datasets = {
         "NUS-Scene val": open_dataset(args.nus, "nus-scene"),
         "OSIE val": open_dataset(args.osie, "osie"),
