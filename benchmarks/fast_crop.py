@@ -27,7 +27,7 @@ interleaved image by image so that a busy machine slows them alike; the writing 
 the same for all, is left out here (``benchmarks/bench_crop_speed.sh`` times whole runs).
 
     nice taskset -c 0 python benchmarks/fast_crop.py --nus ../shared/datasets/nus-scene \\
-        --osie ../shared/datasets/osie [--limit N] [--keep-models DIR]
+        --osie ../shared/datasets/osie [--limit N] [--keep-models DIR] [--split train]
 """
 
 from __future__ import annotations
@@ -118,12 +118,12 @@ def boxes(model, path: Path, map_side: int | None, framing: dict) -> dict:
     return found
 
 
-def run(datasets: dict, models: dict, limit: int | None) -> dict:
+def run(datasets: dict, models: dict, limit: int | None, split: str = "val") -> dict:
     """tag -> label -> {"kept": {setting: [fraction per image]}, "image": [its mean over the
-    settings per image], "seconds": [per image]}."""
+    settings per image], "seconds": [per image]}, on each data set's ``split``."""
     results = {}
     for tag, data in datasets.items():
-        val = data.split("val")
+        val = data.split(split)
         n = len(val) if limit is None else min(limit, len(val))
         per = {c: {"kept": {s: [] for s in SETTINGS}, "image": [], "seconds": []} for c in models}
         for label, model in models.items():  # warm-up, not timed
@@ -166,6 +166,14 @@ def main() -> None:
     ap.add_argument("--nus", required=True, help="NUS-Scene folder")
     ap.add_argument("--osie", required=True, help="OSIE folder")
     ap.add_argument("--limit", type=int, help="only the first N validation images of each")
+    ap.add_argument(
+        "--split",
+        choices=("val", "train"),
+        default="val",
+        help="the images scored: the validation splits (what the model card reports), or the "
+        "training splits, to choose between configurations without looking at the validation "
+        "splits (the maps were trained on these images: their figures are optimistic alike)",
+    )
     ap.add_argument("--keep-models", type=Path, help="write (and reuse) the exports here")
     ap.add_argument("--only", nargs="+", choices=list(CONFIGS), help="these configurations")
     ap.add_argument(
@@ -190,14 +198,14 @@ def main() -> None:
             ap.error(f"two --trained runs named {source.name!r}: rename one")
         CONFIGS[label], own[label] = (side, False, 256, {}), source if export else model
     datasets = {
-        "NUS-Scene val": open_dataset(args.nus, "nus-scene"),
-        "OSIE val": open_dataset(args.osie, "osie"),
+        f"NUS-Scene {args.split}": open_dataset(args.nus, "nus-scene"),
+        f"OSIE {args.split}": open_dataset(args.osie, "osie"),
     }
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep_models or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         models = build_models(folder, datasets, own)
-        report(run(datasets, models, args.limit))
+        report(run(datasets, models, args.limit, args.split))
 
 
 if __name__ == "__main__":
