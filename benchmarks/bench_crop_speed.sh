@@ -4,8 +4,9 @@
 # attention crop (benchmarks/vips_crop.py, writing the crops), `salmap crop --map full` (the
 # map at the image's resolution, the model's own 512 input) and `salmap crop` (the default,
 # --map fast), each cropping the same N images to 1:1 and writing them. ALSO="options" adds a
-# row: `salmap crop` with those options (e.g. ALSO="--model old.fast.onnx" for another fast map).
-# Usage: [ALSO=...] benchmarks/bench_crop_speed.sh IMAGES_DIR [N=300] [CORE=1] [ROUNDS=2]
+# row: `salmap crop` with those options (e.g. ALSO="--model old.fast.onnx" for another fast map);
+# FULL=no leaves out the --map full row (eight times the others' time).
+# Usage: [ALSO=...] [FULL=no] benchmarks/bench_crop_speed.sh IMAGES_DIR [N=300] [CORE=1] [ROUNDS=2]
 set -euo pipefail
 dir=${1:?usage: bench_crop_speed.sh IMAGES_DIR [N] [CORE] [ROUNDS]}
 n=${2:-300}
@@ -27,7 +28,9 @@ run() {  # label, command...
 for r in $(seq "$rounds"); do
     echo "round $r"
     run "libvips attention" python benchmarks/vips_crop.py "$out/x" "${images[@]}"
-    run "salmap crop --map full" salmap crop "${images[@]}" --out "$out/x" --aspect 1:1 --map full
+    if [ "${FULL:-yes}" != no ]; then
+        run "salmap crop --map full" salmap crop "${images[@]}" --out "$out/x" --aspect 1:1 --map full
+    fi
     run "salmap crop (fast)" salmap crop "${images[@]}" --out "$out/x" --aspect 1:1
     if [ -n "${ALSO:-}" ]; then
         # shellcheck disable=SC2086  # the options are words
