@@ -11,14 +11,17 @@ shared=${2:-../shared/datasets}
 bv=$shared/bubbleview
 accurate=${ACCURATE:-accurate}
 models=(--model default --model "$accurate" --model centre-fit)
+# as the card says: derived maps for the fixation metrics (NSS and CC, the card's columns, are
+# the same either way)
+derived=(--derived-maps fixations)
 mkdir -p "$out"
-salmap evaluate "${models[@]}" --data "$shared/eyecrowd" --split val --longer-side 512 \
+salmap evaluate "${models[@]}" "${derived[@]}" --data "$shared/eyecrowd" --split val --longer-side 512 \
     --out "$out/eyecrowd" --overwrite
 for set in gdi30x50 massvis_fv_40x32; do
-    salmap evaluate "${models[@]}" --data "$bv/$set.mat" --split all --longer-side 512 \
+    salmap evaluate "${models[@]}" "${derived[@]}" --data "$bv/$set.mat" --split all --longer-side 512 \
         --out "$out/$set" --overwrite
 done
 python benchmarks/click_maps.py "$bv/osie30x30.mat" --out "$out/osie51-clicks"
-salmap evaluate --predictions "$out/osie51-clicks" --label "BubbleView clicks" \
+salmap evaluate --predictions "$out/osie51-clicks" --label "BubbleView clicks" "${derived[@]}" \
     --model default --model "$accurate" --data "$bv/osie-eye-official.mat" --split all \
     --longer-side 512 --trained-images separate --out "$out/osie51" --overwrite
