@@ -20,8 +20,8 @@ all run in this one process on the same decoded images:
   full``);
 - ``salmap fast``: what ``salmap crop`` does by default (``--map fast``): the shipped fast
   export (a student of ``default`` at a 224 input), the map at a longer side of 256 px, each window searched
-  on it and placed on the image; ``salmap fast, composition centre``: the same with
-  ``--composition centre`` (its default tolerance and border);
+  on it and placed on the image; ``salmap fast, composition centre`` (``thirds``): the same
+  with ``--composition centre`` (``thirds``), its default tolerance and border;
 - ``oracle``: the same search on the human fixations themselves (the upper bound).
 
 Time per image is the time to produce the eight boxes from the decoded image (the map, when
@@ -226,7 +226,9 @@ def run(data: Path, limit: int | None, models: list[str], save_maps: Path | None
 
         fast = load_salmap(fast_model("default"), threads)
         methods["salmap fast"] = fast_method(fast, {})
-        methods["salmap fast, composition centre"] = fast_method(fast, {"composition": "centre"})
+        for composition in ("centre", "thirds"):
+            framing = {"composition": composition}
+            methods[f"salmap fast, composition {composition}"] = fast_method(fast, framing)
     warm = dataset.sample(0, density=False)["image"]
     for method in methods.values():  # first calls load libraries and models: not timed
         method(warm, {s: window_size(warm.shape[1], warm.shape[0], *s) for s in SETTINGS})

@@ -12,6 +12,9 @@ the 8 settings minus the search without composition, with a paired 95% interval 
 
     nice python benchmarks/composition_sweep.py --nus ../shared/datasets/nus-scene \\
         --osie ../shared/datasets/osie [--limit N]
+
+Once a default is chosen, ``--split val --defaults`` scores it, and only it (no composition,
+``centre`` and ``thirds`` at salmap's default tolerance and border), on the validation splits.
 """
 
 from __future__ import annotations
@@ -26,15 +29,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_crop import SETTINGS, inside  # noqa: E402
 
-from salmap.cropping import FAST_MAP_SIDE, best_windows, window_size  # noqa: E402
+from salmap.cropping import BORDER, FAST_MAP_SIDE, TOLERANCE, best_windows, window_size  # noqa: E402
 from salmap.data import open_dataset  # noqa: E402
 from salmap.inference import read_input, restore  # noqa: E402
 from salmap.models.io import fast_model, load_model  # noqa: E402
 
 ASPECTS = sorted({a for a, _ in SETTINGS})
 ZOOMS = sorted({z for _, z in SETTINGS}, reverse=True)
-TOLERANCES = (0.002, 0.005, 0.01, 0.02)
-BORDERS = (0.0, 0.05, 0.1)
+TOLERANCES = (0.001, 0.002, 0.005, 0.02)
+BORDERS = (0.0, 0.1)
 CONFIGS = {"none": {}} | {
     f"{c} tol {t} border {b}": {"composition": c, "tolerance": t, "border": b}
     for c, t, b in itertools.product(("centre", "thirds"), TOLERANCES, BORDERS)
@@ -64,13 +67,23 @@ def main() -> None:
     ap.add_argument("--nus", required=True)
     ap.add_argument("--osie", required=True)
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--split", choices=("train", "val"), default="train")
+    ap.add_argument(
+        "--defaults",
+        action="store_true",
+        help="only salmap's default tolerance and border (to report the chosen default)",
+    )
     args = ap.parse_args()
+    if args.defaults:
+        for label in list(CONFIGS):
+            if label != "none" and not label.endswith(f"tol {TOLERANCE} border {BORDER}"):
+                del CONFIGS[label]
     model = load_model(fast_model("default"))
     for tag, path, fmt in (
-        ("NUS-Scene train", args.nus, "nus-scene"),
-        ("OSIE train", args.osie, "osie"),
+        (f"NUS-Scene {args.split}", args.nus, "nus-scene"),
+        (f"OSIE {args.split}", args.osie, "osie"),
     ):
-        data = open_dataset(path, fmt).split("train")
+        data = open_dataset(path, fmt).split(args.split)
         n = len(data) if args.limit is None else min(args.limit, len(data))
         rows = [kept(model, data, i) for i in range(n)]
         base = np.array([r["none"] for r in rows])
