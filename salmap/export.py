@@ -43,6 +43,72 @@ def half_weights(proto, min_size: int = 256) -> None:
     graph.node.extend(nodes)
 
 
+def static_pads(proto) -> int:
+    """Make the ``pads`` of every Pad node of ``proto`` (an onnx ModelProto whose input has a
+    fixed height and width, as salmap's exports have) constants, in place; returns how many.
+
+    TensorFlow's "same" padding, which the EfficientNet-Lite weights need (timm's
+    ``Conv2dSame``), is traced as a Pad whose amounts are computed from the input's shape at
+    run time: about 40 shape operations per padded layer, and a Pad that onnxruntime can
+    neither fold into its convolution nor keep in its blocked memory layout. With the height
+    and width fixed those amounts never change; they are computed once here (onnxruntime, on a
+    zero input of one image) and stored, and the shape operations that only fed them are
+    dropped. The maps are unchanged (every batch size is checked against the graph as it was);
+    the fast map's model runs about a fifth faster on one core (MODEL_CARD.md)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    fixed = {i.name for i in graph.initializer}
+    computed = sorted({n.input[1] for n in graph.node if n.op_type == "Pad"} - fixed - {""})
+    image = graph.input[0].type.tensor_type.shape.dim
+    if not computed or not all(d.HasField("dim_value") for d in image[1:]):
+        return 0
+    probe = type(proto)()
+    probe.CopyFrom(proto)
+    del probe.graph.output[:]
+    probe.graph.output.extend(
+        helper.make_tensor_value_info(name, TensorProto.INT64, None) for name in computed
+    )
+    zeros = np.zeros([1, *(d.dim_value for d in image[1:])], dtype=np.float32)
+    before = _run(proto, ort, 2)
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    values = session.run(computed, {graph.input[0].name: zeros})
+    for name, value in zip(computed, values):
+        graph.initializer.append(numpy_helper.from_array(value.astype(np.int64), f"{name}.static"))
+        for node in graph.node:
+            node.input[:] = [f"{name}.static" if x == name else x for x in node.input]
+    _drop_unused(graph)
+    after = _run(proto, ort, 2)
+    # never expected (the amounts cannot depend on the pixels); a fused pad may only reorder sums
+    if not np.allclose(before, after, rtol=1e-4, atol=1e-4 * float(np.abs(before).max())):
+        raise SalmapError("static pads changed the exported model's maps; export without them")
+    return len(computed)
+
+
+def _run(proto, ort, batch: int) -> np.ndarray:
+    """``proto``'s output for ``batch`` fixed pseudo-random images."""
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    image = session.get_inputs()[0]
+    x = np.random.default_rng(0).standard_normal((batch, *image.shape[1:])).astype(np.float32)
+    return session.run(None, {image.name: x})[0]
+
+
+def _drop_unused(graph) -> None:
+    """Remove the nodes whose outputs nothing uses, then the initializers nothing reads."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        used = {x for n in graph.node for x in n.input} | outputs
+        dead = [n for n in graph.node if not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for node in dead:
+            graph.node.remove(node)
+    used = {x for n in graph.node for x in n.input}
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
+
+
 def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) -> Path:
     """Write ``model`` (a SaliencyModel) as ONNX with a dynamic batch dimension; ``half``
     stores its weights as float16 (see :func:`half_weights`)."""
@@ -83,6 +149,7 @@ def export_onnx(model, path: str | Path, opset: int = 17, half: bool = False) ->
     meta = {"model": model.config.to_dict(), "training": recipe_with_record(model)}
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    static_pads(proto)
     if half:
         half_weights(proto)
     onnx.checker.check_model(proto)

@@ -66,6 +66,21 @@ def test_shipped_onnx_export_is_small_with_fp16_weights_and_the_same_config():
     assert json.loads(meta[METADATA_KEY])["model"] == read_config(DEFAULT_MODEL)["model"]
 
 
+@pytest.mark.parametrize("suffix", [".onnx", ".fast.onnx"])
+def test_shipped_onnx_exports_have_constant_pads(suffix):
+    """TensorFlow's "same" padding of the EfficientNet-Lite encoder is stored as constants
+    (salmap.export.static_pads), not computed from the input's shape at every call."""
+    import onnx
+
+    from salmap.models.io import shipped_file
+
+    graph = onnx.load(str(shipped_file("default", suffix))).graph
+    constants = {t.name for t in graph.initializer}
+    pads = [n for n in graph.node if n.op_type == "Pad"]
+    assert len(pads) == 6  # the stem, four strided depthwise convolutions and the blur
+    assert all(n.input[1] in constants for n in pads)
+
+
 def test_accurate_is_an_ensemble_holding_default_by_name_within_the_size_budget():
     from salmap.models.ensemble import EnsembleModel
     from salmap.models.io import shipped_file

@@ -209,6 +209,22 @@ def test_onnx_export_agrees_with_pytorch(tiny_model, nus_mini, tmp_path):
         assert np.abs(a - b).max() / a.max() < 1e-4
 
 
+def test_exported_pads_are_constants(tiny_model, tmp_path):
+    """The head's blur pads by amounts traced from the input's shape; the export stores them
+    (salmap.export.static_pads) rather than the arithmetic that computed them."""
+    import onnx
+
+    from salmap.export import static_pads
+
+    path = tmp_path / "m.onnx"
+    assert main(["export", "--model", str(tiny_model), "--out", str(path)]) == 0
+    proto = onnx.load(str(path))
+    constants = {t.name for t in proto.graph.initializer}
+    pads = [n for n in proto.graph.node if n.op_type == "Pad"]
+    assert pads and all(n.input[1] in constants for n in pads)
+    assert static_pads(proto) == 0  # nothing left to do
+
+
 def test_onnx_predict_needs_no_torch(tiny_model, nus_mini, tmp_path):
     onnx_path = tmp_path / "m.onnx"
     main(["export", "--model", str(tiny_model), "--out", str(onnx_path)])
