@@ -73,3 +73,17 @@ def test_normalize_uses_the_models_statistics():
     x = Normalize.from_config(config)(np.full((2, 3, 3), 255, np.uint8))
     assert x.shape == (3, 2, 3) and x.dtype == np.float32
     np.testing.assert_allclose(x[:, 0, 0], [1.0, 3.0, 1.0])
+
+
+def test_normalize_looks_up_uint8_pixels_as_it_computes_floats():
+    """A uint8 image goes through a table of each channel's 256 values: the same float32
+    values, bit for bit, as the arithmetic on the same pixels given as floats."""
+    config = SimpleNamespace(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    normalize = Normalize.from_config(config)
+    image = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    looked_up = normalize(image)
+    assert looked_up.shape == (3, 7, 5) and looked_up.dtype == np.float32
+    np.testing.assert_array_equal(looked_up, normalize(image.astype(np.float32)))
+    assert looked_up[0, 3, 1] == np.float32(
+        (np.float32(image[3, 1, 0]) / 255.0 - np.float32(0.485)) / np.float32(0.229)
+    )
