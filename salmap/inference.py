@@ -189,7 +189,7 @@ def read_input(
         full = output_shape(size, max_output_side)
         fold = long_page_fold(full, long_page, viewport)
         whole = (keep_pixels and not max_output_side) or fold is not None  # a page: full width
-        need = max(full) if whole else _read_side(full, size, config)
+        need = max(full) if whole else read_side(full, size, config)
         rgb = load_image(image, background, min_side=need, frame=frame)
         if rgb.shape[0] >= full[0] and not max_output_side:
             full = rgb.shape[:2]  # decoded in full (a TIFF page may differ from the header)
@@ -198,7 +198,7 @@ def read_input(
         full = output_shape(rgb.shape[:2], max_output_side)
         fold = long_page_fold(full, long_page, viewport)
         if not keep_pixels and fold is None:
-            rgb = shrunk_as_drafted(rgb, _read_side(full, rgb.shape[:2], config))
+            rgb = shrunk_as_drafted(rgb, read_side(full, rgb.shape[:2], config))
     if rgb.shape[:2] != tuple(full) and (keep_pixels or fold is not None):
         from PIL import Image
 
@@ -211,7 +211,7 @@ def read_input(
     return (rgb if keep_pixels else None), x, g
 
 
-def _read_side(full: tuple[int, int], size: tuple[int, int], config) -> int:
+def read_side(full: tuple[int, int], size: tuple[int, int], config) -> int:
     """The longer side an image of ``size`` is read at for a map of shape ``full``: twice the
     model's input, never less than the map's nor more than the image's."""
     return max(max(full), min(max(size), 2 * max(config.input_size)))

@@ -76,9 +76,15 @@ def crop_to_size(
     return resized(pixels, window.box, target), window
 
 
-def resized(pixels: np.ndarray, box, size: tuple[int, int]) -> Image.Image:
+def resized(pixels: np.ndarray, box, size: tuple[int, int], scale=None) -> Image.Image:
     """The ``box`` = (x0, y0, x1, y1) of an H x W x 3 image resized to ``size`` = (w, h) with
-    Lanczos (enlarged where the box is smaller)."""
+    Lanczos (enlarged where the box is smaller). ``scale`` = (sx, sy): ``pixels`` are the image
+    decoded smaller by that much (a JPEG's draft), ``box`` still in the full image's pixels."""
+    if scale is not None:
+        sx, sy = scale
+        x0, y0, x1, y1 = box
+        area = (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
+        return Image.fromarray(pixels).resize(tuple(size), Image.LANCZOS, box=area)
     x0, y0, x1, y1 = box
     return Image.fromarray(pixels[y0:y1, x0:x1]).resize(tuple(size), Image.LANCZOS)
 

@@ -298,3 +298,42 @@ def test_bad_file_options_are_refused_before_any_work(
     args = crop_args([nus_mini / "images"], tiny_saved_model, out, *options)
     assert main(args) == 2
     assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_sized_crops_of_a_large_jpeg_decode_it_smaller(tiny_saved_model, tmp_path, monkeypatch):
+    """With every crop resized to a set size and no preview, a JPEG is decoded only as large
+    as the crops need (a draft, as libvips' shrink-on-load): crops.jsonl keeps the image's own
+    size and boxes, and the crops are the windows of the full image, resized."""
+    import salmap.data.images as images
+
+    photo = tmp_path / "in" / "large.jpg"
+    photo.parent.mkdir()
+    Image.fromarray(smooth(900, 1200)).save(photo, quality=95)
+    decoded = []
+    load = images.load_image
+
+    def spy(path, *args, **kwargs):
+        pixels = load(path, *args, **kwargs)
+        decoded.append(pixels.shape[:2])
+        return pixels
+
+    monkeypatch.setattr(images, "load_image", spy)
+    sizes = ["--size", "60x60", "--size", "80x45"]
+    lines = {}
+    for kind, extra in (("draft", []), ("full", ["--save", "crop,preview"])):
+        out = tmp_path / kind
+        assert main(crop_args([photo], tiny_saved_model, out, *sizes, *extra)) == 0
+        (lines[kind],) = read_jsonl(out / "crops.jsonl")
+        assert (lines[kind]["width"], lines[kind]["height"]) == (1200, 900)
+    # the model reads 2 x its 64 px input: a quarter of the image holds every window's size
+    assert decoded == [(225, 300), (900, 1200)]
+    for aspect, (w, h) in {"60:60": (60, 60), "80:45": (80, 45)}.items():
+        crop, full = lines["draft"]["crops"][aspect], lines["full"]["crops"][aspect]
+        assert crop["size"] == [w, h] and crop["box"] == full["box"]
+        x0, y0, x1, y1 = crop["box"]
+        assert (x1 - x0, y1 - y0) == window_size(1200, 900, aspect)
+        name = f"large_crop_{w}x{h}.jpg"
+        small, whole = (Image.open(tmp_path / kind / name) for kind in ("draft", "full"))
+        assert small.size == whole.size == (w, h)
+        diff = np.abs(np.asarray(small, float) - np.asarray(whole, float))
+        assert diff.mean() < 2  # the same window, resized from the smaller decode

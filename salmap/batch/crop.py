@@ -9,6 +9,7 @@ From Python, :func:`crop_inputs` runs the command's work with its arguments (an
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
 import time
@@ -36,10 +37,12 @@ JOURNAL = ".crops.partial"
 JOURNAL_EVERY_S = 30
 
 
-def write_crops(image, density, windows, plan, args, write=None) -> None:
+def write_crops(image, density, windows, plan, args, write=None, scale=None) -> None:
     """Write the crops and preview ``plan`` names (``args``: the crops' ``shape``, a
     CropShape, and the preview's alpha and colormap); ``write(path, data)`` defaults to an
-    atomic local write (the Ray engine passes one for any file system)."""
+    atomic local write (the Ray engine passes one for any file system). ``scale`` = (sx, sy):
+    ``image`` was decoded that much smaller than the image the windows are on (every crop is
+    then resized, and there is no preview: see :meth:`CropJob.decoded_side`)."""
     from salmap.cropping import preview
     from salmap.files import atomic_write_bytes
     from salmap.sizing import resized
@@ -51,7 +54,7 @@ def write_crops(image, density, windows, plan, args, write=None) -> None:
     for aspect, path in plan["crop"].items():
         x0, y0, x1, y1 = box = windows[aspect].box
         size = shape.sizes.get(aspect)
-        picture = resized(image, box, size) if size else image[y0:y1, x0:x1]
+        picture = resized(image, box, size, scale) if size else image[y0:y1, x0:x1]
         write(path, image_bytes(picture, fmt, shape.quality))
     if plan["preview"] is not None:
         figure = preview(image, density, windows, args.alpha, args.colormap)
@@ -93,21 +96,52 @@ class CropJob:
         self.items, self.plans, self.aspects, self.args = items, plans, aspects, args
         self.writer, self.tolerant = write, tolerant
         self.detectors = threading.local()  # --keep-faces: OpenCV's detector is per thread
+        self.full_sizes: dict[int, tuple[int, int]] = {}  # k -> (width, height), when drafted
 
     def read(self, k: int, config):
-        """The image in full and the model's input; the map comes at the image's size, or with
-        ``args.map_side`` (the fast map) at that longer side. The file is decoded once, in
-        full: the crops need every pixel, and a draft decode for the model would only add a
-        second decode."""
+        """The image and the model's input; the map comes at the image's size, or with
+        ``args.map_side`` (the fast map) at that longer side. The file is decoded once: in
+        full, since the crops need every pixel, unless every crop is resized to a set size
+        (:meth:`decoded_side`); a draft decode for the model alone would only add a second."""
         from salmap.data.images import load_image
         from salmap.inference import read_input
 
         side = getattr(self.args, "map_side", None)
         if side is None:
             return read_input(self.items[k].path, config)
-        image = load_image(self.items[k].path)
+        path = self.items[k].path
+        smaller = self.decoded_side(k, config)
+        image = load_image(path, min_side=smaller and smaller[0])
+        if smaller and image.shape[:2] != smaller[1][::-1]:
+            self.full_sizes[k] = smaller[1]
         _, x, geometry = read_input(image, config, max_output_side=side, keep_pixels=False)
         return image, x, geometry
+
+    def decoded_side(self, k: int, config) -> tuple[int, tuple[int, int]] | None:
+        """When every crop of item ``k`` is resized to a set size (``--size``) and nothing
+        else needs its pixels (no preview, no face search): the longer side its JPEG need be
+        decoded at, as libvips' shrink-on-load does (each crop's window at least its size in
+        pixels, and never less than the model reads), with the image's (width, height); else
+        None."""
+        from salmap.cropping import window_size
+        from salmap.data.images import image_size
+        from salmap.inference import output_shape, read_side
+
+        sizes = crop_shape(self.args).sizes
+        if set(sizes) != set(self.aspects) or self.plans[k]["preview"] is not None:
+            return None
+        if getattr(self.args, "keep_faces", False):
+            return None
+        height, width = image_size(self.items[k].path)
+        zoom = self.args.zoom
+        factor = max(
+            max(sw / w, sh / h)
+            for aspect, (sw, sh) in sizes.items()
+            for w, h in [window_size(width, height, aspect, zoom)]
+        )
+        full = output_shape((height, width), self.args.map_side)
+        model = read_side(full, (height, width), config)
+        return max(math.ceil(factor * max(width, height)), model), (width, height)
 
     def write(self, k: int, image, density) -> dict:
         from salmap.cropping import best_windows
@@ -115,8 +149,13 @@ class CropJob:
 
         path = self.items[k].path
         options = getattr(self.args, "framing", None) or {}
-        size = (image.shape[1], image.shape[0])
-        on_map = density.shape != image.shape[:2]  # the fast map: windows placed on the image
+        size = self.full_sizes.pop(k, None) or (image.shape[1], image.shape[0])
+        scale = (
+            None
+            if size == (image.shape[1], image.shape[0])
+            else (image.shape[1] / size[0], image.shape[0] / size[1])
+        )
+        on_map = density.shape != image.shape[:2] or scale is not None  # windows on the image
         faces = self.faces(image) if getattr(self.args, "keep_faces", False) else None
         kept = dict.fromkeys(self.aspects, 0)  # faces each crop holds
         try:
@@ -133,12 +172,12 @@ class CropJob:
         if on_map:
             density = _at_size(density, size) if self.plans[k]["preview"] else None
         try:
-            write_crops(image, density, windows, self.plans[k], self.args, self.writer)
+            write_crops(image, density, windows, self.plans[k], self.args, self.writer, scale)
         except OSError as e:
             if not self.tolerant:
                 raise
             return self.failed(k, f"{path}: cannot write its crops ({e})")
-        line = crop_line(path, image.shape[:2], windows, crop_shape(self.args).sizes)
+        line = crop_line(path, size[::-1], windows, crop_shape(self.args).sizes)
         if faces is not None:
             line["faces"] = [[round(v) for v in face] for face in faces]
             for aspect, n in kept.items():
