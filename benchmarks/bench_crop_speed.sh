@@ -16,15 +16,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 mapfile -t images < <(find "$dir" -maxdepth 1 -iname '*.jpg' | sort | head -n "$n")
 echo "${#images[@]} images of $dir, 1:1 crops written, pinned to core $core"
-run() {  # label, command...
-    local label=$1 start end
-    shift
-    rm -rf "$out/x"
-    start=$(date +%s.%N)
-    taskset -c "$core" "$@" >/dev/null 2>&1
-    end=$(date +%s.%N)
-    python3 -c "import sys; t = $end - $start; n = ${#images[@]}; print(f'{sys.argv[1]:<32} {t:7.1f} s  {n / t:6.1f} images/s  {1000 * t / n:6.1f} ms/image')" "$label"
-}
+# shellcheck source=benchmarks/timed_run.sh
+source "$(dirname "$0")/timed_run.sh"
 for r in $(seq "$rounds"); do
     echo "round $r"
     run "libvips attention" python benchmarks/vips_crop.py "$out/x" "${images[@]}"

@@ -1,8 +1,10 @@
 """libvips' attention crop of each image given, written as a JPEG: what sharp's
 ``resize(w, h, {position: "attention"})`` does, for benchmarks/bench_crop_speed.sh. The window is
-salmap's largest window of ``--aspect`` (:func:`salmap.cropping.window_size`, zoom 1).
+salmap's largest window of ``--aspect`` (:func:`salmap.cropping.window_size`, zoom 1). With
+``--size WxH``, libvips' thumbnail of exactly that size with an attention crop instead (a JPEG
+shrunk on load, then cropped; benchmarks/bench_thumbnail_speed.sh).
 
-    python benchmarks/vips_crop.py OUT IMAGE... [--aspect 1:1] [--interesting attention]
+    python benchmarks/vips_crop.py OUT IMAGE... [--aspect 1:1 | --size WxH] [--interesting attention]
 """
 
 import argparse
@@ -29,8 +31,15 @@ def main() -> None:
     ap.add_argument("images", nargs="+", type=Path)
     ap.add_argument("--aspect", default="1:1")
     ap.add_argument("--interesting", default="attention")
+    ap.add_argument("--size", help="WxH: a thumbnail of that size")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.size:
+        w, h = (int(v) for v in args.size.split("x"))
+        for path in args.images:
+            thumb = pyvips.Image.thumbnail(str(path), w, height=h, crop=args.interesting)
+            thumb.write_to_file(str(args.out / f"{path.stem}_crop_{w}x{h}.jpg"), Q=92)
+        return
     for path in args.images:
         image = pyvips.Image.new_from_file(str(path))
         w, h = window(image.width, image.height, args.aspect)
