@@ -54,16 +54,18 @@ print("BENCH", time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
 """
 
 
-def photos(n: int, folder: Path) -> list[Path]:
-    """``n`` real photos upscaled to about 1.5 and 2 megapixels, alternately."""
-    source = sorted((SHARED if SHARED.is_dir() else BUNDLED).glob("*.jpg"))[:n]
+def photos(n: int, folder: Path, pixels=(2.0e6, 1.5e6), source=None, quality=92) -> list[Path]:
+    """``n`` real photos (of ``source``, a list of paths; by default NUS-Scene's, else the
+    bundled ones) upscaled to ``pixels`` each, taken in turn (about 2 and 1.5 megapixels)."""
+    if source is None:
+        source = sorted((SHARED if SHARED.is_dir() else BUNDLED).glob("*.jpg"))
     out = []
-    for k, path in enumerate(source):
+    for k, path in enumerate(source[:n]):
         im = Image.open(path).convert("RGB")
-        scale = ((1.5e6 if k % 2 else 2.0e6) / (im.width * im.height)) ** 0.5
+        scale = (pixels[k % len(pixels)] / (im.width * im.height)) ** 0.5
         big = im.resize((round(im.width * scale), round(im.height * scale)), Image.BICUBIC)
         out.append(folder / f"photo_{k:02d}.jpg")
-        big.save(out[-1], quality=92)
+        big.save(out[-1], quality=quality)
     return out
 
 

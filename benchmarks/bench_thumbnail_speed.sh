@@ -4,7 +4,8 @@
 # --size: what sharp's resize(w, h, {position: "attention"}) runs, the JPEG shrunk on load) and
 # `salmap crop --size WxH` (the JPEG decoded only as large as the crops and the model need).
 # The photos: the first N JPEGs of IMAGES_DIR at least 1024 px on their longer side, enlarged
-# to 4000 px on it (a 12-megapixel camera's), JPEG quality 90, in a temporary folder.
+# to 12 megapixels (4000 x 3000 for a 4:3 photo; benchmarks/bench_predict.py's photos()), JPEG
+# quality 90, in a temporary folder.
 # Usage: benchmarks/bench_thumbnail_speed.sh IMAGES_DIR [N=40] [SIZE=400x400] [CORE=1] [ROUNDS=2]
 set -euo pipefail
 dir=${1:?usage: bench_thumbnail_speed.sh IMAGES_DIR [N] [SIZE] [CORE] [ROUNDS]}
@@ -17,21 +18,17 @@ trap 'rm -rf "$out"' EXIT
 python3 - "$dir" "$n" "$out/in" <<'PY'
 import sys
 from pathlib import Path
+
 from PIL import Image
+
+sys.path.insert(0, "benchmarks")
+from bench_predict import photos  # noqa: E402
+
 src, n, out = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 out.mkdir()
-done = 0
-for path in sorted(src.glob("*.jpg")):
-    with Image.open(path) as im:
-        if max(im.size) < 1024:
-            continue
-        s = 4000 / max(im.size)
-        big = im.convert("RGB").resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
-    big.save(out / path.name, quality=90)
-    done += 1
-    if done == n:
-        break
-print(f"{done} photos of {src}, enlarged to 4000 px; thumbnails of ", end="")
+large = [p for p in sorted(src.glob("*.jpg")) if max(Image.open(p).size) >= 1024]
+done = photos(n, out, pixels=(12e6,), source=large, quality=90)
+print(f"{len(done)} photos of {src} enlarged to 12 megapixels; thumbnails of ", end="")
 PY
 echo "$size, pinned to core $core"
 mapfile -t images < <(find "$out/in" -name '*.jpg' | sort)

@@ -38,10 +38,18 @@ ASPECTS = sorted({a for a, _ in SETTINGS})
 ZOOMS = sorted({z for _, z in SETTINGS}, reverse=True)
 TOLERANCES = (0.001, 0.002, 0.005, 0.02)
 BORDERS = (0.0, 0.1)
-CONFIGS = {"none": {}} | {
-    f"{c} tol {t} border {b}": {"composition": c, "tolerance": t, "border": b}
-    for c, t, b in itertools.product(("centre", "thirds"), TOLERANCES, BORDERS)
-}
+
+
+def grid(tolerances=TOLERANCES, borders=BORDERS) -> dict:
+    """label -> best_windows' options: no composition, then each composition, tolerance and
+    border of the grid."""
+    return {"none": {}} | {
+        f"{c} tol {t} border {b}": {"composition": c, "tolerance": t, "border": b}
+        for c, t, b in itertools.product(("centre", "thirds"), tolerances, borders)
+    }
+
+
+CONFIGS = grid()
 
 
 def kept(model, data, i: int) -> dict:
@@ -75,9 +83,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.defaults:
-        for label in list(CONFIGS):
-            if label != "none" and not label.endswith(f"tol {TOLERANCE} border {BORDER}"):
-                del CONFIGS[label]
+        CONFIGS.clear()
+        CONFIGS.update(grid((TOLERANCE,), (BORDER,)))
     model = load_model(fast_model("default"))
     for tag, path, fmt in (
         (f"NUS-Scene {args.split}", args.nus, "nus-scene"),

@@ -71,7 +71,7 @@ def static_pads(proto) -> int:
         helper.make_tensor_value_info(name, TensorProto.INT64, None) for name in computed
     )
     zeros = np.zeros([1, *(d.dim_value for d in image[1:])], dtype=np.float32)
-    before = _run(proto, ort, 2)
+    before = _run(proto, 2)
     session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     values = session.run(computed, {graph.input[0].name: zeros})
     for name, value in zip(computed, values):
@@ -79,15 +79,17 @@ def static_pads(proto) -> int:
         for node in graph.node:
             node.input[:] = [f"{name}.static" if x == name else x for x in node.input]
     _drop_unused(graph)
-    after = _run(proto, ort, 2)
+    after = _run(proto, 2)
     # never expected (the amounts cannot depend on the pixels); a fused pad may only reorder sums
     if not np.allclose(before, after, rtol=1e-4, atol=1e-4 * float(np.abs(before).max())):
         raise SalmapError("static pads changed the exported model's maps; export without them")
     return len(computed)
 
 
-def _run(proto, ort, batch: int) -> np.ndarray:
+def _run(proto, batch: int) -> np.ndarray:
     """``proto``'s output for ``batch`` fixed pseudo-random images."""
+    import onnxruntime as ort
+
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     image = session.get_inputs()[0]
     x = np.random.default_rng(0).standard_normal((batch, *image.shape[1:])).astype(np.float32)

@@ -29,6 +29,10 @@ CASCADE = "haarcascade_frontalface_default.xml"
 Box = tuple[float, float, float, float]
 
 
+def area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
 def face_cascade():
     """OpenCV's frontal-face cascade; a SalmapError saying what to install when it is missing."""
     try:
@@ -69,7 +73,7 @@ def detect_faces(cascade, image: np.ndarray) -> list[Box]:
         )
         for x, y, w, h in found
     ]
-    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    return sorted(boxes, key=area, reverse=True)
 
 
 def faces_that_fit(
@@ -78,7 +82,7 @@ def faces_that_fit(
     """The ``keep`` boxes and, largest first, each face that a window can still hold with
     them: ``fits(boxes)`` says whether some window of the ratio and zoom holds every box."""
     chosen = list(keep)
-    for face in sorted(faces, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True):
+    for face in sorted(faces, key=area, reverse=True):
         if fits([*chosen, face]):
             chosen.append(face)
     return chosen

@@ -96,7 +96,6 @@ class CropJob:
         self.items, self.plans, self.aspects, self.args = items, plans, aspects, args
         self.writer, self.tolerant = write, tolerant
         self.detectors = threading.local()  # --keep-faces: OpenCV's detector is per thread
-        self.full_sizes: dict[int, tuple[int, int]] = {}  # k -> (width, height), when drafted
 
     def read(self, k: int, config):
         """The image and the model's input; the map comes at the image's size, or with
@@ -109,22 +108,17 @@ class CropJob:
         side = getattr(self.args, "map_side", None)
         if side is None:
             return read_input(self.items[k].path, config)
-        path = self.items[k].path
-        smaller = self.decoded_side(k, config)
-        image = load_image(path, min_side=smaller and smaller[0])
-        if smaller and image.shape[:2] != smaller[1][::-1]:
-            self.full_sizes[k] = smaller[1]
+        image = load_image(self.items[k].path, min_side=self.decoded_side(k, config))
         _, x, geometry = read_input(image, config, max_output_side=side, keep_pixels=False)
         return image, x, geometry
 
-    def decoded_side(self, k: int, config) -> tuple[int, tuple[int, int]] | None:
+    def decoded_side(self, k: int, config) -> int | None:
         """When every crop of item ``k`` is resized to a set size (``--size``) and nothing
         else needs its pixels (no preview, no face search): the longer side its JPEG need be
         decoded at, as libvips' shrink-on-load does (each crop's window at least its size in
-        pixels, and never less than the model reads), with the image's (width, height); else
-        None."""
+        pixels, and never less than the model reads); else None. The image's size is its
+        plan's, read from its header when the outputs were planned."""
         from salmap.cropping import window_size
-        from salmap.data.images import image_size
         from salmap.inference import output_shape, read_side
 
         sizes = crop_shape(self.args).sizes
@@ -132,7 +126,7 @@ class CropJob:
             return None
         if getattr(self.args, "keep_faces", False):
             return None
-        height, width = image_size(self.items[k].path)
+        width, height = self.plans[k]["size"]
         zoom = self.args.zoom
         factor = max(
             max(sw / w, sh / h)
@@ -140,8 +134,7 @@ class CropJob:
             for w, h in [window_size(width, height, aspect, zoom)]
         )
         full = output_shape((height, width), self.args.map_side)
-        model = read_side(full, (height, width), config)
-        return max(math.ceil(factor * max(width, height)), model), (width, height)
+        return max(math.ceil(factor * max(width, height)), read_side(full, (height, width), config))
 
     def write(self, k: int, image, density) -> dict:
         from salmap.cropping import best_windows
@@ -149,12 +142,9 @@ class CropJob:
 
         path = self.items[k].path
         options = getattr(self.args, "framing", None) or {}
-        size = self.full_sizes.pop(k, None) or (image.shape[1], image.shape[0])
-        scale = (
-            None
-            if size == (image.shape[1], image.shape[0])
-            else (image.shape[1] / size[0], image.shape[0] / size[1])
-        )
+        size = tuple(self.plans[k]["size"])  # the image's, however large it was decoded
+        decoded = (image.shape[1], image.shape[0])
+        scale = None if decoded == size else (decoded[0] / size[0], decoded[1] / size[1])
         on_map = density.shape != image.shape[:2] or scale is not None  # windows on the image
         faces = self.faces(image) if getattr(self.args, "keep_faces", False) else None
         kept = dict.fromkeys(self.aspects, 0)  # faces each crop holds
@@ -263,9 +253,10 @@ def crop_locally(items, aspects, kinds, args, problems=()) -> tuple[list[dict], 
 # --- on Ray ------------------------------------------------------------------------------------
 
 
-def row_plan(actor, path: str, stem: str, line: str) -> dict:
-    """The files of one image (``"crop <aspect>"`` and ``"preview"`` -> path): its size from
-    its earlier crops.jsonl ``line`` where there is one, else from its header."""
+def row_plan(actor, path: str, stem: str, line: str) -> tuple[dict, tuple[int, int]]:
+    """The files of one image (``"crop <aspect>"`` and ``"preview"`` -> path) and its size
+    (width, height): from its earlier crops.jsonl ``line`` where there is one, else from its
+    header."""
     from salmap.data.images import image_size
 
     if line:  # the earlier run's, for the same aspect ratios (see crop_rows)
@@ -287,7 +278,7 @@ def row_plan(actor, path: str, stem: str, line: str) -> dict:
     files = {f"crop {a}": str(p) for a, p in plan["crop"].items()}
     if plan["preview"] is not None:
         files["preview"] = str(plan["preview"])
-    return files
+    return files, size
 
 
 def crop_rows(actor, batch: dict) -> dict:
@@ -300,12 +291,12 @@ def crop_rows(actor, batch: dict) -> dict:
     aspects, args = actor.params["aspects"], actor.args
     paths = [str(p) for p in batch["path"]]
     status, lines = [KEPT] * len(paths), [str(x) for x in batch["line"]]
-    plans = {}
+    plans, sizes = {}, {}
     for i, (path, stem, line) in enumerate(zip(paths, batch["stem"], lines)):
         if line and list(json.loads(line)["crops"]) != aspects:
             lines[i] = line = ""  # cropped to other ratios: not this job's line
         try:
-            plans[i] = row_plan(actor, path, str(stem), line)
+            plans[i], sizes[i] = row_plan(actor, path, str(stem), line)
         except DataError as e:
             status[i] = SKIPPED
             lines[i] = json.dumps({"image": path, "error": error_text(path, e)})
@@ -316,6 +307,7 @@ def crop_rows(actor, batch: dict) -> dict:
         {
             "crop": {a: todo[i][f"crop {a}"] for a in aspects if f"crop {a}" in todo[i]},
             "preview": todo[i].get("preview"),
+            "size": sizes[i],
         }
         for i in work
     ]

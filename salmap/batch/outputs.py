@@ -137,13 +137,13 @@ def crop_plan(
     stem: Path, out: Path, size: tuple[int, int], aspects, zoom, kinds, shape=None
 ) -> dict:
     """The outputs of one image of ``size`` = (width, height): ``{"crop": {aspect: path},
-    "preview": path or None}``. ``shape`` (a :class:`CropShape`, default JPEG at the window's
-    size) says the crops' format and the sizes they are resized to."""
+    "preview": path or None, "size": size}``. ``shape`` (a :class:`CropShape`, default JPEG at
+    the window's size) says the crops' format and the sizes they are resized to."""
     from salmap.cropping import window_size
 
     width, height = size
     shape = shape or CropShape()
-    plan = {"crop": {}, "preview": None}
+    plan = {"crop": {}, "preview": None, "size": (width, height)}
     if "crop" in kinds:
         for a in aspects:
             pixels = shape.sizes.get(a) or window_size(width, height, a, zoom)
